@@ -1,0 +1,63 @@
+"""Vietnamese text as it arrives: NFC or NFD, old or new tone placement, any dash, any case.
+
+Two forms are used throughout: `canonical` keeps the words as a person reads them but in one
+spelling, so two exports of the same document compare equal; `fold` throws away everything a
+unit officer may or may not have typed (diacritics, case, spacing) and is only for matching.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# The five tone marks; circumflex, breve and horn are part of the vowel and never move.
+_TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
+_DASHES = re.compile(r"[\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uFE58\uFE63\uFF0D]")
+_SPACES = re.compile(r"[\s\u00A0\u2007\u202F\u200B\uFEFF]+")
+_SPACED_DASH = re.compile(r"\s*-\s*")
+_WORD = re.compile(r"\w+")
+# Open syllables where old-style typing puts the tone on the first vowel (hóa, thủy, khỏe)
+# and new style on the second (hoá, thuỷ, khoẻ). With a final consonant both agree (hoàng).
+_MOVABLE_ENDINGS = ("oa", "oe", "uy")
+
+
+def _new_style_tone(word: str) -> str:
+    decomposed = unicodedata.normalize("NFD", word)
+    letters: list[list[str]] = []  # each letter with its combining marks
+    for ch in decomposed:
+        if unicodedata.combining(ch) and letters:
+            letters[-1].append(ch)
+        else:
+            letters.append([ch])
+    if len(letters) < 2:
+        return word
+    first, second = letters[-2], letters[-1]
+    base = (first[0] + second[0]).lower()
+    first_tone = [m for m in first[1:] if m in _TONE_MARKS]
+    if base not in _MOVABLE_ENDINGS or not first_tone or len(first) != 2:
+        return word
+    if len(second) != 1:  # the second vowel already carries a mark
+        return word
+    if base == "uy" and len(letters) >= 3 and letters[-3][0].lower() == "q":
+        return word
+    first.remove(first_tone[0])
+    second.append(first_tone[0])
+    return unicodedata.normalize("NFC", "".join("".join(letter) for letter in letters))
+
+
+def canonical(text: str) -> str:
+    """One spelling of a text: NFC, new-style tone placement, `-` for every dash, single spaces."""
+    text = unicodedata.normalize("NFC", text)
+    text = _DASHES.sub("-", text)
+    text = _SPACES.sub(" ", text).strip()
+    return _WORD.sub(lambda m: _new_style_tone(m.group(0)), text)
+
+
+def fold(text: str) -> str:
+    """A matching key: no diacritics, lower case, `đ` as `d`, one spacing around dashes."""
+    text = canonical(text).replace("đ", "d").replace("Đ", "D")
+    stripped = "".join(
+        ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch)
+    )
+    stripped = _SPACED_DASH.sub(" - ", stripped.lower())
+    return _SPACES.sub(" ", stripped).strip()
