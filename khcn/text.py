@@ -61,3 +61,14 @@ def fold(text: str) -> str:
     )
     stripped = _SPACED_DASH.sub(" - ", stripped.lower())
     return _SPACES.sub(" ", stripped).strip()
+
+
+def decode_text(raw: bytes) -> str:
+    """Decode a text file as Vietnamese offices save them: UTF-8 (BOM or not), UTF-16 with a
+    BOM, else Windows-1258 — whose tone marks are combining characters, hence `canonical`."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return unicodedata.normalize("NFC", raw.decode("cp1258", errors="replace"))

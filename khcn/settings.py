@@ -1,0 +1,92 @@
+"""The one settings object: options > environment (`KHCN_…`) > config file > embedded defaults.
+
+The config file is `khcn.toml` in the working directory, or the path in `KHCN_CONFIG`.
+See `khcn.example.toml` for every setting.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS_DIR = PROJECT_ROOT / "schemas"
+
+
+class Settings(BaseSettings):
+    """Where things are and the few facts of the commune that are configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KHCN_", toml_file=os.environ.get("KHCN_CONFIG", "khcn.toml"), extra="ignore"
+    )
+
+    commune_name: str = "Nghĩa Hưng"
+    commune_code: str | None = Field(
+        default=None, description="NSO code; two communes are named Nghĩa Hưng (13891, 16972)"
+    )
+    plan_start_year: int = 2026
+    plan_end_year: int = 2030
+
+    schemas_dir: Path = SCHEMAS_DIR
+    data_dir: Path = Path("data")
+    inbox: str = Field(default="", description="fsspec URL of submissions; default data/inbox")
+    outbox_dir: Path | None = None
+    archive_dir: Path | None = None
+    warehouse_path: Path | None = None
+
+    # Decree 09/2019/NĐ-CP: quarterly figures close on the 14th of the quarter's last month;
+    # the report is due a few days later.
+    deadline_day: int = 20
+    deadline_month_offset: int = 0
+
+    max_file_bytes: int = 20 * 1024 * 1024
+    max_unpacked_bytes: int = 200 * 1024 * 1024
+    max_cells: int = 2_000_000
+    read_timeout_seconds: float = 30.0
+    read_memory_bytes: int = 400 * 1024 * 1024
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @cached_property
+    def inbox_url(self) -> str:
+        return self.inbox or str(self.data_dir / "inbox")
+
+    @cached_property
+    def outbox(self) -> Path:
+        return self.outbox_dir or self.data_dir / "outbox"
+
+    @cached_property
+    def archive(self) -> Path:
+        return self.archive_dir or self.data_dir / "archive"
+
+    @cached_property
+    def warehouse(self) -> Path:
+        return self.warehouse_path or self.data_dir / "warehouse.duckdb"
+
+    @property
+    def plan_years(self) -> range:
+        return range(self.plan_start_year, self.plan_end_year + 1)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings with the given options on top; `None` options are left to the other sources."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,76 @@
+"""The data elements, rules and indicators of `schemas/elements.yaml`, checked when loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+from schemas.errors import ProblemList
+from schemas.model import Catalog, Element, Elements, Indicator, Rule, UNIT_TYPES
+from schemas.yamlio import read_yaml
+
+M = TypeVar("M", Element, Rule, Indicator)
+
+
+def load_elements(path: Path, catalog: Catalog) -> Elements:
+    """Read and check the elements file: unique codes, known tasks, types, and references.
+
+    Raises:
+        SchemaError: naming the file and the entry of each problem.
+    """
+    data, problems, file = read_yaml(path), ProblemList(), str(path)
+    elements = _entries(problems, file, data, "elements", Element)
+    rules = _entries(problems, file, data, "rules", Rule)
+    indicators = _entries(problems, file, data, "indicators", Indicator)
+    money_limit = data.get("money_limit")
+    if not isinstance(money_limit, int | float) or money_limit <= 0:
+        problems.add(file, "money_limit", "phải là một số dương (triệu đồng)")
+    problems.raise_if_any()
+
+    codes = [e.code for _, e in elements]
+    by_code = {e.code: e for _, e in elements}
+    for row, element in elements:
+        if codes.count(element.code) > 1:
+            problems.add(file, row, f"mã chỉ tiêu {element.code} bị trùng")
+        if catalog.task(element.task) is None:
+            problems.add(file, row, f"nhiệm vụ {element.task} không có trong danh mục")
+        elif not element.code.startswith(element.task + "."):
+            problems.add(file, row, f"mã {element.code} không thuộc nhiệm vụ {element.task}")
+    for row, rule in rules:
+        for ref in (rule.left, rule.right):
+            if ref not in by_code:
+                problems.add(file, row, f"quy tắc {rule.code}: chỉ tiêu {ref} không có")
+    for row, indicator in indicators:
+        for ref in (indicator.numerator, indicator.denominator):
+            if ref is not None and ref not in by_code:
+                problems.add(file, row, f"chỉ số {indicator.code}: chỉ tiêu {ref} không có")
+        if indicator.kind == "ratio" and indicator.denominator is None:
+            problems.add(file, row, f"chỉ số {indicator.code}: tỷ lệ cần mẫu số")
+        if indicator.kind == "count_units" and indicator.unit_type not in UNIT_TYPES:
+            problems.add(file, row, f"chỉ số {indicator.code}: loại đơn vị không hợp lệ")
+    for kind, entries in (("quy tắc", rules), ("chỉ số", indicators)):
+        entry_codes = [entry.code for _, entry in entries]
+        for row, entry in entries:
+            if entry_codes.count(entry.code) > 1:
+                problems.add(file, row, f"mã {kind} {entry.code} bị trùng")
+    problems.raise_if_any()
+    return Elements(
+        source=path.name,
+        money_limit=float(money_limit),
+        elements=tuple(e for _, e in elements),
+        rules=tuple(r for _, r in rules),
+        indicators=tuple(i for _, i in indicators),
+    )
+
+
+def _entries(
+    problems: ProblemList, file: str, data: dict[str, Any], key: str, cls: type[M]
+) -> list[tuple[str, M]]:
+    found: list[tuple[str, M]] = []
+    for index, item in enumerate(data.get(key) or [], start=1):
+        code = item.get("code") if isinstance(item, dict) else None
+        row = f"{key}[{index}]" + (f" ({code})" if code else "")
+        model = problems.model(cls, item, file, row)
+        if model is not None:
+            found.append((row, model))
+    return found

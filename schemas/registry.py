@@ -1,0 +1,131 @@
+"""The unit registry: imported from the analyst's spreadsheet, kept as `schemas/units.yaml`."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from khcn.text import canonical, decode_text, fold
+from schemas.errors import Problem, ProblemList, SchemaError
+from schemas.model import UNIT_TYPES, Registry, Unit
+from schemas.yamlio import read_yaml, write_yaml
+
+_COLUMNS = {
+    "ma don vi": "code",
+    "ten don vi": "name",
+    "loai don vi": "type",
+    "email": "email",
+    "thu dien tu": "email",
+    "dang hoat dong": "active",
+}
+_TYPES = {fold(t): t for t in UNIT_TYPES}
+_YES = {"", "co", "x", "1", "true", "yes", "dang hoat dong"}
+_NO = {"khong", "0", "false", "no", "ngung hoat dong"}
+SAMPLE_NOTE = "# DỮ LIỆU MẪU: thay bằng danh sách đơn vị thật của xã (khcn units import TỆP).\n"
+
+
+def read_registry(path: Path, sample: bool = False) -> Registry:
+    """Read a registry spreadsheet (`.xlsx`, `.xls`, `.ods` or `.csv`).
+
+    Columns: `Mã đơn vị`, `Tên đơn vị`, `Loại đơn vị`, optional `Email` and `Đang hoạt động`.
+
+    Raises:
+        SchemaError: naming the file and row of every duplicate code, unknown type or
+            missing name.
+    """
+    file, problems = str(path), ProblemList()
+    rows = _rows(path)
+    header_at = next((i for i, r in enumerate(rows) if _header(r[1])), None)
+    if header_at is None:
+        raise SchemaError(
+            [Problem(file, None, "không thấy hàng tiêu đề Mã đơn vị, Tên đơn vị, Loại đơn vị")]
+        )
+    columns = _header(rows[header_at][1]) or {}
+    units: list[Unit] = []
+    first_row: dict[str, int] = {}
+    for number, cells in rows[header_at + 1 :]:
+        record = {name: _text(cells[i]) if i < len(cells) else "" for name, i in columns.items()}
+        if not any(record.values()):
+            continue
+        code, name, kind = record["code"], record["name"], record["type"]
+        before = len(problems)
+        if not code:
+            problems.add(file, number, "thiếu Mã đơn vị")
+        elif code in first_row:
+            problems.add(file, number, f"Mã đơn vị {code} trùng với dòng {first_row[code]}")
+        if not name:
+            problems.add(file, number, "thiếu Tên đơn vị")
+        if fold(kind) not in _TYPES:
+            problems.add(
+                file, number, f"Loại đơn vị «{kind}» không hợp lệ; dùng: {', '.join(UNIT_TYPES)}"
+            )
+        active = fold(record.get("active", ""))
+        if active not in _YES | _NO:
+            problems.add(file, number, f"Đang hoạt động «{record['active']}»: ghi Có hoặc Không")
+        if code:
+            first_row.setdefault(code, number)
+        if len(problems) == before:
+            units.append(
+                Unit(
+                    code=code,
+                    name=name,
+                    type=_TYPES[fold(kind)],  # type: ignore[arg-type]
+                    email=record.get("email") or None,
+                    active=active not in _NO,
+                )
+            )
+    if not units and not problems:
+        problems.add(file, None, "không có đơn vị nào dưới hàng tiêu đề")
+    problems.raise_if_any()
+    return Registry(source=path.name, sample=sample, units=tuple(units))
+
+
+def write_registry(registry: Registry, path: Path) -> None:
+    """Write the registry as YAML, atomically; a sample registry says so at the top."""
+    header = SAMPLE_NOTE if registry.sample else ""
+    write_yaml(path, registry.model_dump(mode="json"), header)
+
+
+def load_registry(path: Path) -> Registry:
+    """Read `units.yaml` and check unique codes."""
+    problems = ProblemList()
+    registry = problems.model(Registry, read_yaml(path), str(path), None)
+    problems.raise_if_any()
+    assert registry is not None
+    codes = [u.code for u in registry.units]
+    for index, unit in enumerate(registry.units, start=1):
+        if codes.count(unit.code) > 1:
+            problems.add(str(path), f"units[{index}]", f"Mã đơn vị {unit.code} bị trùng")
+    problems.raise_if_any()
+    return registry
+
+
+def _header(cells: list[Any]) -> dict[str, int] | None:
+    found: dict[str, int] = {}
+    for index, cell in enumerate(cells):
+        name = _COLUMNS.get(fold(_text(cell)))
+        if name and name not in found:
+            found[name] = index
+    return found if {"code", "name", "type"} <= found.keys() else None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return canonical("" if value is None else str(value))
+
+
+def _rows(path: Path) -> list[tuple[int, list[Any]]]:
+    """Rows with the row number the analyst sees in Excel or a text editor."""
+    if path.suffix.lower() in {".csv", ".txt", ".tsv"}:
+        text = decode_text(path.read_bytes())
+        dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else ",", delimiters=",;\t")
+        return list(enumerate(csv.reader(io.StringIO(text), dialect), start=1))
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_path(str(path))
+    sheet = book.get_sheet_by_index(0)
+    return list(enumerate(sheet.to_python(skip_empty_area=False), start=1))
+

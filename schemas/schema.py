@@ -1,0 +1,98 @@
+"""The whole task schema in one object: catalog, parties, registry, elements, and who reports what."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from khcn.settings import Settings
+from schemas.catalog import load_catalog
+from schemas.elements import load_elements
+from schemas.model import Catalog, Element, Elements, Registry, Role, Task, Unit
+from schemas.parties import Parties, load_parties
+from schemas.registry import load_registry
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One cell of the responsibility matrix."""
+
+    task: str
+    unit: str
+    year: int
+    role: Role | None  # None: nothing to report
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "unit": self.unit, "year": self.year, "role": self.role}
+
+
+@dataclass(frozen=True)
+class Schema:
+    catalog: Catalog
+    parties: Parties
+    registry: Registry
+    elements: Elements
+    plan_years: range
+
+    @cached_property
+    def roles(self) -> dict[tuple[str, str], Role]:
+        """(task, unit) → lead or coordinate; a unit both named lead and coordinator leads."""
+        roles: dict[tuple[str, str], Role] = {}
+        for task in self.catalog.tasks:
+            for party in task.coordinators.parties:
+                for unit in self.parties.units_of(party, self.registry):
+                    roles[(task.code, unit.code)] = "coordinate"
+            for party in task.lead.parties:
+                for unit in self.parties.units_of(party, self.registry):
+                    roles[(task.code, unit.code)] = "lead"
+        return roles
+
+    def role(self, task: Task, unit: Unit, year: int) -> Role | None:
+        if not task.timeframe.covers(year) or not unit.active:
+            return None
+        return self.roles.get((task.code, unit.code))
+
+    def matrix(self) -> list[Assignment]:
+        """Every task × unit × plan year, with the unit's role or None."""
+        return [
+            Assignment(task.code, unit.code, year, self.role(task, unit, year))
+            for task in self.catalog.tasks
+            for unit in self.registry.units
+            for year in self.plan_years
+        ]
+
+    def tasks_for(self, unit: Unit, year: int) -> list[tuple[Task, Role]]:
+        """The tasks a unit reports on in a year, in catalog order."""
+        found = []
+        for task in self.catalog.tasks:
+            role = self.role(task, unit, year)
+            if role is not None:
+                found.append((task, role))
+        return found
+
+    def elements_of(self, task: Task) -> tuple[Element, ...]:
+        return self.elements.for_task(task.code)
+
+    def unmatched_parties(self) -> list[str]:
+        """Parties named in the catalog that stand for no unit of the registry."""
+        named = {p for t in self.catalog.tasks for p in (*t.lead.parties, *t.coordinators.parties)}
+        return sorted(p for p in named if not self.parties.units_of(p, self.registry))
+
+
+def load_schema(settings: Settings) -> Schema:
+    """Load and check every schema file under `settings.schemas_dir`.
+
+    Raises:
+        SchemaError: the first file with problems, every problem in it named.
+    """
+    base, years = settings.schemas_dir, settings.plan_years
+    parties = load_parties(base / "parties.yaml")
+    catalog = load_catalog(base / "catalog.yaml", parties, years)
+    return Schema(
+        catalog=catalog,
+        parties=parties,
+        registry=load_registry(base / "units.yaml"),
+        elements=load_elements(base / "elements.yaml", catalog),
+        plan_years=years,
+    )

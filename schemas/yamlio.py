@@ -1,0 +1,41 @@
+"""YAML in and out for the schema files: errors name the file and line; writes are atomic."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from schemas.errors import Problem, SchemaError
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping; a missing file or a syntax error is one `SchemaError`."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SchemaError([Problem(str(path), None, "không tìm thấy tệp")]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        row = mark.line + 1 if mark is not None else None
+        raise SchemaError([Problem(str(path), row, f"lỗi cú pháp YAML: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise SchemaError([Problem(str(path), None, "tệp phải là một bảng khoá: giá trị")])
+    return data
+
+
+def write_yaml(path: Path, data: dict[str, Any], header: str = "") -> None:
+    """Write YAML atomically: the old file stays whole until the new one is complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(header + text)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

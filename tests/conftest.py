@@ -1,0 +1,32 @@
+"""Shared fixtures: the reference appendix, and a private copy of schemas/ per test."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from khcn.settings import PROJECT_ROOT, SCHEMAS_DIR, Settings
+
+REFERENCE_APPENDIX = PROJECT_ROOT.parent / "shared" / "reference" / "000_dca197c9b0492ba3.txt"
+
+
+@pytest.fixture
+def reference_appendix() -> Path:
+    if not REFERENCE_APPENDIX.exists():
+        pytest.fail(f"the plan's reference appendix is missing at {REFERENCE_APPENDIX}")
+    return REFERENCE_APPENDIX
+
+
+@pytest.fixture
+def schemas_dir(tmp_path: Path) -> Path:
+    """A copy of the shipped schema files that a test may change freely."""
+    target = tmp_path / "schemas"
+    shutil.copytree(SCHEMAS_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return target
+
+
+@pytest.fixture
+def settings(schemas_dir: Path, tmp_path: Path) -> Settings:
+    return Settings(schemas_dir=schemas_dir, data_dir=tmp_path / "data")
