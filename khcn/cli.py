@@ -98,7 +98,7 @@ def catalog_show(
 
     with _failing_cleanly():
         schema = load_schema(_settings(ctx))
-    tasks = [
+    tasks: list[dict[str, Any]] = [
         {
             "code": t.code,
             "group_code": t.group_code,
@@ -108,7 +108,9 @@ def catalog_show(
             "coordinators": t.coordinators.model_dump(mode="json"),
             "results": t.results,
             "timeframe": t.timeframe.model_dump(mode="json"),
-            "elements": [e.model_dump(mode="json", exclude={"task"}) for e in schema.elements_of(t)],
+            "elements": [
+                e.model_dump(mode="json", exclude={"task"}) for e in schema.elements_of(t)
+            ],
         }
         for t in schema.catalog.tasks
     ]
@@ -140,7 +142,9 @@ def catalog_matrix(
     with _failing_cleanly():
         schema = load_schema(_settings(ctx))
         if year is not None and year not in schema.plan_years:
-            raise ValueError(f"năm {year} không thuộc kế hoạch {schema.plan_years[0]}-{schema.plan_years[-1]}")
+            raise ValueError(
+                f"năm {year} không thuộc kế hoạch {schema.plan_years[0]}-{schema.plan_years[-1]}"
+            )
     cells = [a for a in schema.matrix() if year is None or a.year == year]
     if as_json:
         _print_json([a.as_dict() for a in cells])

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from khcn.text import canonical, decode_text, fold
-from schemas.errors import ProblemList
+from schemas.errors import Problem, ProblemList, SchemaError
 from schemas.model import Catalog, Group, Responsibility, Task
 from schemas.parties import Parties
 from schemas.timeframe import TimeframeError, parse_timeframe
@@ -99,12 +99,18 @@ def _header_map(cells: list[str]) -> dict[str, int] | None:
     for index, cell in enumerate(cells):
         key = fold(cell)
         name = (
-            "stt" if key in {"stt", "tt", "so tt", "so thu tu"}
-            else "content" if key.startswith("noi dung")
-            else "lead" if "chu tri" in key
-            else "coordinators" if "phoi hop" in key
-            else "results" if "ket qua" in key or "san pham" in key
-            else "timeframe" if "thoi gian" in key or "thoi han" in key
+            "stt"
+            if key in {"stt", "tt", "so tt", "so thu tu"}
+            else "content"
+            if key.startswith("noi dung")
+            else "lead"
+            if "chu tri" in key
+            else "coordinators"
+            if "phoi hop" in key
+            else "results"
+            if "ket qua" in key or "san pham" in key
+            else "timeframe"
+            if "thoi gian" in key or "thoi han" in key
             else None
         )
         if name and name not in found:
@@ -121,12 +127,11 @@ def parse_appendix(
         SchemaError: naming the file and row of each problem.
     """
     problems = ProblemList()
-    header_at = next(
-        (i for i, row in enumerate(rows) if _header_map(row.cells) is not None), None
-    )
+    header_at = next((i for i, row in enumerate(rows) if _header_map(row.cells) is not None), None)
     if header_at is None:
-        problems.add(source, None, "không thấy hàng tiêu đề (Stt, Nội dung nhiệm vụ, …)")
-        problems.raise_if_any()
+        raise SchemaError(
+            [Problem(source, None, "không thấy hàng tiêu đề (Stt, Nội dung nhiệm vụ, …)")]
+        )
     columns = _header_map(rows[header_at].cells) or {}
     missing = [c for c in COLUMNS if c not in columns]
     if missing:
@@ -138,8 +143,7 @@ def parse_appendix(
     last: _Draft | None = None
     for row in rows[header_at + 1 :]:
         cells = {
-            name: row.cells[i].strip() if i < len(row.cells) else ""
-            for name, i in columns.items()
+            name: row.cells[i].strip() if i < len(row.cells) else "" for name, i in columns.items()
         }
         if not any(cells.values()):
             continue
@@ -155,7 +159,9 @@ def parse_appendix(
         elif match := _TASK.match(stt):
             code = f"{match.group(1)}.{match.group(2)}"
             if not groups or groups[-1].code != match.group(1):
-                problems.add(source, row.where, f"nhiệm vụ {code} không nằm dưới nhóm {match.group(1)}")
+                problems.add(
+                    source, row.where, f"nhiệm vụ {code} không nằm dưới nhóm {match.group(1)}"
+                )
             last = _Draft(row.where, code, cells)
             tasks.append(last)
         else:

@@ -44,7 +44,11 @@ def load_catalog(path: Path, parties: Parties, plan_years: range) -> Catalog:
             if party not in known_parties:
                 problems.add(str(path), row, f"bên «{party}» không có trong parties.yaml")
         tf = task.timeframe
-        if tf.start_year > tf.end_year or tf.start_year < plan_years[0] or tf.end_year > plan_years[-1]:
+        if (
+            tf.start_year > tf.end_year
+            or tf.start_year < plan_years[0]
+            or tf.end_year > plan_years[-1]
+        ):
             problems.add(str(path), row, f"năm {tf.start_year}-{tf.end_year} nằm ngoài kế hoạch")
     if len(set(group_codes)) != len(group_codes):
         problems.add(str(path), "groups", "mã nhóm bị trùng")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from schemas.errors import ProblemList
-from schemas.model import Catalog, Element, Elements, Indicator, Rule, UNIT_TYPES
+from schemas.model import UNIT_TYPES, Catalog, Element, Elements, Indicator, Rule
 from schemas.yamlio import read_yaml
 
 M = TypeVar("M", Element, Rule, Indicator)
@@ -25,6 +25,7 @@ def load_elements(path: Path, catalog: Catalog) -> Elements:
     money_limit = data.get("money_limit")
     if not isinstance(money_limit, int | float) or money_limit <= 0:
         problems.add(file, "money_limit", "phải là một số dương (triệu đồng)")
+        money_limit = 0
     problems.raise_if_any()
 
     codes = [e.code for _, e in elements]
@@ -41,9 +42,9 @@ def load_elements(path: Path, catalog: Catalog) -> Elements:
             if ref not in by_code:
                 problems.add(file, row, f"quy tắc {rule.code}: chỉ tiêu {ref} không có")
     for row, indicator in indicators:
-        for ref in (indicator.numerator, indicator.denominator):
-            if ref is not None and ref not in by_code:
-                problems.add(file, row, f"chỉ số {indicator.code}: chỉ tiêu {ref} không có")
+        for operand in (indicator.numerator, indicator.denominator):
+            if operand is not None and operand not in by_code:
+                problems.add(file, row, f"chỉ số {indicator.code}: chỉ tiêu {operand} không có")
         if indicator.kind == "ratio" and indicator.denominator is None:
             problems.add(file, row, f"chỉ số {indicator.code}: tỷ lệ cần mẫu số")
         if indicator.kind == "count_units" and indicator.unit_type not in UNIT_TYPES:

@@ -88,9 +88,7 @@ def load_parties(path: Path) -> Parties:
         for phrase in party.phrases:
             other = owner.setdefault(fold(phrase), party.id)
             if other != party.id:
-                problems.add(
-                    str(path), f"parties[{index}]", f"cụm «{phrase}» đã thuộc «{other}»"
-                )
+                problems.add(str(path), f"parties[{index}]", f"cụm «{phrase}» đã thuộc «{other}»")
         parties.append(party)
     problems.raise_if_any()
     return Parties(tuple(parties), tuple(data.get("fillers") or ()))

@@ -128,4 +128,3 @@ def _rows(path: Path) -> list[tuple[int, list[Any]]]:
     book = CalamineWorkbook.from_path(str(path))
     sheet = book.get_sheet_by_index(0)
     return list(enumerate(sheet.to_python(skip_empty_area=False), start=1))
-

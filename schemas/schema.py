@@ -1,4 +1,4 @@
-"""The whole task schema in one object: catalog, parties, registry, elements, and who reports what."""
+"""The task schema in one object: catalog, parties, registry, elements, who reports what."""
 
 from __future__ import annotations
 

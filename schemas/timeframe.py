@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from khcn.text import canonical, fold
-from schemas.model import Timeframe
+from schemas.model import Timeframe, TimeframeKind
 
 _YEAR = r"(20\d\d)"
 _CONTINUOUS = re.compile(r"^(thuong xuyen|lien tuc)$")
@@ -50,5 +50,5 @@ def parse_timeframe(text: str, plan_years: range) -> Timeframe:
         raise TimeframeError(
             f"thời gian thực hiện «{shown}» nằm ngoài kế hoạch {first}-{last} hoặc ngược năm"
         )
-    kind = "annual" if match.group("annual") else "period"
+    kind: TimeframeKind = "annual" if match.group("annual") else "period"
     return Timeframe(text=shown, kind=kind, start_year=start, end_year=end)

@@ -68,14 +68,19 @@ def test_reference_appendix_gives_the_plan(reference_appendix: Path) -> None:
     assert (tf["1.1"].kind, tf["1.1"].start_year, tf["1.1"].end_year) == ("continuous", 2026, 2030)
     assert catalog.task("1.4").lead.parties == ("phong-vhxh",)
     assert catalog.task("2.1").coordinators.parties == (
-        "phong-vhxh", "co-quan-don-vi", "truong-hoc", "thon"
+        "phong-vhxh",
+        "co-quan-don-vi",
+        "truong-hoc",
+        "thon",
     )
     assert all(t.lead.parties for t in catalog.tasks)
     assert catalog.group("6").title.startswith("Tăng cường liên kết giữa khu vực nhà nước")
 
 
 def test_shipped_catalog_is_the_reference_import(reference_appendix: Path) -> None:
-    shipped = load_catalog(SCHEMAS_DIR / "catalog.yaml", load_parties(SCHEMAS_DIR / "parties.yaml"), PLAN)
+    shipped = load_catalog(
+        SCHEMAS_DIR / "catalog.yaml", load_parties(SCHEMAS_DIR / "parties.yaml"), PLAN
+    )
     assert shipped == _import(reference_appendix)
 
 
@@ -112,9 +117,9 @@ def test_spelling_variants_change_nothing(reference_appendix: Path, tmp_path: Pa
     path = tmp_path / "variant.txt"
     path.write_text(variant, encoding="utf-8")
 
-    assert _import(path).model_dump(exclude={"source"}) == _import(
-        reference_appendix
-    ).model_dump(exclude={"source"})
+    assert _import(path).model_dump(exclude={"source"}) == _import(reference_appendix).model_dump(
+        exclude={"source"}
+    )
 
 
 def test_unknown_timeframe_fails_naming_the_row(reference_appendix: Path, tmp_path: Path) -> None:
@@ -126,9 +131,7 @@ def test_unknown_timeframe_fails_naming_the_row(reference_appendix: Path, tmp_pa
         _import(path)
 
     [problem] = caught.value.problems
-    row = next(
-        n for n, line in enumerate(text.splitlines(), start=1) if line.startswith("6.1\t")
-    )
+    row = next(n for n, line in enumerate(text.splitlines(), start=1) if line.startswith("6.1\t"))
     assert problem.row == str(row)
     assert "6.1" in problem.message and "Khi có điều kiện" in problem.message
 
@@ -141,15 +144,14 @@ def test_unresolved_party_is_reported_not_dropped(reference_appendix: Path, tmp_
     with pytest.raises(SchemaError) as caught:
         _import(path)
 
-    assert any(
-        "3.1" in p.message and "hoi nong dan xa" in p.message for p in caught.value.problems
-    )
+    assert any("3.1" in p.message and "hoi nong dan xa" in p.message for p in caught.value.problems)
 
 
 def test_task_outside_its_group_and_bad_stt_are_reported(tmp_path: Path) -> None:
     path = tmp_path / "bad.txt"
     path.write_text(
-        "Stt\tNội dung nhiệm vụ\tĐơn vị chủ trì\tĐơn vị phối hợp\tKết quả/sản phẩm\tThời gian thực hiện\n"
+        "Stt\tNội dung nhiệm vụ\tĐơn vị chủ trì\tĐơn vị phối hợp\tKết quả/sản phẩm\t"
+        "Thời gian thực hiện\n"
         "1\tNhóm một\t\t\t\t\n"
         "2.1\tViệc\tUBND xã\t\tBáo cáo\tThường xuyên\n"
         "a)\tViệc khác\tUBND xã\t\tBáo cáo\tThường xuyên\n",
@@ -194,11 +196,21 @@ def test_cli_import_then_show_json(reference_appendix: Path, schemas_dir: Path) 
     assert len(tasks) == 15
     first = tasks[0]
     assert set(first) == {
-        "code", "group_code", "group_title", "content", "lead", "coordinators",
-        "results", "timeframe", "elements",
+        "code",
+        "group_code",
+        "group_title",
+        "content",
+        "lead",
+        "coordinators",
+        "results",
+        "timeframe",
+        "elements",
     }
     assert first["timeframe"] == {
-        "text": "Thường xuyên", "kind": "continuous", "start_year": 2026, "end_year": 2030
+        "text": "Thường xuyên",
+        "kind": "continuous",
+        "start_year": 2026,
+        "end_year": 2030,
     }
     assert [e["code"] for e in first["elements"]] == ["1.1.1", "1.1.2", "1.1.3"]
     assert sum(len(t["elements"]) for t in tasks) == 32

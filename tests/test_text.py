@@ -22,7 +22,13 @@ def test_canonical_gives_one_spelling(variant: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "variant",
-    ["Mã chỉ tiêu", "MÃ CHỈ TIÊU", "Ma chi tieu", " mã  chỉ\ttiêu ", unicodedata.normalize("NFD", "Mã chỉ tiêu")],
+    [
+        "Mã chỉ tiêu",
+        "MÃ CHỈ TIÊU",
+        "Ma chi tieu",
+        " mã  chỉ\ttiêu ",
+        unicodedata.normalize("NFD", "Mã chỉ tiêu"),
+    ],
 )
 def test_fold_matches_whatever_was_typed(variant: str) -> None:
     assert fold(variant) == "ma chi tieu"
@@ -43,7 +49,9 @@ def _cp1258(text: str) -> bytes:
         except UnicodeEncodeError:
             base, *marks = unicodedata.normalize("NFD", ch)
             tones = "".join(m for m in marks if m in "\u0300\u0301\u0303\u0309\u0323")
-            letter = unicodedata.normalize("NFC", base + "".join(m for m in marks if m not in tones))
+            letter = unicodedata.normalize(
+                "NFC", base + "".join(m for m in marks if m not in tones)
+            )
             out += (letter + tones).encode("cp1258")
     return out
 
