@@ -209,3 +209,43 @@ def units_show(
     out.print(table)
     if registry.sample:
         err.print("[yellow]Chú ý[/yellow]: đây là dữ liệu mẫu, hãy nạp danh sách thật.")
+
+
+@app.command("template")
+def template(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Option(help="Kỳ báo cáo, ví dụ 2026Q3.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Thư mục ghi các tệp mẫu.")],
+    unit: Annotated[str | None, typer.Option(help="Chỉ một đơn vị (mã đơn vị).")] = None,
+    all_units: Annotated[bool, typer.Option("--all", help="Mọi đơn vị đang hoạt động.")] = False,
+) -> None:
+    """Tạo tệp báo cáo điền sẵn cho từng đơn vị: <MÃ ĐƠN VỊ>_<KỲ>.xlsx."""
+    from rich.progress import track
+
+    from schemas.periods import parse_period
+    from schemas.schema import load_schema
+    from sources.template import tasks_in_template, template_name, write_template
+
+    with _failing_cleanly():
+        if (unit is None) == (not all_units):
+            raise ValueError("chọn một trong hai: --unit MÃ hoặc --all")
+        schema = load_schema(_settings(ctx))
+        parsed = parse_period(period)
+        if parsed.year not in schema.plan_years:
+            raise ValueError(f"kỳ {period} nằm ngoài kế hoạch")
+        if unit is not None:
+            found = schema.registry.unit(unit)
+            if found is None:
+                raise ValueError(f"không có đơn vị mã «{unit}» trong danh sách đơn vị")
+            units = [found]
+        else:
+            units = [u for u in schema.registry.units if u.active]
+        chosen = [u for u in units if tasks_in_template(schema, u, parsed)]
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = [
+            write_template(schema, u, parsed, out_dir / template_name(u, parsed))
+            for u in track(chosen, description="Tạo mẫu", console=err, disable=len(chosen) < 5)
+        ]
+    for skipped in (u for u in units if u not in chosen):
+        err.print(f"{skipped.code}: không có nhiệm vụ phải báo cáo trong kỳ {parsed}")
+    out.print(f"Đã tạo {len(written)} tệp trong {out_dir}")
