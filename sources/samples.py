@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from schemas.model import Element, Task, Unit
 from schemas.periods import Period, parse_period
@@ -46,7 +47,7 @@ def fill_workbook(
     return path
 
 
-def _fill(sheet, headers: tuple[str, ...], key: str, rows: Progress) -> None:  # type: ignore[no-untyped-def]
+def _fill(sheet: Worksheet, headers: tuple[str, ...], key: str, rows: Progress) -> None:
     key_col = headers.index(key) + 1
     for row in range(HEADER_ROW + 1, sheet.max_row + 1):
         code = sheet.cell(row, key_col).value
