@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from khcn.settings import Settings, load_settings
+from khcn.settings import Settings, export_overrides, load_settings, prefect_defaults
 from schemas.errors import SchemaError
 
 app = typer.Typer(no_args_is_help=True, help="Tổng hợp báo cáo KHCN, ĐMST và CĐS của xã.")
@@ -37,9 +37,28 @@ def main(
     data_dir: Annotated[
         Path | None, typer.Option(help="Thư mục dữ liệu: inbox, outbox, archive, kho DuckDB.")
     ] = None,
+    inbox: Annotated[
+        str | None, typer.Option(help="Nơi nhận báo cáo: thư mục hoặc URL fsspec.")
+    ] = None,
+    warehouse: Annotated[Path | None, typer.Option(help="Tệp kho DuckDB.")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Tệp cấu hình TOML (mặc định khcn.toml).")
+    ] = None,
 ) -> None:
     """Settings come from these options, `KHCN_…` variables, `khcn.toml`, then defaults."""
-    ctx.obj = load_settings(schemas_dir=schemas_dir, data_dir=data_dir)
+    if config is not None and not config.is_file():
+        err.print(f"[red]Lỗi[/red] không thấy tệp cấu hình {config}")
+        raise typer.Exit(1)
+    options = {
+        "config": config,
+        "schemas_dir": schemas_dir,
+        "data_dir": data_dir,
+        "inbox": inbox,
+        "warehouse_path": warehouse,
+    }
+    export_overrides(**options)
+    ctx.obj = load_settings()
+    prefect_defaults(ctx.obj)
 
 
 @contextmanager
@@ -63,7 +82,7 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 @catalog_app.command("import")
@@ -249,3 +268,221 @@ def template(
     for skipped in (u for u in units if u not in chosen):
         err.print(f"{skipped.code}: không có nhiệm vụ phải báo cáo trong kỳ {parsed}")
     out.print(f"Đã tạo {len(written)} tệp trong {out_dir}")
+
+
+@app.command("init")
+def init_warehouse(ctx: typer.Context) -> None:
+    """Tạo hoặc nâng cấp kho DuckDB, nạp danh mục, đơn vị, chỉ tiêu; chạy lại không sao."""
+    from schemas.schema import load_schema
+    from warehouse.load import sync_schema
+    from warehouse.migrate import init
+
+    settings = _settings(ctx)
+    with _failing_cleanly():
+        schema = load_schema(settings)
+        settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+        applied = init(settings.warehouse)
+        counts = sync_schema(settings.warehouse, schema, settings)
+    out.print(
+        f"Kho {settings.warehouse}: "
+        + (f"áp dụng {', '.join(applied)}" if applied else "đã ở phiên bản mới nhất")
+        + "; "
+        + ", ".join(f"{k}: {v}" for k, v in counts.items())
+    )
+
+
+def _run_flow(title: str, run: Any) -> dict[str, Any]:
+    with _failing_cleanly(), err.status(title):
+        report = run()
+    assert isinstance(report, dict)
+    return report
+
+
+def _print_ingest(report: dict[str, Any]) -> None:
+    verdicts = report["verdicts"]
+    out.print(
+        f"Đã nhận {report['listed']} tệp, {report['new']} tệp mới: "
+        f"{verdicts['accepted']} chấp nhận, {verdicts['warned']} chấp nhận có cảnh báo, "
+        f"{verdicts['rejected']} bị từ chối."
+    )
+    if "load" in report:
+        load = report["load"]
+        out.print(
+            f"Nạp kho: {load['imported']} mới, {load['updated']} thay thế bản cũ, "
+            f"{load['ignored']} trùng (bỏ qua), {load['rejected']} bị từ chối."
+        )
+    elif report.get("dry_run"):
+        out.print("Chạy thử (--dry-run): không nạp gì vào kho.")
+    if report["feedback"]:
+        out.print(f"Tệp phản hồi cho đơn vị ({len(report['feedback'])}):")
+        for path in report["feedback"]:
+            out.print(f"  {path}", highlight=False)
+
+
+@app.command("ingest")
+def ingest(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Chỉ kiểm tra và viết phản hồi, không nạp kho.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
+) -> None:
+    """Nhận báo cáo trong inbox: đọc, kiểm tra, nạp kho, viết phản hồi, công bố bản đọc."""
+    from flows.ingest_submissions import ingest_submissions
+
+    report = _run_flow("Đang tổng hợp báo cáo…", lambda: ingest_submissions(dry_run=dry_run))
+    _print_json(report) if as_json else _print_ingest(report)
+
+
+@app.command("consolidate")
+def consolidate(
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
+) -> None:
+    """Tổng hợp như lịch chạy đêm: nhận báo cáo mới, công bố kho, báo cáo mức đầy đủ."""
+    from flows.consolidate_nightly import consolidate_nightly
+
+    report = _run_flow("Đang tổng hợp…", consolidate_nightly)
+    if as_json:
+        _print_json(report)
+        return
+    _print_ingest(report)
+    _print_status(report["completeness"])
+    _print_indicators(report["indicators"])
+
+
+def _rate(value: Any) -> str:
+    return "-" if value is None else f"{value:.0f}%"
+
+
+def _print_status(status: dict[str, Any]) -> None:
+    table = Table(
+        "Loại đơn vị",
+        "Phải nộp",
+        "Đã nộp",
+        "Được chấp nhận",
+        "Đúng hạn",
+        "Tỷ lệ",
+        "Đúng hạn %",
+        title=f"Mức đầy đủ kỳ {status['period']} (hạn {status.get('deadline') or '-'})",
+    )
+    rows = [("Tổng", status["overall"]), *((r["unit_type"], r) for r in status["by_unit_type"])]
+    for name, figures in rows:
+        table.add_row(
+            name,
+            str(figures["expected"]),
+            str(figures["received"]),
+            str(figures["accepted"]),
+            str(figures["on_time"]),
+            _rate(figures["accepted_rate"]),
+            _rate(figures["on_time_rate"]),
+        )
+    out.print(table)
+    if status["missing"]:
+        out.print("Đơn vị chưa có báo cáo được chấp nhận:")
+        for unit in status["missing"]:
+            out.print(f"  {unit['unit_code']} {unit['unit_name']} ({unit['unit_type']})")
+
+
+def _print_indicators(indicators: list[dict[str, Any]]) -> None:
+    table = Table("Chỉ số", "Năm", "Tử số", "Mẫu số", "Giá trị", "Mục tiêu", "Đạt", title="Chỉ số")
+    for row in indicators:
+        met = row.get("met")
+        table.add_row(
+            str(row["indicator_code"]),
+            str(row["year"]),
+            _number(row.get("numerator")),
+            _number(row.get("denominator")),
+            _number(row.get("value")),
+            _number(row.get("target")),
+            "-" if met is None else ("đạt" if met else "chưa đạt"),
+        )
+    out.print(table)
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Option(help="Kỳ báo cáo, ví dụ 2026Q3.")],
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
+) -> None:
+    """Mức đầy đủ của một kỳ và các đơn vị còn thiếu báo cáo."""
+    from warehouse.status import period_status
+
+    with _failing_cleanly():
+        found = period_status(_settings(ctx).published, period)
+    _print_json(found) if as_json else _print_status(found)
+
+
+@app.command("query")
+def query(
+    ctx: typer.Context,
+    sql_text: Annotated[str, typer.Argument(metavar="SQL", help="Câu lệnh SQL (chỉ đọc).")],
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
+) -> None:
+    """Truy vấn bản đọc đã công bố của kho (schema mart)."""
+    import duckdb
+
+    from warehouse.query import query as run_query
+
+    with _failing_cleanly():
+        try:
+            columns, rows = run_query(_settings(ctx).published, sql_text)
+        except duckdb.Error as exc:
+            raise ValueError(f"truy vấn lỗi: {exc}") from None
+    if as_json:
+        _print_json([dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+
+
+@app.command("demo")
+def demo(
+    ctx: typer.Context,
+    quarters: Annotated[int, typer.Option(help="Số quý đã kết thúc dùng làm mẫu.")] = 3,
+    seed: Annotated[int, typer.Option(help="Hạt giống số ngẫu nhiên của dữ liệu mẫu.")] = 2026,
+) -> None:
+    """Chạy thử toàn bộ: tạo báo cáo mẫu của các đơn vị, tổng hợp, in mức đầy đủ và chỉ số."""
+    import shutil
+    from datetime import datetime
+
+    from flows.consolidate_nightly import consolidate_nightly
+    from flows.ingest_submissions import VIETNAM
+    from schemas.schema import load_schema
+    from sources.samples import past_quarters, write_sample_inbox
+    from warehouse.status import period_status
+
+    base = _settings(ctx)
+    folder = base.data_dir / "demo"
+    with _failing_cleanly():
+        if folder.exists():
+            shutil.rmtree(folder)
+        export_overrides(data_dir=folder, inbox=folder / "inbox")
+        settings = load_settings()
+        schema = load_schema(settings)
+        periods = past_quarters(settings.plan_years, datetime.now(VIETNAM).date(), quarters)
+        if not periods:
+            raise ValueError("chưa có quý nào của kế hoạch kết thúc")
+        with err.status("Tạo báo cáo mẫu của các đơn vị…"):
+            made = write_sample_inbox(schema, periods, folder / "inbox", seed=seed)
+    out.print(
+        f"Báo cáo mẫu: {len(made.files)} tệp cho các kỳ {', '.join(periods)} trong "
+        f"{folder / 'inbox'}; {len(made.missing)} lượt đơn vị không nộp."
+    )
+    for name, slip in made.defects.items():
+        out.print(f"  {name}: {slip}", highlight=False)
+    report = _run_flow("Đang tổng hợp…", consolidate_nightly)
+    _print_ingest(report)
+    for period in periods:
+        with _failing_cleanly():
+            _print_status(period_status(settings.published, period))
+    _print_indicators(report["indicators"])
+    out.print(f"Kho: {settings.warehouse}; bản đọc: {settings.published}")
+    out.print(f"Phản hồi cho đơn vị: {settings.outbox}")

@@ -26,9 +26,7 @@ SCHEMAS_DIR = PROJECT_ROOT / "schemas"
 class Settings(BaseSettings):
     """Where things are and the few facts of the commune that are configuration."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="KHCN_", toml_file=os.environ.get("KHCN_CONFIG", "khcn.toml"), extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="KHCN_", extra="ignore")
 
     commune_name: str = "Nghĩa Hưng"
     commune_code: str | None = Field(
@@ -43,6 +41,13 @@ class Settings(BaseSettings):
     outbox_dir: Path | None = None
     archive_dir: Path | None = None
     warehouse_path: Path | None = None
+    published_path: Path | None = Field(
+        default=None, description="folder of the read-only copy and Parquet marts"
+    )
+    reports_path: Path | None = Field(
+        default=None, description="folder of run reports and Great Expectations Data Docs"
+    )
+    validation_batch: int = 5000
 
     # Decree 09/2019/NĐ-CP: quarterly figures close on the 14th of the quarter's last month;
     # the report is due a few days later.
@@ -64,7 +69,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        config = Path(os.environ.get("KHCN_CONFIG", "khcn.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config))
 
     @cached_property
     def inbox_url(self) -> str:
@@ -82,6 +88,14 @@ class Settings(BaseSettings):
     def warehouse(self) -> Path:
         return self.warehouse_path or self.data_dir / "warehouse.duckdb"
 
+    @cached_property
+    def published(self) -> Path:
+        return self.published_path or self.data_dir / "published"
+
+    @cached_property
+    def reports(self) -> Path:
+        return self.reports_path or self.data_dir / "reports"
+
     @property
     def plan_years(self) -> range:
         return range(self.plan_start_year, self.plan_end_year + 1)
@@ -90,3 +104,27 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Settings with the given options on top; `None` options are left to the other sources."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def export_overrides(**overrides: Any) -> None:
+    """Make command-line options visible to flows run in this process, as `KHCN_…` variables.
+
+    Flows load their settings themselves (a deployment has no command line); the CLI hands its
+    options down this way.
+    """
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"KHCN_{name.upper()}"] = str(value)
+
+
+def prefect_defaults(settings: Settings) -> None:
+    """Defaults for Prefect run from the command line without a server; set variables win.
+
+    Prefect reads its settings when first imported, so this runs before any flow is imported.
+    The ephemeral API keeps its SQLite file beside the data, starts slowly on a busy machine,
+    and sends no analytics.
+    """
+    os.environ.setdefault("PREFECT_HOME", str(settings.data_dir.resolve() / ".prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

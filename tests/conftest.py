@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,16 @@ import pytest
 from khcn.settings import PROJECT_ROOT, SCHEMAS_DIR, Settings
 
 REFERENCE_APPENDIX = PROJECT_ROOT.parent / "shared" / "reference" / "000_dca197c9b0492ba3.txt"
+
+
+@pytest.fixture(autouse=True)
+def _khcn_environment_restored() -> Iterator[None]:
+    """The CLI hands its options to flows as `KHCN_…` variables; no test leaks them to another."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("KHCN_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("KHCN_")]:
+        del os.environ[key]
+    os.environ.update(before)
 
 
 @pytest.fixture

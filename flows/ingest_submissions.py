@@ -1,0 +1,169 @@
+"""Ingest the inbox: list → receive → read → validate → load → feedback → publish."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.client.orchestration import get_client
+from prefect.concurrency.sync import concurrency
+
+from khcn.settings import Settings, load_settings
+from schemas.schema import Schema, load_schema
+from schemas.validation import summarize, validate_in_batches
+from schemas.verdict import Verdict
+from sources.feedback import write_feedback
+from sources.inbox import InboxEntry, fetch, list_inbox
+from sources.model import Submission
+from sources.read import read_many
+from warehouse.archive import Receipt, archive
+from warehouse.history import value_history
+from warehouse.load import LoadSummary, known_hashes, load, sync_schema
+from warehouse.migrate import init
+from warehouse.publish import publish
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+WRITER_LIMIT = "khcn-warehouse-writer"
+SOURCE_RETRIES = {"retries": 3, "retry_delay_seconds": [2, 10, 30]}
+
+
+@task
+def load_task_schema(settings: Settings) -> Schema:
+    """Load the catalog, registry and elements, checked."""
+    return load_schema(settings)
+
+
+@task(**SOURCE_RETRIES)
+def list_submissions(inbox_url: str) -> list[InboxEntry]:
+    """List every submission file in the inbox."""
+    return list_inbox(inbox_url)
+
+
+@task(**SOURCE_RETRIES)
+def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt]:
+    """Fetch each file once and keep it in the content-addressed archive."""
+    received_at = datetime.now(VIETNAM)
+    return [
+        archive(
+            fetch(entry.url),
+            name=entry.name,
+            url=entry.url,
+            archive_dir=settings.archive,
+            received_at=received_at,
+        )
+        for entry in entries
+    ]
+
+
+@task
+def new_receipts(receipts: list[Receipt], settings: Settings) -> list[Receipt]:
+    """The files whose bytes the warehouse has never seen (each once)."""
+    known = set(known_hashes(settings.warehouse))
+    fresh: dict[str, Receipt] = {}
+    for receipt in receipts:
+        if receipt.sha256 not in known:
+            fresh.setdefault(receipt.sha256, receipt)
+    return list(fresh.values())
+
+
+@task
+def read_files(
+    receipts: list[Receipt], entries: list[InboxEntry], settings: Settings
+) -> list[Submission]:
+    """Read the archived copies in parallel worker processes, under the reading limits."""
+    folders = {entry.url: entry.unit_folder for entry in entries}
+    archived = [
+        InboxEntry(
+            url=str(r.archived_path), name=r.name, size=r.size, unit_folder=folders.get(r.url)
+        )
+        for r in receipts
+    ]
+    submissions = read_many(archived, settings)
+    for submission, receipt in zip(submissions, receipts, strict=True):
+        submission.url = receipt.url
+    return submissions
+
+
+@task
+def validate_submissions(
+    submissions: list[Submission], schema: Schema, settings: Settings
+) -> list[Verdict]:
+    """Validate in batches against the task schema and the units' own history."""
+    history = value_history(settings.warehouse) if settings.warehouse.is_file() else None
+    return validate_in_batches(
+        submissions,
+        schema,
+        today=datetime.now(VIETNAM).date(),
+        history=history,
+        batch_size=settings.validation_batch,
+    )
+
+
+@task
+def send_feedback(
+    verdicts: list[Verdict], receipts: list[Receipt], settings: Settings
+) -> list[Path]:
+    """Write a marked-up copy of each rejected or warned workbook to the unit's outbox."""
+    originals = {r.sha256: r.archived_path for r in receipts}
+    written = (write_feedback(v, originals[v.submission.sha256], settings.outbox) for v in verdicts)
+    return [path for path in written if path is not None]
+
+
+@task
+def load_warehouse(
+    verdicts: list[Verdict], receipts: list[Receipt], schema: Schema, settings: Settings
+) -> LoadSummary:
+    """Load every received file, one transaction each, and publish the read-only copy."""
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(WRITER_LIMIT, 1)
+    with concurrency(WRITER_LIMIT, occupy=1, strict=True):
+        init(settings.warehouse)
+        sync_schema(settings.warehouse, schema, settings)
+        summary = load(settings.warehouse, verdicts, receipts, settings)
+        publish(settings.warehouse, settings.published)
+    return summary
+
+
+@flow(name="ingest-submissions")
+def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[str, Any]:
+    """Ingest what units sent; with `dry_run`, validate and write feedback but load nothing.
+
+    Args:
+        dry_run: validate and write feedback only.
+        inbox: an fsspec URL to read instead of the configured inbox.
+    """
+    logger = get_run_logger()
+    settings = load_settings(inbox=inbox)
+    schema = load_task_schema(settings)
+    entries = list_submissions(settings.inbox_url)
+    receipts = receive_files(entries, settings)
+    fresh = new_receipts(receipts, settings)
+    submissions = read_files(fresh, entries, settings)
+    verdicts = validate_submissions(submissions, schema, settings)
+    feedback = send_feedback(verdicts, fresh, settings)
+    summary = summarize(verdicts)
+    create_markdown_artifact(summary.markdown(), key="khcn-validation", description="Kiểm tra")
+    report: dict[str, Any] = {
+        "listed": len(entries),
+        "new": len(fresh),
+        "verdicts": {
+            status: summary.by_status.get(status, 0)
+            for status in ("accepted", "warned", "rejected")
+        },
+        "feedback": [str(path) for path in feedback],
+        "dry_run": dry_run,
+    }
+    if not dry_run:
+        loaded = load_warehouse(verdicts, receipts, schema, settings)
+        report["load"] = {k: v for k, v in loaded.as_dict().items() if k != "files"}
+        create_table_artifact(
+            [{"kết quả": k, "số tệp": v} for k, v in report["load"].items() if k != "run_id"],
+            key="khcn-load",
+            description="Nạp vào kho",
+        )
+    logger.info("Ingest: %s", {k: v for k, v in report.items() if k != "feedback"})
+    return report
