@@ -113,9 +113,9 @@ def _run(env: dict[str, str], deployment: str) -> None:
         output = _prefect(
             env, "deployment", "run", deployment, "--watch", "--watch-timeout", "300", timeout=360
         )
-    except AssertionError:
-        worker_log = Path(env["LOGS"]) / "worker.log"
-        raise AssertionError(f"{deployment} failed; worker log:\n{worker_log.read_text()[-4000:]}")
+    except AssertionError as failed:
+        worker_log = (Path(env["LOGS"]) / "worker.log").read_text()[-4000:]
+        raise AssertionError(f"{deployment} failed; worker log:\n{worker_log}") from failed
     assert "Completed" in output, output
 
 
