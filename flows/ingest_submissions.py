@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -128,6 +131,13 @@ def load_warehouse(
     return summary
 
 
+@contextmanager
+def _timed(seconds: dict[str, float], step: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    seconds[step] = round(time.perf_counter() - started, 3)
+
+
 @flow(name="ingest-submissions")
 def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[str, Any]:
     """Ingest what units sent; with `dry_run`, validate and write feedback but load nothing.
@@ -138,13 +148,19 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[
     """
     logger = get_run_logger()
     settings = load_settings(inbox=inbox)
-    schema = load_task_schema(settings)
-    entries = list_submissions(settings.inbox_url)
-    receipts = receive_files(entries, settings)
-    fresh = new_receipts(receipts, settings)
-    submissions = read_files(fresh, entries, settings)
-    verdicts = validate_submissions(submissions, schema, settings)
-    feedback = send_feedback(verdicts, fresh, settings)
+    seconds: dict[str, float] = {}
+    with _timed(seconds, "schema"):
+        schema = load_task_schema(settings)
+    with _timed(seconds, "receive"):
+        entries = list_submissions(settings.inbox_url)
+        receipts = receive_files(entries, settings)
+        fresh = new_receipts(receipts, settings)
+    with _timed(seconds, "read"):
+        submissions = read_files(fresh, entries, settings)
+    with _timed(seconds, "validate"):
+        verdicts = validate_submissions(submissions, schema, settings)
+    with _timed(seconds, "feedback"):
+        feedback = send_feedback(verdicts, fresh, settings)
     summary = summarize(verdicts)
     create_markdown_artifact(summary.markdown(), key="khcn-validation", description="Kiểm tra")
     report: dict[str, Any] = {
@@ -158,12 +174,14 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[
         "dry_run": dry_run,
     }
     if not dry_run:
-        loaded = load_warehouse(verdicts, receipts, schema, settings)
+        with _timed(seconds, "load_and_publish"):
+            loaded = load_warehouse(verdicts, receipts, schema, settings)
         report["load"] = {k: v for k, v in loaded.as_dict().items() if k != "files"}
         create_table_artifact(
             [{"kết quả": k, "số tệp": v} for k, v in report["load"].items() if k != "run_id"],
             key="khcn-load",
             description="Nạp vào kho",
         )
+    report["seconds"] = seconds
     logger.info("Ingest: %s", {k: v for k, v in report.items() if k != "feedback"})
     return report

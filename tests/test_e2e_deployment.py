@@ -129,8 +129,8 @@ def test_both_deployments_run_to_completion(stack: dict[str, str]) -> None:
 
     published = published_database(Settings(data_dir=data).published)
     with duckdb.connect(str(published), read_only=True) as con:
-        received = con.sql("select count(*) from mart.submissions").fetchone()
-        accepted = con.sql(
+        received = con.execute("select count(*) from mart.submissions").fetchone()
+        accepted = con.execute(
             "select count(*) from mart.submissions where status = 'accepted'"
         ).fetchone()
     assert received is not None and received[0] == len(made.files)
