@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: numbered migrations, versioned loads, marts and the published copy."""

@@ -1,0 +1,156 @@
+"""The marts' contract (docs/warehouse.md), the published copy and its readers, status."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from sqlalchemy import create_engine, text
+from warehouse_support import full_values, make_file
+
+from khcn.settings import PROJECT_ROOT, Settings
+from schemas.schema import load_schema
+from warehouse.db import MARTS
+from warehouse.load import load, sync_schema
+from warehouse.migrate import init
+from warehouse.publish import publish, published_database
+from warehouse.query import query
+from warehouse.status import period_status
+
+DOC = PROJECT_ROOT / "docs" / "warehouse.md"
+
+
+def documented_marts() -> dict[str, list[tuple[str, str]]]:
+    """Each `### mart.<name>` section's table: (column, type) in order."""
+    marts: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] | None = None
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        heading = re.match(r"^### mart\.(\w+)\s*$", line)
+        if heading:
+            current = marts.setdefault(heading[1], [])
+        elif line.startswith("#"):
+            current = None
+        elif current is not None and line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if cells[0] not in ("column", "") and not set(cells[0]) <= {"-"}:
+                current.append((cells[0], cells[1]))
+    return marts
+
+
+@pytest.fixture
+def published(settings: Settings, tmp_path: Path) -> Path:
+    schema = load_schema(settings)
+    init(settings.warehouse)
+    sync_schema(settings.warehouse, schema, settings)
+    files = [
+        make_file(
+            settings,
+            unit,
+            "2026Q3",
+            full_values(schema, unit, "2026Q3", 2.0),
+            progress={"1.1": ("Hoàn thành", "xong")},
+        )
+        for unit in ("UBND", "MN-NH", "THON-03")
+    ]
+    files.append(make_file(settings, "THON-04", "2026Q3", {}, errors=["R-CODE-DATE"]))
+    load(settings.warehouse, [f.verdict for f in files], [f.receipt for f in files], settings)
+    publish(settings.warehouse, tmp_path / "published")
+    return tmp_path / "published"
+
+
+def test_every_mart_matches_the_doc(published: Path) -> None:
+    documented = documented_marts()
+    assert sorted(documented) == sorted(MARTS)
+    for name in MARTS:
+        _, rows = query(published, f"describe mart.{name}")
+        actual = [(row[0], row[1].lower()) for row in rows]
+        assert actual == documented[name], name
+
+
+def test_every_mart_has_rows_in_warehouse_and_copy(published: Path, settings: Settings) -> None:
+    with duckdb.connect(str(settings.warehouse)) as con:
+        live = {m: con.execute(f"select count(*) from mart.{m}").fetchone() for m in MARTS}
+    for name in MARTS:
+        _, rows = query(published, f"select count(*) from mart.{name}")
+        assert rows[0] == live[name] and rows[0][0] > 0, name
+        kind = query(
+            published,
+            "select table_type from information_schema.tables "
+            "where table_schema = 'mart' and table_name = $name",
+            {"name": name},
+        )[1]
+        assert kind == [("BASE TABLE",)]
+
+
+def test_parquet_of_every_mart(published: Path) -> None:
+    for name in MARTS:
+        path = published / "parquet" / f"{name}.parquet"
+        with duckdb.connect() as con:
+            count = con.execute("select count(*) from read_parquet(?)", [str(path)]).fetchone()
+        _, rows = query(published, f"select count(*) from mart.{name}")
+        assert count == rows[0]
+
+
+def test_sqlalchemy_reads_the_published_copy(published: Path) -> None:
+    engine = create_engine(
+        f"duckdb:///{published_database(published)}", connect_args={"read_only": True}
+    )
+    with engine.connect() as con:
+        accepted = con.execute(
+            text("select count(*) from mart.submissions where status = 'accepted'")
+        ).scalar()
+    engine.dispose()
+    assert accepted == 3
+
+
+def test_published_copy_cannot_be_written(published: Path) -> None:
+    with pytest.raises(duckdb.Error):
+        query(published, "delete from mart.submissions")
+    with pytest.raises(duckdb.Error):
+        query(published, f"copy mart.submissions to '{published / 'x.csv'}'")
+
+
+def test_publish_replaces_the_copy_and_prunes_old_parquet(
+    published: Path, settings: Settings
+) -> None:
+    for _ in range(4):
+        publish(settings.warehouse, published)
+    assert len(list((published / ".parquet").iterdir())) <= 3
+    assert not list(published.glob(".tmp-*"))
+    assert (published / "parquet").resolve().parent == (published / ".parquet").resolve()
+
+
+def test_period_status(published: Path) -> None:
+    status = period_status(published, "2026Q3")
+    assert status["deadline"] == "2026-09-20"
+    assert status["overall"]["expected"] == 17
+    assert status["overall"]["accepted"] == 3
+    assert status["overall"]["received"] == 4
+    missing = {u["unit_code"]: u for u in status["missing"]}
+    assert len(missing) == 14 and "UBND" not in missing
+    assert missing["THON-04"]["last_status"] == "rejected"
+    schools = next(r for r in status["by_unit_type"] if r["unit_type"] == "Trường học")
+    assert (schools["expected"], schools["accepted"], schools["accepted_rate"]) == (4, 1, 25.0)
+    with pytest.raises(ValueError):
+        period_status(published, "Q3")
+
+
+def test_receipt_needs_a_time_zone(settings: Settings) -> None:
+    from warehouse.archive import archive
+
+    with pytest.raises(ValueError):
+        archive(
+            b"x",
+            name="a.xlsx",
+            url="u",
+            archive_dir=settings.archive,
+            received_at=datetime(2026, 1, 1),  # noqa: DTZ001
+        )
+    receipt = archive(
+        b"x", name="A.XLSX", url="u", archive_dir=settings.archive, received_at=datetime.now(UTC)
+    )
+    assert receipt.archived_path.name == receipt.sha256 + ".xlsx"
+    assert receipt.archived_path.read_bytes() == b"x"

@@ -1,0 +1,91 @@
+"""Connections, transactions and the SQL files every warehouse module runs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+# Views are created in this order, each layer reading only the layers before it.
+STAGING_VIEWS: tuple[str, ...] = (
+    "stg_received_files",
+    "stg_submissions",
+    "stg_data_values",
+    "stg_progress",
+    "stg_findings",
+)
+CORE_VIEWS: tuple[str, ...] = ("submissions", "data_values", "progress", "unit_year_values")
+MARTS: tuple[str, ...] = (
+    "submissions",
+    "submission_errors",
+    "data_values",
+    "expected_reports",
+    "completeness",
+    "task_progress",
+    "indicators",
+    "plan_summary",
+)
+VIEW_LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("staging", "staging", STAGING_VIEWS),
+    ("core", "core", CORE_VIEWS),
+    ("mart", "marts", MARTS),
+)
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def identifier(name: str) -> str:
+    """The name, quoted, if it is a plain lowercase identifier; SQL is never built from others.
+
+    Raises:
+        ValueError: the name is not a plain identifier.
+    """
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return f'"{name}"'
+
+
+def string_literal(text: str) -> str:
+    """A SQL string literal, for the statements (ATTACH, COPY TO) that take no parameters."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+@cache
+def sql(name: str) -> str:
+    """The text of `warehouse/sql/<name>.sql`."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def connect(db_path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-write connection to the warehouse; DuckDB allows one writing process per file."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(db_path))
+
+
+def connect_read_only(db_path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection, for published copies.
+
+    Raises:
+        FileNotFoundError: there is no database at `db_path`.
+    """
+    if not db_path.is_file():
+        raise FileNotFoundError(f"không có kho dữ liệu tại {db_path}")
+    return duckdb.connect(str(db_path), read_only=True)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Everything inside commits together or not at all."""
+    con.begin()
+    try:
+        yield con
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()

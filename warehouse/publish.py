@@ -1,0 +1,164 @@
+"""The published copy: a read-only snapshot of the warehouse, with its marts as tables and as
+Parquet files, swapped in atomically after each load.
+
+Readers open `<published_dir>/warehouse.duckdb` read-only, or read
+`<published_dir>/parquet/<mart>.parquet`. Each publication writes new files beside the old ones
+and renames them into place, so a reader that already opened the previous copy keeps reading
+it, and a reader never sees a half-written one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from warehouse.db import MARTS, connect, identifier, string_literal, transaction
+from warehouse.migrate import apply
+
+PUBLISHED_DATABASE = "warehouse.duckdb"
+PARQUET_LINK = "parquet"
+PARQUET_VERSIONS = ".parquet"
+_TEMPORARY_PREFIX = ".tmp-"
+_ALIAS = "khcn_published_copy"
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One publication: where it is and what it holds."""
+
+    database: Path
+    parquet_dir: Path
+    published_at: datetime
+    mart_rows: dict[str, int]
+    seconds: float
+
+
+def published_database(published_dir: Path) -> Path:
+    """The published DuckDB file inside `published_dir`."""
+    return published_dir / PUBLISHED_DATABASE
+
+
+def _quote(name: str) -> str:
+    """A database name as DuckDB reports it, quoted; it comes from the warehouse's file name."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_leftovers(published_dir: Path) -> None:
+    """Temporary files of an interrupted publication."""
+    for path in published_dir.glob(f"{_TEMPORARY_PREFIX}*"):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _prune_parquet(published_dir: Path, keep_parquet: int) -> None:
+    """Parquet versions beyond the newest `keep_parquet`, the current one always kept."""
+    versions = published_dir / PARQUET_VERSIONS
+    if not versions.is_dir():
+        return
+    link = published_dir / PARQUET_LINK
+    current = link.resolve() if link.is_symlink() else None
+    # Version folders are named by their UTC time, so name order is age order. Older ones are
+    # kept for a while: a reader may still be reading them.
+    stale = sorted(p for p in versions.iterdir() if p.is_dir() and p != current)
+    for path in stale[: max(0, len(stale) - keep_parquet + 1)]:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _materialize_marts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Replace the copy's mart views by tables of their rows; all marts read one snapshot."""
+    rows: dict[str, int] = {}
+    for name in MARTS:
+        staged = identifier(f"{name}__table")
+        con.execute(f"create table mart.{staged} as select * from mart.{identifier(name)}")
+    for name in MARTS:
+        con.execute(f"drop view mart.{identifier(name)}")
+    for name in MARTS:
+        con.execute(f"alter table mart.{identifier(name + '__table')} rename to {identifier(name)}")
+        counted = con.execute(f"select count(*) from mart.{identifier(name)}").fetchone()
+        rows[name] = int(counted[0]) if counted else 0
+    return rows
+
+
+def publish(db_path: Path, published_dir: Path, *, keep_parquet: int = 3) -> Publication:
+    """Publish a consistent read-only copy of the warehouse and Parquet files of its marts.
+
+    Args:
+        db_path: the warehouse file (the only writer's file).
+        published_dir: where readers look; created if missing.
+        keep_parquet: how many Parquet versions to keep, the current one included.
+
+    Returns:
+        What was published.
+    """
+    started = time.perf_counter()
+    published_dir.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(published_dir)
+    published_at = datetime.now(UTC)
+    token = published_at.strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:8]
+    temporary = published_dir / f"{_TEMPORARY_PREFIX}{token}.duckdb"
+    parquet_dir = published_dir / PARQUET_VERSIONS / token
+    parquet_dir.mkdir(parents=True)
+
+    con = connect(db_path)
+    try:
+        apply(con)
+        row = con.execute("select current_database()").fetchone()
+        assert row is not None
+        source = _quote(str(row[0]))
+        con.execute(f"attach {string_literal(str(temporary))} as {identifier(_ALIAS)}")
+        try:
+            con.execute(f"copy from database {source} to {identifier(_ALIAS)}")
+            con.execute(f"use {identifier(_ALIAS)}")
+            with transaction(con):
+                mart_rows = _materialize_marts(con)
+                con.execute(
+                    "create table meta.publication as "
+                    "select $published_at::timestamptz as published_at, "
+                    "(select max(run_id) from meta.load_runs) as last_run_id",
+                    {"published_at": published_at},
+                )
+            for name in MARTS:
+                target = string_literal(str(parquet_dir / f"{name}.parquet"))
+                con.execute(
+                    f"copy (select * from mart.{identifier(name)}) to {target} (format parquet)"
+                )
+        finally:
+            con.execute(f"use {source}")
+            con.execute(f"detach {identifier(_ALIAS)}")
+    finally:
+        con.close()
+
+    temporary.chmod(0o444)
+    with temporary.open("rb") as handle:
+        os.fsync(handle.fileno())
+    database = published_database(published_dir)
+    temporary.replace(database)
+    link = published_dir / f"{_TEMPORARY_PREFIX}{token}.link"
+    link.symlink_to(Path(PARQUET_VERSIONS) / token, target_is_directory=True)
+    link.replace(published_dir / PARQUET_LINK)
+    _fsync_dir(published_dir)
+    _prune_parquet(published_dir, keep_parquet)
+    return Publication(
+        database=database,
+        parquet_dir=published_dir / PARQUET_LINK,
+        published_at=published_at,
+        mart_rows=mart_rows,
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,13 @@
+select
+    level,
+    unit_type,
+    expected,
+    received,
+    accepted,
+    on_time,
+    received_rate,
+    accepted_rate,
+    on_time_rate
+from mart.completeness
+where period = $period
+order by level desc, unit_type

@@ -1,0 +1,3 @@
+select deadline
+from core.periods
+where period_code = $period

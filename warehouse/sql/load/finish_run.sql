@@ -1,0 +1,8 @@
+update meta.load_runs
+set
+    finished_at = $finished_at,
+    imported = $imported,
+    updated = $updated,
+    ignored = $ignored,
+    rejected = $rejected
+where run_id = $run_id

@@ -1,0 +1,2 @@
+select distinct sha256
+from raw.received_files

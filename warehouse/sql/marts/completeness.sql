@@ -1,0 +1,36 @@
+-- Numerators count expected units only, so no rate can exceed 100%.
+with expected_reports as (
+    select * from mart.expected_reports
+),
+
+counts as (
+    select
+        period,
+        year,
+        case when grouping(unit_type) = 1 then 'overall' else 'unit_type' end as level,
+        unit_type,
+        count(*) as expected,
+        count(*) filter (where received) as received,
+        count(*) filter (where accepted) as accepted,
+        count(*) filter (where on_time) as on_time
+    from expected_reports
+    group by grouping sets ((period, year, unit_type), (period, year))
+),
+
+final as (
+    select
+        period,
+        year,
+        level,
+        unit_type,
+        expected,
+        received,
+        accepted,
+        on_time,
+        round(100.0 * received / nullif(expected, 0), 2) as received_rate,
+        round(100.0 * accepted / nullif(expected, 0), 2) as accepted_rate,
+        round(100.0 * on_time / nullif(expected, 0), 2) as on_time_rate
+    from counts
+)
+
+select * from final

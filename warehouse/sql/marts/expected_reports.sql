@@ -1,0 +1,73 @@
+-- A unit is expected for a plan quarter when it leads or coordinates at least one task whose
+-- timeframe covers the quarter's year (the matrix already says which years a task covers).
+with assignments as (
+    select * from core.assignments
+),
+
+periods as (
+    select * from core.periods where period_kind = 'quarter'
+),
+
+units as (
+    select * from core.units
+),
+
+submissions as (
+    select * from core.submissions where unit_code is not null and period_code is not null
+),
+
+expected as (
+    select
+        periods.period_code,
+        periods.year,
+        periods.deadline,
+        assignments.unit_code,
+        count(*) as task_count
+    from assignments
+    inner join periods on assignments.year = periods.year
+    group by all
+),
+
+received as (
+    select
+        unit_code,
+        period_code,
+        count(*) filter (where status <> 'duplicate') as files_received,
+        count(*) filter (where is_accepted) as files_accepted,
+        min(received_at) filter (where is_accepted) as first_accepted_at,
+        bool_or(received_on_time) filter (where is_accepted) as first_accepted_on_time,
+        max(version) filter (where is_current) as current_version,
+        max(submission_id) filter (where is_current) as current_submission_id,
+        arg_max(status, submission_id) filter (where status <> 'duplicate') as last_status,
+        max(received_at) as last_received_at
+    from submissions
+    group by unit_code, period_code
+),
+
+final as (
+    select
+        expected.period_code as period,
+        expected.year,
+        expected.unit_code,
+        units.unit_name,
+        units.unit_type,
+        expected.task_count,
+        coalesce(received.files_received, 0) > 0 as received,
+        coalesce(received.files_accepted, 0) > 0 as accepted,
+        -- The accepted file received first decides; any accepted file on time means it was.
+        coalesce(received.first_accepted_on_time, false) as on_time,
+        coalesce(received.files_received, 0) as files_received,
+        received.current_version,
+        received.current_submission_id,
+        received.last_status,
+        received.first_accepted_at,
+        received.last_received_at,
+        expected.deadline
+    from expected
+    inner join units on expected.unit_code = units.unit_code
+    left join received
+        on expected.unit_code = received.unit_code
+        and expected.period_code = received.period_code
+)
+
+select * from final

@@ -1,0 +1,111 @@
+-- Narratives are the current version's text of each unit, one line per unit: "UNIT: text".
+with assignments as (
+    select * from core.assignments
+),
+
+periods as (
+    select * from core.periods
+),
+
+tasks as (
+    select * from core.tasks
+),
+
+progress as (
+    select * from core.progress where is_current and task_code is not null
+),
+
+expected as (
+    select
+        assignments.task_code,
+        periods.period_code,
+        periods.year,
+        assignments.unit_code
+    from assignments
+    inner join periods on assignments.year = periods.year
+    where periods.period_kind = 'quarter'
+),
+
+reported as (
+    select
+        task_code,
+        period_code,
+        year,
+        unit_code,
+        status_code,
+        results,
+        difficulties,
+        proposals,
+        evidence,
+        received_at
+    from progress
+),
+
+combined as (
+    select
+        coalesce(expected.task_code, reported.task_code) as task_code,
+        coalesce(expected.period_code, reported.period_code) as period_code,
+        coalesce(expected.year, reported.year) as year,
+        coalesce(expected.unit_code, reported.unit_code) as unit_code,
+        expected.unit_code is not null as is_expected,
+        reported.unit_code is not null as has_reported,
+        reported.status_code,
+        reported.results,
+        reported.difficulties,
+        reported.proposals,
+        reported.evidence,
+        reported.received_at
+    from expected
+    full outer join reported
+        on expected.task_code = reported.task_code
+        and expected.period_code = reported.period_code
+        and expected.unit_code = reported.unit_code
+),
+
+aggregated as (
+    select
+        task_code,
+        period_code,
+        year,
+        count(distinct unit_code) filter (where is_expected) as units_expected,
+        count(distinct unit_code) filter (where has_reported) as units_reported,
+        count(distinct unit_code) filter (where is_expected and not has_reported)
+            as units_missing,
+        count(distinct unit_code) filter (where status_code = 'not_started')
+            as units_not_started,
+        count(distinct unit_code) filter (where status_code = 'in_progress')
+            as units_in_progress,
+        count(distinct unit_code) filter (where status_code = 'completed') as units_completed,
+        string_agg(unit_code || ': ' || results, chr(10) order by unit_code) as results,
+        string_agg(unit_code || ': ' || difficulties, chr(10) order by unit_code)
+            as difficulties,
+        string_agg(unit_code || ': ' || proposals, chr(10) order by unit_code) as proposals,
+        string_agg(unit_code || ': ' || evidence, chr(10) order by unit_code) as evidence,
+        max(received_at) as last_received_at
+    from combined
+    group by task_code, period_code, year
+),
+
+final as (
+    select
+        aggregated.task_code,
+        tasks.group_code,
+        tasks.content as task_content,
+        aggregated.period_code as period,
+        aggregated.year,
+        aggregated.units_expected,
+        aggregated.units_reported,
+        aggregated.units_missing,
+        aggregated.units_not_started,
+        aggregated.units_in_progress,
+        aggregated.units_completed,
+        aggregated.results,
+        aggregated.difficulties,
+        aggregated.proposals,
+        aggregated.evidence,
+        aggregated.last_received_at
+    from aggregated
+    left join tasks on aggregated.task_code = tasks.task_code
+)
+
+select * from final

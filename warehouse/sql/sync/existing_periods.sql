@@ -1,0 +1,2 @@
+select period_code
+from core.periods

@@ -1,0 +1,2 @@
+insert into core.plan_years
+select unnest($year::integer[])
