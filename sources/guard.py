@@ -1,0 +1,344 @@
+"""Protection against hostile or broken files: cheap checks first, then parsing in workers.
+
+Two layers. `check_structure` runs in the calling process and looks only at what is cheap to
+look at: the file size, the zip central directory (declared uncompressed sizes, compression
+ratio, entry names), the first bytes of every XML part (a DOCTYPE means entity tricks) and the
+`<dimension ref>` each xlsx sheet claims. What survives is parsed by `run_isolated` in worker
+processes with an address-space limit and a per-file timeout: a reader that crashes, aborts on
+an allocation or hangs costs one worker and one file, never the run.
+
+A zip can lie about its sizes and a sheet about its dimension; the workers' limits catch those.
+ODS and XLS files get no dimension pre-check: calamine expands neither repeated empty ODS rows
+nor XLS dimension records into cells, and a sheet that really holds too many cells is caught
+after loading (`R-FILE-TOO-MANY-CELLS`) or by the memory limit (`R-FILE-CRASH`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import multiprocessing
+import re
+import resource
+import time
+import zipfile
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from defusedxml import ElementTree
+
+from sources.model import ReadIssue, issue
+
+if TYPE_CHECKING:
+    from khcn.settings import Settings
+
+SUPPORTED_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods", ".csv"})
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Real sheet XML compresses 10-30x; a part that inflates much more and is large is a bomb.
+MAX_RATIO = 200
+RATIO_MIN_BYTES = 10 * 1024 * 1024
+_PREFIX_BYTES = 4096
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]{1,3})(\d+)(?::([A-Z]{1,3})(\d+))?"')
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The reading limits of `khcn.settings.Settings`, small enough to send to workers."""
+
+    max_file_bytes: int
+    max_unpacked_bytes: int
+    max_cells: int
+    read_timeout_seconds: float
+    read_memory_bytes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        """The limits of a settings object."""
+        return cls(
+            settings.max_file_bytes,
+            settings.max_unpacked_bytes,
+            settings.max_cells,
+            settings.read_timeout_seconds,
+            settings.read_memory_bytes,
+        )
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for ch in letters:
+        number = number * 26 + ord(ch) - 64
+    return number
+
+
+def check_structure(name: str, data: bytes, limits: Limits) -> ReadIssue | None:
+    """The cheap, in-process checks of one file.
+
+    Args:
+        name: the file name as listed (its suffix decides CSV versus workbook).
+        data: the file's bytes.
+        limits: the reading limits.
+
+    Returns:
+        The issue that rejects the file (an `R-FILE-*` code), or None when it may be parsed.
+    """
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        return issue("R-FILE-FORMAT", file=name, ext=suffix or "không có")
+    if len(data) > limits.max_file_bytes:
+        return issue("R-FILE-TOO-BIG", file=name, size=len(data), limit=limits.max_file_bytes)
+    if suffix == ".csv":
+        return None
+    if data.startswith(OLE_MAGIC):
+        return None
+    if not data.startswith(ZIP_MAGIC):
+        return issue("R-FILE-CORRUPT", file=name, detail="nội dung không phải bảng tính Excel")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return _check_zip(name, archive, limits)
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:
+        return issue("R-FILE-CORRUPT", file=name, detail=f"tệp nén hỏng hoặc bị cắt cụt: {exc}")
+
+
+def _check_zip(name: str, archive: zipfile.ZipFile, limits: Limits) -> ReadIssue | None:
+    infos = archive.infolist()
+    total = 0
+    for info in infos:
+        parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+        if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in info.filename:
+            return issue("R-FILE-UNSAFE", file=name, detail=f"mục nén '{info.filename}'")
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if total > limits.max_unpacked_bytes or (
+            info.file_size > RATIO_MIN_BYTES and ratio > MAX_RATIO
+        ):
+            detail = f"{total} byte sau giải nén, tỉ lệ nén {ratio:.0f} lần ở '{info.filename}'"
+            return issue("R-FILE-UNPACKED-TOO-BIG", file=name, detail=detail)
+    for info in infos:
+        if not info.filename.endswith((".xml", ".rels")):
+            continue
+        with archive.open(info) as part:
+            head = part.read(_PREFIX_BYTES)
+        if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+            detail = f"phần '{info.filename}' khai báo DOCTYPE/ENTITY (kiểu bom XML)"
+            return issue("R-FILE-UNSAFE", file=name, detail=detail)
+        match = _DIMENSION.search(head)
+        if match and match.group(3):
+            rows = int(match.group(4)) - int(match.group(2)) + 1
+            columns = (
+                _column_number(match.group(3).decode())
+                - _column_number(match.group(1).decode())
+                + 1
+            )
+            if rows * columns > limits.max_cells:
+                sheet = sheet_parts(archive).get(info.filename, info.filename)
+                return issue(
+                    "R-FILE-TOO-MANY-CELLS",
+                    file=name,
+                    sheet=sheet,
+                    cells=rows * columns,
+                    limit=limits.max_cells,
+                )
+    return None
+
+
+def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet XML part -> sheet name, from workbook.xml and its relationships."""
+    try:
+        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError, ValueError):
+        return {}
+    targets = {}
+    for rel in rels:
+        target = rel.get("Target", "")
+        target = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        targets[rel.get("Id")] = target
+    names = {}
+    for element in workbook.iter():
+        if element.tag.endswith("}sheet"):
+            rid = next((v for k, v in element.attrib.items() if k.endswith("}id")), None)
+            if rid in targets:
+                names[targets[rid]] = element.get("name", "")
+    return names
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker processes
+
+P = TypeVar("P")
+R = TypeVar("R")
+
+
+def _limit_memory(memory_bytes: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+
+def _worker(conn: Connection, memory_bytes: int, work: Callable[[Any], Any]) -> None:
+    _limit_memory(memory_bytes)
+    while True:
+        try:
+            chunk = conn.recv()
+        except EOFError:
+            return
+        if chunk is None:
+            return
+        for index, payload in chunk:
+            conn.send(("start", index, None))
+            try:
+                result = ("done", index, work(payload))
+            except MemoryError:
+                result = ("failed", index, "crash")
+            conn.send(result)
+
+
+@dataclass(slots=True)
+class _Slot:
+    process: Any
+    conn: Connection
+    pending: deque[int]
+    current: int | None = None
+    started: float = 0.0
+
+
+@dataclass(slots=True)
+class Pool(Generic[P, R]):
+    """Runs `work` on payloads in worker processes; see `run_isolated`."""
+
+    work: Callable[[P], R]
+    fail: Callable[[P, str], R]
+    workers: int
+    timeout: float
+    memory_bytes: int
+    chunk_size: int
+
+    def run(self, payloads: Sequence[P]) -> list[R]:
+        """The result of every payload, in order."""
+        results: dict[int, R] = {}
+        queue: deque[int] = deque(range(len(payloads)))
+        attempts: dict[int, int] = {}
+        context = multiprocessing.get_context("forkserver")
+        # Workers fork from one lean server process that has imported the readers once, so a
+        # replacement worker costs milliseconds and nothing of the caller's memory is shared.
+        context.set_forkserver_preload([self.work.__module__])
+        count = max(1, min(self.workers, -(-len(payloads) // self.chunk_size)))
+        slots: list[_Slot] = []
+
+        def start() -> _Slot:
+            ours, theirs = context.Pipe()
+            process = context.Process(
+                target=_worker, args=(theirs, self.memory_bytes, self.work), daemon=True
+            )
+            process.start()
+            theirs.close()
+            return _Slot(process, ours, deque())
+
+        def finish(index: int, result: R) -> None:
+            results[index] = result
+
+        def retire(slot: _Slot, reason: str) -> None:
+            # The file being read when the worker died or hung is the culprit; the rest of its
+            # chunk goes back to the queue (at most twice, in case the chunk itself kills it).
+            if slot.current is not None:
+                finish(slot.current, self.fail(payloads[slot.current], reason))
+                slot.pending.remove(slot.current)
+            for index in reversed(slot.pending):
+                attempts[index] = attempts.get(index, 0) + 1
+                if attempts[index] > 2:
+                    finish(index, self.fail(payloads[index], "crash"))
+                else:
+                    queue.appendleft(index)
+            if slot.process.is_alive():
+                slot.process.kill()
+            slot.process.join()
+            slot.conn.close()
+            slots[slots.index(slot)] = start()
+
+        try:
+            slots.extend(start() for _ in range(count))
+            while len(results) < len(payloads):
+                for slot in slots:
+                    if not slot.pending and queue:
+                        chunk = [queue.popleft() for _ in range(min(self.chunk_size, len(queue)))]
+                        slot.pending.extend(chunk)
+                        slot.conn.send([(i, payloads[i]) for i in chunk])
+                now = time.monotonic()
+                running = [s.started + self.timeout - now for s in slots if s.current is not None]
+                wait_for = max(0.0, min(running, default=self.timeout))
+                ready = wait(
+                    [s.conn for s in slots] + [s.process.sentinel for s in slots], wait_for
+                )
+                for slot in list(slots):
+                    dead = False
+                    if slot.conn in ready or slot.process.sentinel in ready:
+                        try:
+                            while slot.conn.poll():
+                                kind, index, value = slot.conn.recv()
+                                if kind == "start":
+                                    slot.current, slot.started = index, time.monotonic()
+                                    continue
+                                result = (
+                                    value if kind == "done" else self.fail(payloads[index], value)
+                                )
+                                finish(index, result)
+                                slot.pending.remove(index)
+                                slot.current = None
+                        except (EOFError, OSError):
+                            dead = True
+                        dead = dead or not slot.process.is_alive()
+                    if dead:
+                        retire(slot, "crash")
+                    elif (
+                        slot.current is not None and time.monotonic() - slot.started > self.timeout
+                    ):
+                        retire(slot, "timeout")
+        finally:
+            for slot in slots:
+                with contextlib.suppress(OSError):
+                    slot.conn.send(None)
+            for slot in slots:
+                slot.process.join(timeout=1)
+                if slot.process.is_alive():
+                    slot.process.kill()
+                    slot.process.join()
+                slot.conn.close()
+        return [results[i] for i in range(len(payloads))]
+
+
+def run_isolated(
+    payloads: Sequence[P],
+    work: Callable[[P], R],
+    fail: Callable[[P, str], R],
+    *,
+    workers: int,
+    timeout: float,
+    memory_bytes: int,
+    chunk_size: int = 16,
+) -> list[R]:
+    """Runs `work(payload)` for every payload in worker processes, whatever the payloads do.
+
+    Workers are long-lived and take payloads in chunks. Each worker's address space is capped
+    at `memory_bytes`; each payload gets `timeout` seconds. A payload whose worker dies (crash,
+    abort, out of memory) or overruns its time gets `fail(payload, "crash" | "timeout")`; the
+    worker is replaced and the rest of its chunk re-queued.
+
+    Args:
+        payloads: picklable inputs.
+        work: a picklable (module-level) function.
+        fail: builds the result of a payload that could not be worked on.
+        workers: number of worker processes.
+        timeout: seconds per payload.
+        memory_bytes: address-space limit of each worker.
+        chunk_size: payloads sent to a worker at once.
+
+    Returns:
+        One result per payload, in order.
+    """
+    if not payloads:
+        return []
+    pool: Pool[P, R] = Pool(work, fail, workers, timeout, memory_bytes, chunk_size)
+    return pool.run(payloads)

@@ -1,0 +1,80 @@
+"""Listing submissions from an fsspec URL: a local folder by default, any fsspec filesystem.
+
+The inbox is walked recursively. A folder per unit is allowed (`inbox/THON-01/bao-cao.xlsx`):
+the nearest folder below the inbox root whose name is not a period is the entry's unit folder.
+Office lock files, `.DS_Store` and `Thumbs.db` are skipped; every other file is listed, so
+anything unreadable is reported by the reader rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import fsspec
+from fsspec.core import url_to_fs
+
+from sources.values import parse_period
+
+_IGNORED_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
+# `~$x.xlsx` (Excel), `.~lock.x.ods#` (LibreOffice), `._x.xlsx` (macOS resource forks).
+_IGNORED_PATTERN = re.compile(r"^(~\$|\.~lock\.|\._)")
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """One listed file."""
+
+    url: str  # as given to `fetch`: a plain path for a local inbox, else a full URL
+    name: str
+    size: int
+    unit_folder: str | None
+
+
+def is_ignored(name: str) -> bool:
+    """Whether a file name is housekeeping, not a submission (lock files, `.DS_Store`…)."""
+    return name.lower() in _IGNORED_NAMES or bool(_IGNORED_PATTERN.match(name))
+
+
+def list_inbox(url: str) -> list[InboxEntry]:
+    """Every submission file under `url`, sorted by URL.
+
+    Args:
+        url: an fsspec URL (`memory://inbox`, `s3://bucket/inbox`) or a local path.
+
+    Returns:
+        The entries; an inbox that does not exist yet is empty.
+    """
+    fs, root = url_to_fs(url)
+    root = root.rstrip("/")
+    if not fs.exists(root):
+        return []
+    plain = "://" not in url
+    entries = []
+    for path, info in sorted(fs.find(root, detail=True).items()):
+        if info.get("type") == "directory":
+            continue
+        relative = PurePosixPath(path).relative_to(PurePosixPath(root))
+        if any(is_ignored(part) for part in relative.parts):
+            continue
+        folders = [part for part in relative.parts[:-1] if parse_period(part) is None]
+        entries.append(
+            InboxEntry(
+                url=path if plain else fs.unstrip_protocol(path),
+                name=relative.name,
+                size=int(info.get("size") or 0),
+                unit_folder=folders[-1] if folders else None,
+            )
+        )
+    return entries
+
+
+def fetch(url: str, limit: int | None = None) -> bytes:
+    """The bytes of one listed file; at most `limit + 1` bytes are read when a limit is given.
+
+    Errors of the filesystem (missing file, network) propagate: retrying is the caller's call.
+    """
+    with fsspec.open(url, "rb") as handle:
+        data = handle.read(-1 if limit is None else limit + 1)
+    return bytes(data)

@@ -1,0 +1,526 @@
+"""Reading one submission file into a `Submission`, and many of them safely.
+
+`.xlsx`, `.xlsm`, `.xls` and `.ods` are read with python-calamine, values only (cached formula
+results; macros are never run). `.csv` is decoded (UTF-8 with or without BOM, UTF-16,
+Windows-1258), its delimiter sniffed, and treated as one sheet named after the file.
+
+Every sheet is searched for tables (`sources.tables`). Unit and period come from the workbook
+(label cells such as `Mã đơn vị | THON-01`, table columns, the hidden `_khcn` sheet), else from
+the file name `<UNIT>_<PERIOD>`, else from the unit's folder; sources that disagree are an error.
+
+Formulas without a cached result read as empty cells; for .xlsx/.xlsm the sheet XML is checked
+for them when a `Giá trị` cell is empty. In .xls and .ods files such cells are indistinguishable
+from empty ones and read as missing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import os
+import re
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
+
+from khcn.text import canonical, fold
+from sources.guard import ZIP_MAGIC, Limits, check_structure, run_isolated, sheet_parts
+from sources.model import (
+    FIELD_LABELS,
+    CellRef,
+    ProgressRow,
+    ReadIssue,
+    Submission,
+    ValueRow,
+    issue,
+)
+from sources.tables import PROGRESS_FIELDS, Grid, Table, find_labels, find_tables
+from sources.values import (
+    from_file_name,
+    is_empty,
+    parse_code,
+    parse_number,
+    parse_period,
+    text_of,
+)
+
+if TYPE_CHECKING:
+    from khcn.settings import Settings
+    from sources.inbox import InboxEntry
+
+_SKIPPED_SHEETS = frozenset({"huong dan"})
+_META_SHEET = "_khcn"
+
+
+class _Unreadable(Exception):
+    def __init__(self, found: ReadIssue) -> None:
+        super().__init__(found.message)
+        self.issue = found
+
+
+@dataclass(slots=True)
+class _Claim:
+    """One source's statement of the unit or period, for spotting disagreements."""
+
+    value: str
+    source: str  # Vietnamese: where it was read
+    ref: CellRef | None = None
+
+
+@dataclass(slots=True)
+class _Context:
+    submission: Submission
+    data: bytes
+    limits: Limits
+    units: list[_Claim]
+    periods: list[_Claim]
+    hidden: dict[str, dict[str, str]] | None = None
+
+    def hidden_cell(self, sheet: str, address: str) -> str | None:
+        """What an empty-looking xlsx cell really holds: "formula", an error text, or None."""
+        if not self.data.startswith(ZIP_MAGIC):
+            return None
+        if self.hidden is None:
+            self.hidden = _hidden_cells(self.data)
+        return self.hidden.get(sheet, {}).get(address)
+
+
+# ---------------------------------------------------------------------------------------------
+# Grids of each format
+
+
+def _workbook_grids(ctx: _Context) -> list[Grid]:
+    sub = ctx.submission
+    grids = []
+    try:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(ctx.data))
+        with book:
+            for meta in book.sheets_metadata:
+                key = fold(meta.name)
+                if key == _META_SHEET:
+                    _read_meta(ctx, book.get_sheet_by_name(meta.name).to_python())
+                    continue
+                if key in _SKIPPED_SHEETS or meta.visible != SheetVisibleEnum.Visible:
+                    continue
+                sheet = book.get_sheet_by_name(meta.name)
+                cells = sheet.height * sheet.width
+                if cells > ctx.limits.max_cells:
+                    found = issue(
+                        "R-FILE-TOO-MANY-CELLS",
+                        file=sub.name,
+                        sheet=meta.name,
+                        cells=cells,
+                        limit=ctx.limits.max_cells,
+                    )
+                    raise _Unreadable(found)
+                top, left = sheet.start or (0, 0)
+                grid = Grid(sub.url, meta.name, sheet.to_python(), top, left)
+                grid.add_merged(sheet.merged_cell_ranges)
+                grids.append(grid)
+    except CalamineError as exc:
+        raise _Unreadable(issue("R-FILE-CORRUPT", file=sub.name, detail=str(exc)[:200])) from exc
+    return grids
+
+
+def _read_meta(ctx: _Context, rows: Sequence[Sequence[object]]) -> None:
+    for row in rows:
+        if len(row) < 2 or not isinstance(row[0], str):
+            continue
+        key, value = row[0].strip(), text_of(row[1])
+        if value is None:
+            continue
+        if key == "template_version":
+            ctx.submission.template_version = value
+        elif key == "unit_code":
+            ctx.units.append(_Claim(value, f"trang tính ẩn {_META_SHEET}"))
+        elif key == "period":
+            ctx.periods.append(_Claim(parse_period(value) or value, f"trang tính ẩn {_META_SHEET}"))
+
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _decode(data: bytes) -> str | None:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace")
+    # UTF-16 without BOM shows as a NUL in every other byte of ASCII text.
+    head = data[:4096]
+    if head and head.count(0) > len(head) // 4:
+        encoding = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
+        return data.decode(encoding, errors="replace")
+    for encoding in ("utf-8", "cp1258"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _csv_grid(ctx: _Context) -> Grid:
+    sub = ctx.submission
+    text = _decode(ctx.data)
+    if text is None:
+        raise _Unreadable(issue("R-FILE-ENCODING", file=sub.name))
+    sample = text[:8192]
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        first = sample.splitlines()[0] if sample else ""
+        delimiter = max(",;\t", key=first.count)
+        dialect = type("Sniffed", (csv.excel,), {"delimiter": delimiter})
+    rows: list[list[object]] = []
+    cells = 0
+    for record in csv.reader(io.StringIO(text, newline=""), dialect):
+        cells += len(record)
+        if cells > ctx.limits.max_cells:
+            found = issue(
+                "R-FILE-TOO-MANY-CELLS",
+                file=sub.name,
+                sheet=PurePosixPath(sub.name).stem,
+                cells=f"hơn {cells}",
+                limit=ctx.limits.max_cells,
+            )
+            raise _Unreadable(found)
+        # Windows-1258 text arrives with combining tone marks; one spelling from here on.
+        rows.append([canonical(cell) for cell in record])
+    return Grid(sub.url, PurePosixPath(sub.name).stem, rows)
+
+
+_CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
+_ADDRESS = re.compile(rb'\br="([A-Z]{1,3}\d+)"')
+_VALUE = re.compile(rb"<v>([^<]*)</v>")
+
+
+def _hidden_cells(data: bytes) -> dict[str, dict[str, str]]:
+    """Sheet name -> {address: what calamine shows as an empty cell but is not}.
+
+    In .xlsx a formula without a cached result and an error value (`#DIV/0!`) both read as
+    empty; the sheet XML tells them apart: "formula" or the error text.
+    """
+    found: dict[str, dict[str, str]] = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for part, sheet in sheet_parts(archive).items():
+                cells = found.setdefault(sheet, {})
+                for match in _CELL.finditer(archive.read(part)):
+                    attrs, body = match.group(1), match.group(2) or b""
+                    address = _ADDRESS.search(attrs)
+                    value = _VALUE.search(body)
+                    if not address:
+                        continue
+                    if b't="e"' in attrs and value:
+                        cells[address.group(1).decode()] = value.group(1).decode()
+                    elif b"<f" in body and not (value and value.group(1).strip()):
+                        cells[address.group(1).decode()] = "formula"
+    except (zipfile.BadZipFile, KeyError, OSError):
+        pass
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows
+
+
+def _rows_of(ctx: _Context, grid: Grid, table: Table) -> None:
+    sub = ctx.submission
+    columns = table.columns
+    for j, header in table.unknown:
+        sub.issues.append(
+            issue("R-COLUMN-UNKNOWN", grid.ref(table.header_rows[0], j), header=header)
+        )
+    for j, name in table.duplicates:
+        first = grid.ref(table.header_rows[0], columns[name]).address
+        ref = grid.ref(table.header_rows[0], j)
+        sub.issues.append(issue("R-COLUMN-DUPLICATE", ref, header=FIELD_LABELS[name], first=first))
+    header_ref = grid.ref(table.header_rows[0], min(columns.values()))
+    if table.gives_values and "value" not in columns:
+        sub.issues.append(issue("R-COLUMN-MISSING", header_ref, header=FIELD_LABELS["value"]))
+    for r in table.data_rows:
+        refs = {name: grid.ref(r, j) for name, j in columns.items()}
+
+        def cell(name: str, r: int = r) -> object:
+            return grid.cell(r, columns[name]) if name in columns else None
+
+        for claims, name in ((ctx.units, "unit_code"), (ctx.periods, "period")):
+            raw = cell(name)
+            if not is_empty(raw):
+                _claim(ctx, claims, name, raw, refs[name])
+        has_element = not is_empty(cell("element_code"))
+        if table.gives_values and (has_element or not is_empty(cell("value"))):
+            sub.values.append(_value_row(ctx, grid, refs, cell))
+        elif table.gives_progress and not has_element:
+            texts = {name: text_of(cell(name)) for name in PROGRESS_FIELDS}
+            if any(texts.values()) or (not table.gives_values and not is_empty(cell("task_code"))):
+                task = _code(ctx, cell("task_code"), "task", refs.get("task_code"))
+                start = grid.ref(r, min(columns.values()))
+                sub.progress.append(ProgressRow(task, ref=start, refs=refs, **texts))
+
+
+def _code(ctx: _Context, raw: object, kind: str, ref: CellRef | None) -> str | None:
+    parsed = parse_code(raw, kind)
+    if parsed.problem and ref:
+        label = FIELD_LABELS["task_code" if kind == "task" else "element_code"]
+        ctx.submission.issues.append(issue(parsed.problem, ref, label=label, value=parsed.shown))
+    return parsed.value if isinstance(parsed.value, str) else None
+
+
+def _value_row(
+    ctx: _Context, grid: Grid, refs: dict[str, CellRef], cell: Callable[[str], object]
+) -> ValueRow:
+    sub = ctx.submission
+    task = _code(ctx, cell("task_code"), "task", refs.get("task_code"))
+    element = _code(ctx, cell("element_code"), "element", refs.get("element_code"))
+    # Without a value column the row's first cell stands for where the value would be.
+    ref = refs["value"] if "value" in refs else min(refs.values(), key=lambda c: len(c.column))
+    raw = cell("value")
+    parsed = parse_number(raw, text_of(cell("measure")))
+    if parsed.problem:
+        sub.issues.append(issue(parsed.problem, ref, value=parsed.shown))
+    elif parsed.value is None and "value" in refs:
+        hidden = ctx.hidden_cell(grid.sheet, ref.address)
+        if hidden == "formula":
+            sub.issues.append(issue("R-FORMULA-NO-VALUE", ref))
+        elif hidden:
+            sub.issues.append(issue("R-CELL-ERROR", ref, value=hidden))
+    if (
+        element is None
+        and not is_empty(raw)
+        and "element_code" in refs
+        and is_empty(cell("element_code"))
+    ):
+        sub.issues.append(issue("R-CODE-MISSING", refs["element_code"]))
+    value = parsed.value if isinstance(parsed.value, int | float) else None
+    return ValueRow(task, element, value, raw, text_of(cell("note")), ref, refs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Unit and period
+
+
+def _claim(ctx: _Context, claims: list[_Claim], name: str, raw: object, ref: CellRef) -> None:
+    source = f"trang tính '{ref.sheet}' ô {ref.address}"
+    if name == "unit_code":
+        text = text_of(raw)
+        if text:
+            claims.append(_Claim(text, source, ref))
+        return
+    period = parse_period(raw)
+    if period is None:
+        ctx.submission.issues.append(issue("R-PERIOD-INVALID", ref, value=text_of(raw) or raw))
+    else:
+        claims.append(_Claim(period, source, ref))
+
+
+def _settle(ctx: _Context, claims: list[_Claim], kind: str) -> str | None:
+    """The first claim wins; every claim that disagrees with it is an error naming both."""
+    if not claims:
+        return None
+    first = claims[0]
+    seen = {fold(first.value)}
+    for other in claims[1:]:
+        key = fold(other.value)
+        if key in seen:
+            continue
+        seen.add(key)
+        ctx.submission.issues.append(
+            issue(
+                f"R-{kind}-CONFLICT",
+                other.ref or first.ref,
+                first=first.source,
+                a=first.value,
+                second=other.source,
+                b=other.value,
+            )
+        )
+    return first.value
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+
+
+def _parse(ctx: _Context, unit_folder: str | None) -> Submission:
+    sub = ctx.submission
+    try:
+        is_csv = PurePosixPath(sub.name).suffix.lower() == ".csv"
+        grids = [_csv_grid(ctx)] if is_csv else _workbook_grids(ctx)
+    except _Unreadable as exc:
+        sub.issues.append(exc.issue)
+        return sub
+    meta_units, meta_periods = ctx.units[:], ctx.periods[:]
+    ctx.units.clear()
+    ctx.periods.clear()
+    found = False
+    for grid in grids:
+        tables = list(find_tables(grid))
+        taken = {r for t in tables for r in (*t.header_rows, *t.data_rows)}
+        for name, raw, ref in find_labels(grid, ("unit_code", "period")):
+            if ref.row - grid.top - 1 not in taken:
+                _claim(ctx, ctx.units if name == "unit_code" else ctx.periods, name, raw, ref)
+        for table in tables:
+            if table.gives_values or table.gives_progress:
+                found = True
+                _rows_of(ctx, grid, table)
+    if not found:
+        sub.issues.append(issue("R-TABLE-NOT-FOUND", file=sub.name))
+    ctx.units.extend(meta_units)
+    ctx.periods.extend(meta_periods)
+    from_name = from_file_name(PurePosixPath(sub.name).stem)
+    if from_name:
+        ctx.units.append(_Claim(from_name[0], f"tên tệp '{sub.name}'"))
+        ctx.periods.append(_Claim(from_name[1], f"tên tệp '{sub.name}'"))
+    if unit_folder:
+        ctx.units.append(_Claim(canonical(unit_folder), f"thư mục '{unit_folder}'"))
+    sub.unit_code = _settle(ctx, ctx.units, "UNIT")
+    sub.period = _settle(ctx, ctx.periods, "PERIOD")
+    if sub.unit_code is None:
+        sub.issues.append(issue("R-UNIT-MISSING", file=sub.name))
+    if sub.period is None:
+        sub.issues.append(issue("R-PERIOD-MISSING", file=sub.name))
+    return sub
+
+
+def _new(url: str, name: str, data: bytes) -> Submission:
+    return Submission(url=url, name=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def _limits(settings: Settings | Limits | None) -> Limits:
+    if isinstance(settings, Limits):
+        return settings
+    # Imported here: worker processes never need settings (nor pydantic) to parse.
+    from khcn.settings import load_settings
+
+    return Limits.of(settings or load_settings())
+
+
+def read_bytes(
+    data: bytes,
+    url: str,
+    *,
+    name: str | None = None,
+    unit_folder: str | None = None,
+    settings: Settings | Limits | None = None,
+) -> Submission:
+    """Reads one file's bytes in this process (checks, then parsing; no worker isolation).
+
+    Use `read_many` for files from outside: it parses in worker processes.
+
+    Args:
+        data: the file's bytes.
+        url: where the file was listed; used in every `CellRef`.
+        name: the file name (defaults to the last part of `url`); its suffix picks the reader.
+        unit_folder: the unit folder the file was found in, if any.
+        settings: the settings (or their `Limits`); default `load_settings()`.
+
+    Returns:
+        The submission; `unreadable` is True when the file itself could not be read.
+    """
+    limits = _limits(settings)
+    sub = _new(url, name or PurePosixPath(url).name, data)
+    rejected = check_structure(sub.name, data, limits)
+    if rejected:
+        sub.issues.append(rejected)
+        return sub
+    return _parse(_Context(sub, data, limits, [], []), unit_folder)
+
+
+def read_path(path: str | Path, settings: Settings | Limits | None = None) -> Submission:
+    """Reads a local file in this process; a convenience over `read_bytes`."""
+    return read_bytes(Path(path).read_bytes(), str(path), settings=settings)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    url: str
+    name: str
+    data: bytes
+    unit_folder: str | None
+    limits: Limits
+
+
+def _work(job: _Job) -> Submission:
+    ctx = _Context(_new(job.url, job.name, job.data), job.data, job.limits, [], [])
+    return _parse(ctx, job.unit_folder)
+
+
+def _failed(job: _Job, reason: str) -> Submission:
+    sub = _new(job.url, job.name, job.data)
+    if reason == "timeout":
+        sub.issues.append(
+            issue("R-FILE-TIMEOUT", file=job.name, seconds=job.limits.read_timeout_seconds)
+        )
+    else:
+        sub.issues.append(issue("R-FILE-CRASH", file=job.name))
+    return sub
+
+
+def read_many(
+    entries: Iterable[InboxEntry],
+    settings: Settings | Limits | None = None,
+    workers: int | None = None,
+    chunk_size: int = 16,
+) -> list[Submission]:
+    """Reads many listed files: checks in this process, parsing in isolated worker processes.
+
+    A file that is too big, unsafe, too slow or that crashes its reader becomes an unreadable
+    `Submission` with one issue; the other files are read as usual. Files are fetched through
+    fsspec; filesystem errors propagate (retrying them is the caller's business).
+
+    Args:
+        entries: files as listed by `sources.inbox.list_inbox`.
+        settings: the settings (or their `Limits`); default `load_settings()`.
+        workers: worker processes; default the number of CPUs.
+        chunk_size: files sent to a worker at a time.
+
+    Returns:
+        One submission per entry, in order.
+    """
+    from sources.inbox import fetch  # fsspec is the calling process's business only
+
+    limits = _limits(settings)
+    results: list[Submission | None] = []
+    jobs: list[_Job] = []
+    slots: list[int] = []
+    for entry in entries:
+        if entry.size > limits.max_file_bytes:
+            sub = Submission(entry.url, entry.name, entry.size, "")
+            sub.issues.append(
+                issue(
+                    "R-FILE-TOO-BIG", file=entry.name, size=entry.size, limit=limits.max_file_bytes
+                )
+            )
+            results.append(sub)
+            continue
+        data = fetch(entry.url, limits.max_file_bytes)
+        rejected = check_structure(entry.name, data, limits)
+        if rejected:
+            sub = _new(entry.url, entry.name, data)
+            sub.issues.append(rejected)
+            results.append(sub)
+            continue
+        slots.append(len(results))
+        results.append(None)
+        jobs.append(_Job(entry.url, entry.name, data, entry.unit_folder, limits))
+    parsed = run_isolated(
+        jobs,
+        _work,
+        _failed,
+        workers=workers or os.cpu_count() or 1,
+        timeout=limits.read_timeout_seconds,
+        memory_bytes=limits.read_memory_bytes,
+        chunk_size=chunk_size,
+    )
+    for index, sub in zip(slots, parsed, strict=True):
+        results[index] = sub
+    return [sub for sub in results if sub is not None]

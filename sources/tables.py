@@ -1,0 +1,284 @@
+"""Finding the tables in a sheet's grid, wherever and however the unit left them.
+
+A header row is a row where at least two cells name fields and one of them is an anchor
+(`Mã chỉ tiêu`, `Tình trạng` or `Kết quả đạt được`). The row below it completes the header when
+it names fields in columns the first row left unnamed (a merged `Báo cáo kết quả` over
+`Giá trị | Ghi chú`). A row of column numbers (`(1) (2) (3)`) under the header is skipped.
+Data rows follow until a signature block or the next header; blank rows and `Tổng cộng` rows
+in between are not data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from khcn.text import fold
+from sources.model import FIELD_LABELS, CellRef, column_letters
+from sources.values import Cell, is_empty
+
+# Folded spellings of each field's header; the labels themselves are added below.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "unit_code": ("ma don vi bao cao",),
+    "period": ("ky", "ky bao cao so lieu"),
+    "task_code": ("ma nv", "ma so nhiem vu"),
+    "task_content": ("nhiem vu", "ten nhiem vu", "noi dung"),
+    "element_code": ("ma ct", "ma so chi tieu"),
+    "element_name": ("chi tieu", "ten chi tieu bao cao"),
+    "measure": ("dvt", "don vi"),
+    "value": ("so lieu", "gia tri thuc hien", "ket qua thuc hien"),
+    "status": ("tinh trang thuc hien", "trang thai"),
+    "results": ("ket qua", "ket qua dat duoc"),
+    "difficulties": ("kho khan", "vuong mac", "kho khan vuong mac"),
+    "proposals": ("de xuat", "kien nghi", "de xuat kien nghi"),
+    "evidence": ("minh chung", "tai lieu minh chung", "van ban minh chung"),
+}
+_IGNORED = frozenset({"stt", "tt", "so tt", "so thu tu"})
+_ANCHORS = frozenset({"element_code", "status", "results"})
+PROGRESS_FIELDS = ("status", "results", "difficulties", "proposals", "evidence")
+_NON_WORD = re.compile(r"[^\w]+")
+_PARENTHESES = re.compile(r"\(.*?\)|\*")
+_TOTAL = frozenset({"tong", "tong cong", "cong", "tong so", "cong tong"})
+_SIGNATURE_WORDS = frozenset(
+    {
+        "nguoi lap bieu", "nguoi lap", "nguoi bao cao", "nguoi tong hop", "thu truong don vi",
+        "thu truong", "chu tich", "pho chu tich", "kt chu tich", "tm uy ban nhan dan",
+        "tm ubnd", "hieu truong", "truong thon", "giam doc", "ke toan", "ky ten",
+        "ky ten dong dau", "xac nhan cua thu truong don vi",
+    }
+)  # fmt: skip
+_SIGNATURE = re.compile(r"ghi ro ho ten|^\S.{0,60}\bngay\b.*\bthang\b.*\bnam\b")
+_CODE_LIKE = re.compile(r"^\d+(\.\d+)+$")
+
+
+@lru_cache(maxsize=65536)
+def _key(text: str) -> str:
+    return _NON_WORD.sub(" ", fold(text)).strip()
+
+
+_HEADERS: dict[str, str] = {}
+for _field, _label in FIELD_LABELS.items():
+    for _spelling in (_label, *_ALIASES.get(_field, ())):
+        _HEADERS[_key(_spelling)] = _field
+
+
+def match_header(cell: Cell) -> str | None:
+    """The field a header cell names, `""` for an ignored column (STT), None for unknown.
+
+    Matching survives NFC/NFD, tone placement, case, spacing, punctuation, missing diacritics,
+    a trailing colon and a note in parentheses (`Giá trị (số)`).
+    """
+    if not isinstance(cell, str):
+        return None
+    return _match_text(cell)
+
+
+@lru_cache(maxsize=65536)
+def _match_text(cell: str) -> str | None:
+    key = _key(cell)
+    if not key:
+        return None
+    if key in _IGNORED:
+        return ""
+    if key in _HEADERS:
+        return _HEADERS[key]
+    short = _key(_PARENTHESES.sub(" ", fold(cell)))
+    if short in _IGNORED:
+        return ""
+    return _HEADERS.get(short)
+
+
+@dataclass(slots=True)
+class Grid:
+    """A sheet's cells with where they sit in Excel.
+
+    `rows[i][j]` is the cell at Excel row `top + i + 1`, column index `left + j` (0-based).
+    `merged` maps a cell inside a merged range (grid coordinates) to its top-left cell.
+    """
+
+    file: str
+    sheet: str
+    rows: Sequence[Sequence[Cell]]
+    top: int = 0
+    left: int = 0
+    merged: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+    fields: dict[int, dict[int, str | None]] = field(default_factory=dict)
+
+    def ref(self, i: int, j: int) -> CellRef:
+        """The Excel cell of grid position (i, j), or of its merged range's top-left cell."""
+        i, j = self.merged.get((i, j), (i, j))
+        return CellRef(self.file, self.sheet, self.top + i + 1, column_letters(self.left + j))
+
+    def cell(self, i: int, j: int) -> Cell:
+        """The value at (i, j); a cell inside a merged range has its top-left cell's value."""
+        i, j = self.merged.get((i, j), (i, j))
+        row = self.rows[i]
+        return row[j] if j < len(row) else None
+
+    def add_merged(self, ranges: list[tuple[tuple[int, int], tuple[int, int]]] | None) -> None:
+        """Registers merged ranges given in absolute 0-based (row, column) coordinates."""
+        height = len(self.rows)
+        width = max((len(r) for r in self.rows), default=0)
+        for (r0, c0), (r1, c1) in ranges or ():
+            origin = (r0 - self.top, c0 - self.left)
+            # Clip to the grid: a merge over a whole column must not cost a million entries.
+            for i in range(max(origin[0], 0), min(r1 - self.top, height - 1) + 1):
+                for j in range(max(origin[1], 0), min(c1 - self.left, width - 1) + 1):
+                    if (i, j) != origin:
+                        self.merged[(i, j)] = origin
+
+
+@dataclass(slots=True)
+class Table:
+    """A table found in a grid: which column holds which field, and its data rows."""
+
+    header_rows: list[int]
+    columns: dict[str, int]
+    data_rows: list[int]
+    unknown: list[tuple[int, str]]
+    duplicates: list[tuple[int, str]]
+
+    @property
+    def gives_values(self) -> bool:
+        """Whether the table has a `Mã chỉ tiêu` column."""
+        return "element_code" in self.columns
+
+    @property
+    def gives_progress(self) -> bool:
+        """Whether the table has any progress column (`Tình trạng`, `Kết quả đạt được`…)."""
+        return any(f in self.columns for f in PROGRESS_FIELDS)
+
+
+def _row_fields(grid: Grid, i: int) -> dict[int, str | None]:
+    found = grid.fields.get(i)
+    if found is None:
+        cells = [grid.cell(i, j) for j in range(len(grid.rows[i]))]
+        found = {j: match_header(c) for j, c in enumerate(cells) if not is_empty(c)}
+        grid.fields[i] = found
+    return found
+
+
+def _is_header(fields: dict[int, str | None]) -> bool:
+    named = {f for f in fields.values() if f}
+    return len(named) >= 2 and bool(named & _ANCHORS)
+
+
+def _is_numbering(grid: Grid, i: int) -> bool:
+    cells = [c for c in grid.rows[i] if not is_empty(c)]
+    return len(cells) >= 3 and all(
+        re.fullmatch(r"\(?\d{1,2}\)?|\(?[A-Za-z]\)?", str(int(c) if isinstance(c, float) else c))
+        for c in cells
+        if isinstance(c, str | int | float)
+    )
+
+
+def is_signature(grid: Grid, i: int, columns: dict[str, int]) -> bool:
+    """Whether row i starts the signature block (`Người lập biểu`, `(Ký, ghi rõ họ tên)`).
+
+    A row holding a number or a code in a code column is data, whatever its text says.
+    """
+    row = grid.rows[i]
+    if any(isinstance(c, int | float) for c in row):
+        return False
+    for name in ("task_code", "element_code"):
+        j = columns.get(name)
+        if j is not None and j < len(row) and _CODE_LIKE.match(str(row[j]).strip()):
+            return False
+    for c in row:
+        if isinstance(c, str) and c.strip():
+            key = _key(c)
+            if key in _SIGNATURE_WORDS or _SIGNATURE.search(key):
+                return True
+    return False
+
+
+def is_total(grid: Grid, i: int) -> bool:
+    """Whether row i is a `Tổng cộng` / `Cộng` row: its first text names a total."""
+    for c in grid.rows[i]:
+        if isinstance(c, str) and c.strip():
+            return _key(c) in _TOTAL
+    return False
+
+
+def find_tables(grid: Grid) -> Iterator[Table]:
+    """Yields every table of the grid, top to bottom."""
+    i = 0
+    height = len(grid.rows)
+    while i < height:
+        fields = _row_fields(grid, i)
+        if not _is_header(fields):
+            i += 1
+            continue
+        below = _row_fields(grid, i + 1) if i + 1 < height else {}
+        if _is_header(below):
+            # A title-like first header row (vertical merges repeat its names below): use the
+            # lower, complete one.
+            i += 1
+            continue
+        header_rows = [i]
+        if any(f and not fields.get(j) for j, f in below.items()):
+            header_rows.append(i + 1)
+        table = _columns(grid, header_rows)
+        r = header_rows[-1] + 1
+        if r < height and _is_numbering(grid, r):
+            r += 1
+        while r < height:
+            if is_signature(grid, r, table.columns) or _is_header(_row_fields(grid, r)):
+                break
+            if not is_total(grid, r) and any(
+                not is_empty(grid.cell(r, j)) for j in table.columns.values()
+            ):
+                table.data_rows.append(r)
+            r += 1
+        yield table
+        i = r
+
+
+def _columns(grid: Grid, header_rows: list[int]) -> Table:
+    table = Table(header_rows, {}, [], [], [])
+    rows = [_row_fields(grid, r) for r in header_rows]
+    for j in sorted(set().union(*rows)):
+        names = [row.get(j) for row in rows if j in row]
+        name = next((n for n in names if n), None)
+        if name and name in table.columns:
+            table.duplicates.append((j, name))
+        elif name:
+            table.columns[name] = j
+        elif "" not in names:
+            # Unnamed in every header row (a parent heading always sits over named columns).
+            text = [
+                str(grid.cell(r, j)) for r, row in zip(header_rows, rows, strict=True) if j in row
+            ]
+            table.unknown.append((j, text[-1]))
+    return table
+
+
+def find_labels(grid: Grid, labels: tuple[str, ...]) -> Iterator[tuple[str, Cell, CellRef]]:
+    """Yields (field, value, cell) for label/value pairs such as `Mã đơn vị | THON-01`.
+
+    The value is the first non-empty cell right of the label in the same row, or the text after
+    a colon in the label cell itself (`Mã đơn vị: THON-01`). Rows that are table headers are
+    skipped.
+    """
+    for i, row in enumerate(grid.rows):
+        fields = _row_fields(grid, i)
+        if _is_header(fields):
+            continue
+        for j, cell in enumerate(row):
+            if not isinstance(cell, str) or not cell.strip():
+                continue
+            name = match_header(cell)
+            if name in labels:
+                for k in range(j + 1, min(len(row), j + 6)):
+                    if not is_empty(row[k]):
+                        # An empty value followed by the next label is no value at all.
+                        if match_header(row[k]) is None:
+                            yield name, row[k], grid.ref(i, k)
+                        break
+            elif ":" in cell:
+                head, _, tail = cell.partition(":")
+                name = match_header(head)
+                if name in labels and tail.strip():
+                    yield name, tail.strip(), grid.ref(i, j)

@@ -1,0 +1,251 @@
+"""Cell values as units type them: Vietnamese numbers, periods in every spelling, mangled codes.
+
+Number rule. Vietnamese writes `.` between thousands and `,` before decimals. So:
+`1.234.567` -> 1234567, `12,5` -> 12.5, `1.234,5` -> 1234.5, and the ambiguous `1.234` is read
+as Vietnamese thousands (1234). A single `.` not followed by exactly three digits (`12.5`,
+`0.75`) cannot be a thousands separator and is read as a decimal point; `1,234,567` and
+`1,234.5` (English style, unambiguous) are accepted too. Spaces of any kind between digit groups
+are thousands separators. A trailing unit is accepted only when it is the row's `Đơn vị tính`
+(`5 cuộc` in a `cuộc` row); any other text around the number (`khoảng 5`, `5 người` in a
+`cuộc` row) is not a number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from khcn.text import canonical, fold
+
+# Cell values as python-calamine returns them.
+Cell = object
+
+_GROUP_SPACES = re.compile(r"(?<=\d)[\s\u00A0\u2007\u202F]+(?=\d)")
+_NUMBER = re.compile(r"^([+-]?)(\d[\d.,]*)$")
+_THOUSANDS = re.compile(r"^[1-9]\d{0,2}(?:[.,]\d{3})+$")
+_TASK_CODE = re.compile(r"^\d+\.\d+$")
+_ELEMENT_CODE = re.compile(r"^\d+\.\d+\.\d+$")
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
+# Calamine reports error cells (#DIV/0!, #N/A...) as their text.
+CELL_ERRORS = frozenset(
+    ["#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#GETTING_DATA"]
+)
+
+
+# Every cell text goes through here; the same strings recur across files (names, units).
+_canonical = lru_cache(maxsize=65536)(canonical)
+
+
+def is_empty(cell: Cell) -> bool:
+    """True for what counts as a blank cell: None, "" or only spaces."""
+    return cell is None or (isinstance(cell, str) and not cell.strip().strip("\u200b\ufeff"))
+
+
+def text_of(cell: Cell) -> str | None:
+    """A cell as display text in canonical spelling; None when blank."""
+    if is_empty(cell):
+        return None
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return _canonical(str(cell))
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """The outcome of reading one cell: a value, or the code of the issue it raises."""
+
+    value: int | float | str | None
+    problem: str | None = None
+    shown: str = ""  # the cell as the unit sees it, for messages
+
+
+def _number_text(text: str) -> float | int | None:
+    text = _GROUP_SPACES.sub("", text)
+    match = _NUMBER.match(text)
+    if not match:
+        return None
+    sign, body = match.groups()
+    dots, commas = body.count("."), body.count(",")
+    if dots and commas:
+        # The separator that comes last is the decimal one.
+        decimal = "," if body.rfind(",") > body.rfind(".") else "."
+        thousands = "." if decimal == "," else ","
+        whole, _, frac = body.rpartition(decimal)
+        if body.count(decimal) != 1 or not _THOUSANDS.match(whole) or not frac.isdigit():
+            return None
+        digits = whole.replace(thousands, "") + "." + frac
+    elif dots + commas == 0:
+        digits = body
+    elif _THOUSANDS.match(body) and (dots > 1 or commas > 1 or dots == 1):
+        # `1.234` is Vietnamese thousands; `1,234` (one comma) is Vietnamese decimal.
+        digits = body.replace(".", "").replace(",", "")
+    elif dots + commas == 1 and body[-1].isdigit() and body[0].isdigit():
+        digits = body.replace(",", ".")
+    else:
+        return None
+    number = float(sign + digits)
+    return int(number) if "." not in digits else number
+
+
+def parse_number(cell: Cell, measure: str | None = None) -> Parsed:
+    """Reads a `Giá trị` cell.
+
+    Args:
+        cell: the cell as calamine returns it.
+        measure: the row's `Đơn vị tính`, allowed as a trailing word (`5 cuộc`).
+
+    Returns:
+        `Parsed(value)` with an int (whole numbers) or float, `Parsed(None)` for an empty cell,
+        or `Parsed(None, code)` with R-VALUE-NOT-NUMBER, R-VALUE-DATE or R-CELL-ERROR.
+    """
+    if is_empty(cell):
+        return Parsed(None)
+    if isinstance(cell, bool):
+        return Parsed(None, "R-VALUE-NOT-NUMBER", str(cell).upper())
+    if isinstance(cell, int | float):
+        if not math.isfinite(cell):
+            return Parsed(None, "R-VALUE-NOT-NUMBER", str(cell))
+        return Parsed(int(cell) if float(cell).is_integer() else cell)
+    if isinstance(cell, dt.date | dt.datetime | dt.time | dt.timedelta):
+        return Parsed(None, "R-VALUE-DATE", _show_date(cell))
+    text = _canonical(str(cell))
+    if text in CELL_ERRORS:
+        return Parsed(None, "R-CELL-ERROR", text)
+    number = _number_text(text)
+    if number is None and measure:
+        unit = fold(measure)
+        folded = fold(text)
+        if unit and folded.endswith(unit):
+            head = text[: len(text) - _tail_length(text, unit)].strip()
+            number = _number_text(head) if head else None
+    if number is None:
+        return Parsed(None, "R-VALUE-NOT-NUMBER", text)
+    return Parsed(number)
+
+
+def _tail_length(text: str, folded_tail: str) -> int:
+    # Folding can change lengths (NFD input); find the shortest suffix that folds to the unit.
+    for size in range(1, len(text) + 1):
+        if fold(text[-size:]) == folded_tail:
+            return size
+    return 0
+
+
+def _show_date(cell: object) -> str:
+    if isinstance(cell, dt.datetime):
+        return (
+            cell.strftime("%d/%m/%Y %H:%M") if cell.time() != dt.time() else _show_date(cell.date())
+        )
+    if isinstance(cell, dt.date):
+        return cell.strftime("%d/%m/%Y")
+    return str(cell)
+
+
+def parse_code(cell: Cell, kind: str) -> Parsed:
+    """Reads a `Mã nhiệm vụ` (kind "task") or `Mã chỉ tiêu` (kind "element") cell.
+
+    Text is kept as typed (canonical spelling, trimmed). A number that Excel made of a code is
+    recovered only when its shortest form has the code's shape: 1.1 -> "1.1" for a task,
+    never for an element (1.1.1 cannot be a number). Note that 1.10 typed as a number is the
+    number 1.1 and cannot be told apart from 1.1.
+
+    Returns:
+        `Parsed(code)`, `Parsed(None)` for a blank cell, or `Parsed(None, code)` with
+        R-CODE-DATE, R-CODE-NUMBER or R-CELL-ERROR.
+    """
+    if is_empty(cell):
+        return Parsed(None)
+    if isinstance(cell, dt.date | dt.datetime | dt.time | dt.timedelta):
+        return Parsed(None, "R-CODE-DATE", _show_date(cell))
+    if isinstance(cell, bool):
+        return Parsed(None, "R-CODE-NUMBER", str(cell).upper())
+    if isinstance(cell, int | float):
+        shown = repr(float(cell)) if not float(cell).is_integer() else str(int(cell))
+        shape = _TASK_CODE if kind == "task" else _ELEMENT_CODE
+        if shape.match(shown):
+            return Parsed(shown)
+        return Parsed(None, "R-CODE-NUMBER", shown)
+    text = _canonical(str(cell))
+    if text in CELL_ERRORS:
+        return Parsed(None, "R-CELL-ERROR", text)
+    return Parsed(text)
+
+
+def parse_period(cell: Cell) -> str | None:
+    """The canonical period (DHIS2 identifier) of a cell, or None when it is not a period.
+
+    Accepts `2026Q3`, `2026-Q3`, `Q3-2026`, `Q3/2026`, `Quý III/2026`, `Quý 3 năm 2026`,
+    `quy 3/2026`, `Quy3-2026`; years `2026`, `Năm 2026`; half-years `2026S1`, `S1/2026`,
+    `6 tháng đầu năm 2026` (S1) / `6 tháng cuối năm 2026` (S2); months `202607`, `2026-07`,
+    `07/2026`, `Tháng 7/2026`, `Tháng 7 năm 2026`. A number 2026 or 202607 counts as text.
+    """
+    if is_empty(cell) or isinstance(cell, bool):
+        return None
+    if isinstance(cell, int | float):
+        if not float(cell).is_integer():
+            return None
+        cell = str(int(cell))
+    if not isinstance(cell, str):
+        return None
+    text = fold(cell)
+    text = re.sub(r"\s*([-/.])\s*", r"\1", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    year = r"(20\d\d)"
+    sep = r"(?:[-/. ]|\s*nam\s*)"
+    patterns: list[tuple[str, str]] = [
+        (rf"^(?:nam )?{year}$", "Y"),
+        (rf"^{year}-?q([1-4])$", "YQ"),
+        (rf"^(?:q|quy ?)([1-4]|iv|iii|ii|i){sep}{year}$", "QY"),
+        (rf"^{year}-?s([12])$", "YS"),
+        (rf"^s([12]){sep}{year}$", "SY"),
+        (rf"^6 thang (dau|cuoi){sep}{year}$", "HY"),
+        (rf"^{year}-?(0[1-9]|1[0-2])$", "YM"),
+        (rf"^(?:thang ?)?(0?[1-9]|1[0-2]){sep}{year}$", "MY"),
+    ]
+    for pattern, kind in patterns:
+        match = re.match(pattern, text)
+        if not match:
+            continue
+        groups = match.groups()
+        if kind == "Y":
+            return groups[0]
+        if kind == "YQ":
+            return f"{groups[0]}Q{groups[1]}"
+        if kind == "QY":
+            quarter = _ROMAN.get(groups[0]) or int(groups[0])
+            return f"{groups[1]}Q{quarter}"
+        if kind == "YS":
+            return f"{groups[0]}S{groups[1]}"
+        if kind == "SY":
+            return f"{groups[1]}S{groups[0]}"
+        if kind == "HY":
+            return f"{groups[1]}S{1 if groups[0] == 'dau' else 2}"
+        if kind == "YM":
+            return f"{groups[0]}{groups[1]}"
+        if kind == "MY":
+            return f"{groups[1]}{int(groups[0]):02d}"
+    return None
+
+
+def unit_code_of(cell: Cell) -> str | None:
+    """A `Mã đơn vị` cell as a code: canonical text, a whole number without `.0`."""
+    return text_of(cell)
+
+
+_FILE_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.-]*)_(.+)$")
+
+
+def from_file_name(stem: str) -> tuple[str, str] | None:
+    """Unit and period from a file name stem `<UNIT>_<PERIOD>` (`THON-01_2026Q3`).
+
+    Returns:
+        (unit code, canonical period), or None unless the part after the first `_` is a period.
+    """
+    match = _FILE_NAME.match(canonical(stem))
+    if not match:
+        return None
+    period = parse_period(match.group(2))
+    return (match.group(1), period) if period else None

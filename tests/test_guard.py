@@ -1,0 +1,160 @@
+"""Hostile files cost one file, never the run: limits, isolation, time and memory."""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from filemakers import template, write
+
+from sources.guard import Limits, check_structure, run_isolated
+from sources.inbox import list_inbox
+from sources.read import read_many
+
+DATA = Path(__file__).parent / "data"
+HOSTILE = ["zip_bomb.xlsx", "absurd_dimension.xlsx", "dimension_lies_cell_at_xfd1048576.xlsx"]
+LIMITS = Limits(20 << 20, 200 << 20, 2_000_000, 30.0, 400 << 20)
+
+
+def test_hostile_files_rejected_fast_beside_good_ones(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for k in range(4):
+        write(inbox / f"THON-0{k}_2026Q3.xlsx", template(f"THON-0{k}"))
+    for name in HOSTILE:
+        shutil.copy(DATA / name, inbox / name)
+    assert (DATA / "zip_bomb.xlsx").stat().st_size < 2 << 20
+
+    # The fork server starts once per process (a flow keeps it across batches); start it first
+    # so that the time measured is the batch's.
+    read_many(list_inbox(str(inbox))[:1], LIMITS, workers=1)
+    with TreeMemory() as memory:
+        started = time.monotonic()
+        subs = {s.name: s for s in read_many(list_inbox(str(inbox)), LIMITS, workers=2)}
+        elapsed = time.monotonic() - started
+
+    assert elapsed < 5
+    assert {n: s.issues[0].code for n, s in subs.items() if s.unreadable} == {
+        "zip_bomb.xlsx": "R-FILE-UNPACKED-TOO-BIG",
+        "absurd_dimension.xlsx": "R-FILE-TOO-MANY-CELLS",
+        "dimension_lies_cell_at_xfd1048576.xlsx": "R-FILE-CRASH",
+    }
+    assert sorted(s.unit_code for s in subs.values() if not s.unreadable) == [
+        f"THON-0{k}" for k in range(4)
+    ]
+    # The whole tree (this process, the fork server, the workers) summed, sampled every 10 ms;
+    # and no single process ever above the limit (ru_maxrss is in KiB on Linux).
+    assert memory.samples > 10
+    assert memory.peak < 500 * 10**6
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 < 500 * 10**6
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 < 500 * 10**6
+
+
+class TreeMemory:
+    """Samples the summed resident memory of this process and all its descendants."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss(os.getpid()))
+            self.samples += 1
+            self._stop.wait(0.01)
+
+
+def tree_rss(root: int) -> int:
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
+            )
+        except OSError:
+            continue
+        pid = int(status.parent.name)
+        parents[pid] = int(fields["PPid"])
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+    total = 0
+    for pid in rss:
+        ancestor = pid
+        while ancestor and ancestor != root:
+            ancestor = parents.get(ancestor, 0)
+        if ancestor == root:
+            total += rss[pid]
+    return total
+
+
+def test_the_zip_bomb_really_inflates_past_1_gb() -> None:
+    import zipfile
+
+    with zipfile.ZipFile(DATA / "zip_bomb.xlsx") as archive:
+        assert sum(i.file_size for i in archive.infolist()) > 10**9
+
+
+def test_structure_checks_are_cheap() -> None:
+    for name in HOSTILE[:2]:
+        started = time.monotonic()
+        assert check_structure(name, (DATA / name).read_bytes(), LIMITS) is not None
+        assert time.monotonic() - started < 1
+
+
+def test_size_limit(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.xlsx", template())
+    small = Limits(1000, 200 << 20, 2_000_000, 30.0, 400 << 20)
+    found = check_structure("a.xlsx", path.read_bytes(), small)
+    assert found is not None and found.code == "R-FILE-TOO-BIG"
+
+
+# Jobs for the pool; module-level so that worker processes can import them.
+def job(kind: str) -> str:
+    if kind == "abort":
+        os.abort()
+    if kind == "sleep":
+        time.sleep(60)
+    if kind == "hog":
+        bytearray(2 << 30)
+    return f"ok {kind}"
+
+
+def failed(kind: str, reason: str) -> str:
+    return f"{reason} {kind}"
+
+
+def test_pool_survives_crash_hang_and_memory_hog() -> None:
+    kinds = ["a", "abort", "b", "sleep", "c", "hog", "d", "e"]
+    started = time.monotonic()
+    results = run_isolated(
+        kinds, job, failed, workers=2, timeout=1.0, memory_bytes=300 << 20, chunk_size=3
+    )
+    assert results == [
+        "ok a",
+        "crash abort",
+        "ok b",
+        "timeout sleep",
+        "ok c",
+        "crash hog",
+        "ok d",
+        "ok e",
+    ]
+    assert time.monotonic() - started < 20
+
+
+def test_pool_with_nothing_to_do() -> None:
+    assert run_isolated([], job, failed, workers=2, timeout=1, memory_bytes=300 << 20) == []
