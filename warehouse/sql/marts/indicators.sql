@@ -1,7 +1,7 @@
 -- Every indicator for every plan year, computed from the definitions in core.indicators:
 -- ratio       = scale × Σ numerator element / Σ denominator element (stocks: latest per unit);
 -- count_units = units of `unit_type` whose numerator element is above zero in the year,
---               against every active unit of that type.
+--               against every active unit of that type; none while the element is unreported.
 with indicators as (
     select * from core.indicators
 ),
@@ -62,7 +62,11 @@ figures as (
         plan_years.year,
         case indicators.kind
             when 'ratio' then numerators.total
-            when 'count_units' then coalesce(units_above_zero.unit_count, 0)
+            -- a year in which nobody reported the element has no figure yet, not zero
+            when 'count_units' then
+                case when numerators.element_code is not null
+                    then coalesce(units_above_zero.unit_count, 0)
+                end
         end as numerator,
         case indicators.kind
             when 'ratio' then denominators.total
