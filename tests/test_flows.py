@@ -1,0 +1,149 @@
+"""The flows under a real (test-harness) Prefect API, on real files and a real warehouse."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.testing.utilities import prefect_test_harness
+from typer.testing import CliRunner
+
+from flows.consolidate_nightly import consolidate_nightly
+from flows.ingest_submissions import VIETNAM, ingest_submissions, new_receipts
+from khcn.cli import app
+from khcn.settings import Settings
+from schemas.periods import parse_period
+from schemas.schema import load_schema
+from sources.samples import SampleInbox, write_sample_inbox
+from warehouse.archive import archive
+from warehouse.publish import published_database
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One Prefect API for the whole session, with its own home and no analytics."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PREFECT_HOME", str(home))
+        patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        patch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+        with prefect_test_harness(server_startup_timeout=120):
+            yield
+
+
+@pytest.fixture
+def inbox(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> SampleInbox:
+    """A commune's inbox for one quarter, some slips included, and the flows pointed at it."""
+    monkeypatch.setenv("KHCN_SCHEMAS_DIR", str(settings.schemas_dir))
+    monkeypatch.setenv("KHCN_DATA_DIR", str(settings.data_dir))
+    schema = load_schema(settings)
+    return write_sample_inbox(
+        schema, ["2026Q2"], settings.data_dir / "inbox", seed=5, slip_rate=0.3, missing_rate=0.1
+    )
+
+
+def _count(settings: Settings, sql: str) -> int:
+    with duckdb.connect(str(published_database(settings.published)), read_only=True) as con:
+        row = con.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_ingest_loads_rejects_and_gives_feedback(inbox: SampleInbox, settings: Settings) -> None:
+    report = ingest_submissions()
+
+    verdicts = report["verdicts"]
+    assert report["listed"] == len(inbox.files)
+    assert report["new"] == len(inbox.files) - 1  # one file was sent twice
+    assert verdicts["rejected"] >= 1 and verdicts["accepted"] >= 1
+    assert report["load"]["ignored"] == 1
+    assert report["load"]["rejected"] == verdicts["rejected"]
+    assert len(report["feedback"]) == verdicts["rejected"] + verdicts["warned"]
+    assert all(Path(p).is_file() and "_phan-hoi" in p for p in report["feedback"])
+    assert _count(settings, "select count(*) from mart.submissions") == len(inbox.files)
+    assert set(report["seconds"]) >= {"read", "validate", "load_and_publish"}
+
+    with get_client(sync_client=True) as client:
+        artifact = client.read_latest_artifacts(limit=20)
+    assert {"khcn-validation", "khcn-load"} <= {a.key for a in artifact}
+
+
+def test_second_ingest_of_the_same_inbox_changes_nothing(
+    inbox: SampleInbox, settings: Settings
+) -> None:
+    ingest_submissions()
+    values = _count(settings, "select count(*) from mart.data_values")
+
+    again = ingest_submissions()
+
+    assert again["new"] == 0
+    assert again["load"]["imported"] == again["load"]["updated"] == 0
+    assert _count(settings, "select count(*) from mart.data_values") == values
+
+
+def test_dry_run_validates_and_loads_nothing(inbox: SampleInbox, settings: Settings) -> None:
+    report = ingest_submissions(dry_run=True)
+
+    assert report["dry_run"] is True and "load" not in report
+    assert report["feedback"]
+    assert not settings.warehouse.exists()
+    assert not published_database(settings.published).exists()
+
+
+def test_nightly_consolidation_reports_completeness_and_indicators(
+    inbox: SampleInbox, settings: Settings
+) -> None:
+    report = consolidate_nightly()
+
+    today = datetime.now(VIETNAM).date()
+    current = report["completeness"]
+    assert parse_period(current["period"]).start <= today <= parse_period(current["period"]).end
+    assert current["overall"]["expected"] == 17
+    assert report["load"]["imported"] > 0
+    spent = {row["indicator_code"]: row for row in report["indicators"] if row["year"] == 2026}
+    assert spent["CS-NS-KHCN"]["denominator"] > 0
+    assert {row["indicator_code"] for row in report["indicators"]} == {
+        "CS-NS-KHCN",
+        "CS-DT-KNS",
+        "CS-STEM-TH",
+    }
+
+
+def test_new_receipts_skips_known_and_repeated_bytes(settings: Settings, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    made = [
+        archive(
+            data, name=f"{i}.xlsx", url=f"inbox/{i}.xlsx", archive_dir=tmp_path, received_at=now
+        )
+        for i, data in enumerate([b"a", b"b", b"a"])
+    ]
+    fresh = new_receipts.fn(made, settings)
+    assert [r.name for r in fresh] == ["0.xlsx", "1.xlsx"]
+
+
+def test_cli_ingest_status_query(inbox: SampleInbox, settings: Settings) -> None:
+    runner = CliRunner()
+    ingested = runner.invoke(app, ["ingest", "--json"])
+    assert ingested.exit_code == 0, ingested.output
+    assert json.loads(ingested.stdout)["load"]["imported"] > 0
+
+    status = runner.invoke(app, ["status", "--period", "2026Q2", "--json"])
+    assert status.exit_code == 0, status.output
+    shown = json.loads(status.stdout)
+    assert shown["overall"]["expected"] == 17
+    assert {m["unit_code"] for m in shown["missing"]} >= {u for u, _ in inbox.missing}
+
+    query = runner.invoke(app, ["query", "select count(*) as n from mart.submissions", "--json"])
+    assert query.exit_code == 0, query.output
+    assert json.loads(query.stdout) == [{"n": len(inbox.files)}]
+
+    bad = runner.invoke(app, ["query", "delete from mart.submissions"])
+    assert bad.exit_code == 1
+    assert "truy vấn lỗi" in bad.stderr
