@@ -103,6 +103,7 @@ def validate_submissions(
         today=datetime.now(VIETNAM).date(),
         history=history,
         batch_size=settings.validation_batch,
+        data_docs_dir=(settings.reports / "data-docs").resolve(),
     )
 
 
@@ -163,6 +164,7 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[
         feedback = send_feedback(verdicts, fresh, settings)
     summary = summarize(verdicts)
     create_markdown_artifact(summary.markdown(), key="khcn-validation", description="Kiểm tra")
+    create_table_artifact(summary.table_rows(), key="khcn-validation-table", description="Kiểm tra")
     report: dict[str, Any] = {
         "listed": len(entries),
         "new": len(fresh),
@@ -170,7 +172,12 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[
             status: summary.by_status.get(status, 0)
             for status in ("accepted", "warned", "rejected")
         },
+        "top_findings": [
+            {"code": code, "severity": severity, "findings": count, "files": files}
+            for code, severity, count, files in summary.top_findings
+        ],
         "feedback": [str(path) for path in feedback],
+        "data_docs": str((settings.reports / "data-docs").resolve()),
         "dry_run": dry_run,
     }
     if not dry_run:

@@ -313,6 +313,13 @@ def _print_ingest(report: dict[str, Any]) -> None:
         )
     elif report.get("dry_run"):
         out.print("Chạy thử (--dry-run): không nạp gì vào kho.")
+    if report["top_findings"]:
+        top = Table("Mã", "Loại", "Số lần", "Số tệp", title="Lỗi, cảnh báo thường gặp")
+        for row in report["top_findings"]:
+            kind = "lỗi" if row["severity"] == "error" else "cảnh báo"
+            top.add_row(row["code"], kind, str(row["findings"]), str(row["files"]))
+        out.print(top)
+        out.print(f"Chi tiết kiểm tra (Data Docs): {report['data_docs']}")
     if report["feedback"]:
         out.print(f"Tệp phản hồi cho đơn vị ({len(report['feedback'])}):")
         for path in report["feedback"]:

@@ -637,12 +637,15 @@ def validate_in_batches(
     today: date,
     history: pd.DataFrame | None = None,
     batch_size: int = 5000,
+    data_docs_dir: Path | None = None,
 ) -> list[Verdict]:
     """`validate` over consecutive chunks of `batch_size` submissions."""
     verdicts: list[Verdict] = []
     for start in range(0, len(submissions), batch_size):
         chunk = submissions[start : start + batch_size]
-        verdicts.extend(validate(chunk, schema, today=today, history=history))
+        verdicts.extend(
+            validate(chunk, schema, today=today, history=history, data_docs_dir=data_docs_dir)
+        )
     return verdicts
 
 
