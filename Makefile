@@ -30,3 +30,8 @@ test: install
 
 demo: install
 	.venv/bin/khcn demo
+
+bench: install
+	.venv/bin/python bench/read_bench.py
+	.venv/bin/python bench/validate_bench.py
+	.venv/bin/python bench/ingest_bench.py

@@ -31,7 +31,6 @@ from warehouse.publish import publish
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 WRITER_LIMIT = "khcn-warehouse-writer"
-SOURCE_RETRIES = {"retries": 3, "retry_delay_seconds": [2, 10, 30]}
 
 
 @task
@@ -40,13 +39,13 @@ def load_task_schema(settings: Settings) -> Schema:
     return load_schema(settings)
 
 
-@task(**SOURCE_RETRIES)
+@task(retries=3, retry_delay_seconds=[2, 10, 30])
 def list_submissions(inbox_url: str) -> list[InboxEntry]:
     """List every submission file in the inbox."""
     return list_inbox(inbox_url)
 
 
-@task(**SOURCE_RETRIES)
+@task(retries=3, retry_delay_seconds=[2, 10, 30])
 def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt]:
     """Fetch each file once and keep it in the content-addressed archive."""
     received_at = datetime.now(VIETNAM)
