@@ -24,7 +24,6 @@ from khcn.settings import Settings  # noqa: E402
 from schemas.periods import parse_period  # noqa: E402
 from schemas.schema import Schema, load_schema  # noqa: E402
 from sources.model import CellRef, ProgressRow, Submission, ValueRow  # noqa: E402
-from sources.template import tasks_in_template  # noqa: E402
 
 TODAY = date(2029, 1, 10)
 
@@ -40,7 +39,7 @@ def synthetic(schema: Schema, count: int, seed: int = 57) -> list[Submission]:
         unit, period = units[n % len(units)], periods[(n // len(units)) % len(periods)]
         key = (unit.code, period)
         if key not in layouts:
-            tasks = tasks_in_template(schema, unit, parse_period(period))
+            tasks = schema.tasks_due(unit, parse_period(period))
             layouts[key] = (tasks, [e for t in tasks for e in schema.elements_of(t)])
         tasks, elements = layouts[key]
         name = f"sub{n}.xlsx"

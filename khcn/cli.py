@@ -243,7 +243,7 @@ def template(
 
     from schemas.periods import parse_period
     from schemas.schema import load_schema
-    from sources.template import tasks_in_template, template_name, write_template
+    from sources.template import template_name, write_template
 
     with _failing_cleanly():
         if (unit is None) == (not all_units):
@@ -259,7 +259,7 @@ def template(
             units = [found]
         else:
             units = [u for u in schema.registry.units if u.active]
-        chosen = [u for u in units if tasks_in_template(schema, u, parsed)]
+        chosen = [u for u in units if schema.tasks_due(u, parsed)]
         out_dir.mkdir(parents=True, exist_ok=True)
         written = [
             write_template(schema, u, parsed, out_dir / template_name(u, parsed))

@@ -11,6 +11,8 @@ UnitType = Literal["UBND", "Phòng", "Trung tâm", "Trường học", "Thôn", "
 UNIT_TYPES: tuple[str, ...] = UnitType.__args__  # type: ignore[attr-defined]
 ElementType = Literal["count", "money", "stock"]
 Role = Literal["lead", "coordinate"]
+# `Tình trạng` of a task in a period, as units choose it in the template.
+STATUSES: tuple[str, ...] = ("Chưa triển khai", "Đang triển khai", "Hoàn thành")
 
 
 class _Frozen(BaseModel):

@@ -11,6 +11,7 @@ from schemas.catalog import load_catalog
 from schemas.elements import load_elements
 from schemas.model import Catalog, Element, Elements, Registry, Role, Task, Unit
 from schemas.parties import Parties, load_parties
+from schemas.periods import Period
 from schemas.registry import load_registry
 
 
@@ -70,6 +71,18 @@ class Schema:
             if role is not None:
                 found.append((task, role))
         return found
+
+    def tasks_due(self, unit: Unit, period: Period) -> list[Task]:
+        """The tasks a unit reports on in a period.
+
+        Annual tasks (`Hàng năm`) are reported once, in the period that closes the year.
+        """
+        closes_year = period.end.month == 12
+        return [
+            task
+            for task, _ in self.tasks_for(unit, period.year)
+            if task.timeframe.kind != "annual" or closes_year
+        ]
 
     def elements_of(self, task: Task) -> tuple[Element, ...]:
         return self.elements.for_task(task.code)

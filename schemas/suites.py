@@ -27,13 +27,13 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from khcn.text import fold
+from schemas.model import STATUSES
 from schemas.schema import Schema
 from sources.model import READ_ISSUES, CellRef, ReadIssue, Severity
 
 if TYPE_CHECKING:
     from great_expectations import ExpectationSuite
 
-STATUSES: tuple[str, ...] = ("Chưa triển khai", "Đang triển khai", "Hoàn thành")
 STATUS_KEYS: tuple[str, ...] = tuple(fold(s) for s in STATUSES)
 # Canonical DHIS2 period identifiers with a valid quarter, half or month.
 PERIOD_PATTERN = r"^\d{4}(?:Q[1-4]|S[12]|0[1-9]|1[0-2])?$"

@@ -187,7 +187,6 @@ def _period_facts(period: str | None) -> tuple[float, float, str | None]:
 
 
 def _submissions_frame(batch: _Batch, schema: Schema, today: date) -> pd.DataFrame:
-    from sources.template import tasks_in_template
 
     needs: dict[tuple[str, str], tuple[float, float]] = {}
     rows = []
@@ -200,7 +199,7 @@ def _submissions_frame(batch: _Batch, schema: Schema, today: date) -> pd.DataFra
         if unit and unit.active and table_found and in_plan:
             key = (unit.code, str(sub.period))
             if key not in needs:
-                tasks = tasks_in_template(schema, unit, parse_period(str(sub.period)))
+                tasks = schema.tasks_due(unit, parse_period(str(sub.period)))
                 has_elements = any(schema.elements_of(t) for t in tasks)
                 needs[key] = (1.0 if has_elements else math.nan, 1.0 if tasks else math.nan)
             need = needs[key]

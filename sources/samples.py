@@ -22,7 +22,6 @@ from sources.template import (
     STATUSES,
     VALUE_HEADERS,
     VALUES_SHEET,
-    tasks_in_template,
     template_name,
     write_template,
 )
@@ -171,7 +170,7 @@ def write_sample_inbox(
     for code in periods:
         period = parse_period(code)
         for unit in schema.registry.units:
-            tasks = tasks_in_template(schema, unit, period)
+            tasks = schema.tasks_due(unit, period)
             if not tasks or not unit.active:
                 continue
             if rng.random() < missing_rate:
@@ -203,7 +202,7 @@ def _resubmission_and_duplicate(
         unit = schema.registry.unit(unit_code)
         assert unit is not None
         period = parse_period(period_code)
-        tasks = tasks_in_template(schema, unit, period)
+        tasks = schema.tasks_due(unit, period)
         fixed = write_template(schema, unit, period, first.with_name(f"{first.stem}_lan2.xlsx"))
         fill_workbook(
             fixed, sample_values(schema, unit, tasks, rng), sample_progress(tasks, period, rng)

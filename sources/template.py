@@ -12,7 +12,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from schemas.model import Task, Unit
+from schemas.model import STATUSES, Unit
 from schemas.periods import Period, parse_period
 from schemas.schema import Schema
 
@@ -21,7 +21,6 @@ META_SHEET = "_khcn"
 VALUES_SHEET = "Chỉ tiêu"
 PROGRESS_SHEET = "Tiến độ"
 GUIDE_SHEET = "Hướng dẫn"
-STATUSES = ("Chưa triển khai", "Đang triển khai", "Hoàn thành")
 VALUE_HEADERS = ("Mã nhiệm vụ", "Mã chỉ tiêu", "Tên chỉ tiêu", "Đơn vị tính", "Giá trị", "Ghi chú")
 PROGRESS_HEADERS = (
     "Mã nhiệm vụ",
@@ -62,19 +61,6 @@ GUIDE = [
 ]
 
 
-def tasks_in_template(schema: Schema, unit: Unit, period: Period) -> list[Task]:
-    """The tasks a unit reports on in a period.
-
-    Annual tasks (`Hàng năm`) are reported once, in the period that closes the year.
-    """
-    closes_year = period.end.month == 12
-    return [
-        task
-        for task, _ in schema.tasks_for(unit, period.year)
-        if task.timeframe.kind != "annual" or closes_year
-    ]
-
-
 def template_name(unit: Unit, period: Period) -> str:
     return f"{unit.code}_{period}.xlsx"
 
@@ -94,7 +80,7 @@ def write_template(schema: Schema, unit: Unit, period: Period | str, path: Path)
     period = parse_period(period) if isinstance(period, str) else period
     if path.is_dir():
         path = path / template_name(unit, period)
-    tasks = tasks_in_template(schema, unit, period)
+    tasks = schema.tasks_due(unit, period)
     book = Workbook()
     guide = book.active
     assert guide is not None

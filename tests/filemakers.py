@@ -21,21 +21,15 @@ from odf.opendocument import OpenDocumentSpreadsheet
 from odf.table import Table, TableCell, TableRow
 from odf.text import P
 
+from sources.template import PROGRESS_HEADERS, VALUE_HEADERS
+
 Rows = Sequence[Sequence[object]]
 
 MOTTO = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
 MOTTO2 = "Độc lập - Tự do - Hạnh phúc"
 TITLE = "BÁO CÁO KẾT QUẢ THỰC HIỆN NHIỆM VỤ KHCN, ĐMST VÀ CĐS"
-VALUE_HEADER = ["Mã nhiệm vụ", "Mã chỉ tiêu", "Tên chỉ tiêu", "Đơn vị tính", "Giá trị", "Ghi chú"]
-PROGRESS_HEADER = [
-    "Mã nhiệm vụ",
-    "Nội dung nhiệm vụ",
-    "Tình trạng",
-    "Kết quả đạt được",
-    "Khó khăn, vướng mắc",
-    "Đề xuất, kiến nghị",
-    "Minh chứng",
-]
+VALUE_HEADER = list(VALUE_HEADERS)
+PROGRESS_HEADER = list(PROGRESS_HEADERS)
 ELEMENTS = [
     ("1.1", "1.1.1", "Số hội nghị quán triệt, tập huấn", "cuộc"),
     ("1.1", "1.1.2", "Số lượt người tham dự hội nghị, tập huấn", "lượt người"),

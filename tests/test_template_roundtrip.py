@@ -20,7 +20,6 @@ from sources.template import (
     STATUSES,
     TEMPLATE_VERSION,
     VALUES_SHEET,
-    tasks_in_template,
     write_template,
 )
 from tests import filemakers
@@ -37,7 +36,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, dict, d
     rng = random.Random(7)
     made = []
     for unit in schema.registry.units:
-        tasks = tasks_in_template(schema, unit, PERIOD)
+        tasks = schema.tasks_due(unit, PERIOD)
         path = write_template(schema, unit, PERIOD, folder)
         values: dict[str, object] = dict(sample_values(schema, unit, tasks, rng))
         if values:  # a zero and a decimal in every workbook that has room for them
@@ -104,10 +103,10 @@ def test_annual_task_only_in_the_period_that_closes_the_year(settings: Settings)
     schema = load_schema(settings)
     ubnd = schema.registry.unit("UBND")
     assert ubnd is not None
-    q3 = [t.code for t in tasks_in_template(schema, ubnd, parse_period("2026Q3"))]
-    q4 = [t.code for t in tasks_in_template(schema, ubnd, parse_period("2026Q4"))]
+    q3 = [t.code for t in schema.tasks_due(ubnd, parse_period("2026Q3"))]
+    q4 = [t.code for t in schema.tasks_due(ubnd, parse_period("2026Q4"))]
     assert "6.1" not in q3 and "6.1" in q4
-    later = [t.code for t in tasks_in_template(schema, ubnd, parse_period("2029Q1"))]
+    later = [t.code for t in schema.tasks_due(ubnd, parse_period("2029Q1"))]
     assert "3.1" in q3 and "3.1" not in later
 
 
