@@ -21,8 +21,9 @@ from pathlib import Path
 
 from khcn.settings import SCHEMAS_DIR, Settings, export_overrides, load_settings, prefect_defaults
 from schemas.model import Registry, Unit
+from schemas.periods import parse_period
 from schemas.registry import write_registry
-from schemas.schema import load_schema
+from schemas.schema import Schema, load_schema
 from sources.samples import fill_workbook, sample_progress, sample_values
 from sources.template import write_template
 
@@ -84,22 +85,15 @@ def _blank_code(unit: Unit) -> str:
     return f"BLANK-{unit.type}".replace(" ", "_")
 
 
-def _filled(schema, unit: Unit, quarter: str, rng: random.Random, path: Path) -> bytes:  # type: ignore[no-untyped-def]
+def _filled(schema: Schema, unit: Unit, quarter: str, rng: random.Random, path: Path) -> bytes:
+    period = parse_period(quarter)
+    tasks = schema.tasks_due(unit, period)
     blank = unit.model_copy(update={"code": _blank_code(unit)})
-    tasks = schema.tasks_due(unit, schema_period(quarter))
-    write_template(schema, blank, quarter, path)
+    write_template(schema, blank, period, path)
     fill_workbook(
-        path,
-        sample_values(schema, unit, tasks, rng),
-        sample_progress(tasks, schema_period(quarter), rng),
+        path, sample_values(schema, unit, tasks, rng), sample_progress(tasks, period, rng)
     )
     return path.read_bytes()
-
-
-def schema_period(code: str):  # type: ignore[no-untyped-def]
-    from schemas.periods import parse_period
-
-    return parse_period(code)
 
 
 def _renamed(data: bytes, code: str, blank: str) -> bytes:
