@@ -493,3 +493,30 @@ def demo(
     _print_indicators(report["indicators"])
     out.print(f"Kho: {settings.warehouse}; bản đọc: {settings.published}")
     out.print(f"Phản hồi cho đơn vị: {settings.outbox}")
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Option(help="Kỳ báo cáo, ví dụ 2026Q3.")],
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Tệp Excel (mặc định data/reports/bao-cao_<KỲ>.xlsx)."),
+    ] = None,
+) -> None:
+    """Lập báo cáo kỳ gửi cấp trên: mức đầy đủ, đơn vị chưa nộp, số liệu, tiến độ, chỉ số."""
+    from schemas.periods import parse_period
+    from sources.report import write_period_report
+    from warehouse.report import period_report
+
+    settings = _settings(ctx)
+    with _failing_cleanly():
+        code = parse_period(period).code
+        sections = period_report(settings.published, code)
+        target = out_file or settings.reports / f"bao-cao_{code}.xlsx"
+        title = (
+            "Báo cáo kết quả thực hiện nhiệm vụ KHCN, ĐMST và CĐS - "
+            f"xã {settings.commune_name} - kỳ {code}"
+        )
+        write_period_report(target, title, sections)
+    out.print(f"Đã lập báo cáo kỳ {code}: {target}")

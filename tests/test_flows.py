@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from openpyxl import load_workbook
 from prefect.client.orchestration import get_client
 from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
@@ -143,6 +144,23 @@ def test_cli_ingest_status_query(inbox: SampleInbox, settings: Settings) -> None
     query = runner.invoke(app, ["query", "select count(*) as n from mart.submissions", "--json"])
     assert query.exit_code == 0, query.output
     assert json.loads(query.stdout) == [{"n": len(inbox.files)}]
+
+    target = settings.data_dir / "bao-cao.xlsx"
+    report = runner.invoke(app, ["report", "--period", "2026Q2", "--out", str(target)])
+    assert report.exit_code == 0, report.output
+    book = load_workbook(target)
+    assert book.sheetnames == ["Mức đầy đủ", "Chưa nộp", "Số liệu", "Tiến độ", "Chỉ số"]
+    overall = [c.value for c in book["Mức đầy đủ"][5]]
+    assert overall[:2] == ["Tổng", 17]
+    values = {row[1]: row[5] for row in book["Số liệu"].iter_rows(min_row=5, values_only=True)}
+    with duckdb.connect(str(published_database(settings.published)), read_only=True) as con:
+        expected = dict(
+            con.execute(
+                "select element_code, sum(value) from mart.data_values "
+                "where period = '2026Q2' group by 1"
+            ).fetchall()
+        )
+    assert values == pytest.approx(expected)
 
     bad = runner.invoke(app, ["query", "delete from mart.submissions"])
     assert bad.exit_code == 1
