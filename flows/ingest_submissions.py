@@ -47,15 +47,20 @@ def list_submissions(inbox_url: str) -> list[InboxEntry]:
 
 @task(retries=3, retry_delay_seconds=[2, 10, 30])
 def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt]:
-    """Fetch each file once and keep it in the content-addressed archive."""
-    received_at = datetime.now(VIETNAM)
+    """Fetch each file once and keep it in the content-addressed archive.
+
+    A file was received when it landed in the inbox (its modification time), not when this
+    run found it: a report that arrived before the deadline is on time even if the nightly
+    run reads it after.
+    """
+    now = datetime.now(VIETNAM)
     return [
         archive(
             fetch(entry.url),
             name=entry.name,
             url=entry.url,
             archive_dir=settings.archive,
-            received_at=received_at,
+            received_at=min(entry.modified or now, now),
         )
         for entry in entries
     ]

@@ -478,7 +478,9 @@ def demo(
         if not periods:
             raise ValueError("chưa có quý nào của kế hoạch kết thúc")
         with err.status("Tạo báo cáo mẫu của các đơn vị…"):
-            made = write_sample_inbox(schema, periods, folder / "inbox", seed=seed)
+            made = write_sample_inbox(
+                schema, periods, folder / "inbox", seed=seed, deadline_day=settings.deadline_day
+            )
     out.print(
         f"Báo cáo mẫu: {len(made.files)} tệp cho các kỳ {', '.join(periods)} trong "
         f"{folder / 'inbox'}; {len(made.missing)} lượt đơn vị không nộp."

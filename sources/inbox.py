@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
+from typing import Any
 
 import fsspec
 from fsspec.core import url_to_fs
@@ -30,6 +32,7 @@ class InboxEntry:
     name: str
     size: int
     unit_folder: str | None
+    modified: datetime | None = None  # when the file landed in the inbox, if the source says
 
 
 def is_ignored(name: str) -> bool:
@@ -65,9 +68,28 @@ def list_inbox(url: str) -> list[InboxEntry]:
                 name=relative.name,
                 size=int(info.get("size") or 0),
                 unit_folder=folders[-1] if folders else None,
+                modified=_modified(info),
             )
         )
     return entries
+
+
+def _modified(info: dict[str, Any]) -> datetime | None:
+    """The modification time a filesystem reports: `mtime` (local, seconds), `LastModified`
+    (object stores), `updated` or `created`; naive times are taken as UTC."""
+    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(key)
+        if isinstance(value, int | float):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
 
 
 def fetch(url: str, limit: int | None = None) -> bytes:

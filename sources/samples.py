@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
@@ -27,6 +29,7 @@ from sources.template import (
 )
 
 Progress = Mapping[str, Mapping[str, object]]  # task code -> header -> text
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def fill_workbook(
@@ -158,6 +161,7 @@ def write_sample_inbox(
     seed: int = 2026,
     slip_rate: float = 0.15,
     missing_rate: float = 0.08,
+    deadline_day: int = 20,
 ) -> SampleInbox:
     """Fill the templates of every unit for the periods and drop them in an inbox.
 
@@ -183,11 +187,19 @@ def write_sample_inbox(
             if slip is not None:
                 made.defects[path.name] = slip(values, rng)
             fill_workbook(path, values, sample_progress(tasks, period, rng))
+            _delivered(path, period.deadline(deadline_day), rng)
             made.files.append(path)
     _resubmission_and_duplicate(schema, made, inbox, rng)
     lock = inbox / "~$UBND_nhap.xlsx"
     lock.write_bytes(b"\x00lock")
     return made
+
+
+def _delivered(path: Path, deadline: date, rng: random.Random) -> None:
+    """Date the file as units deliver: most in the week before the deadline, some late."""
+    days = rng.randint(-7, 0) if rng.random() < 0.8 else rng.randint(1, 20)
+    moment = datetime.combine(deadline + timedelta(days=days), time(9 + rng.randint(0, 8)), VIETNAM)
+    os.utime(path, (moment.timestamp(), moment.timestamp()))
 
 
 def _resubmission_and_duplicate(
