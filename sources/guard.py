@@ -1,11 +1,12 @@
-"""Protection against hostile or broken files: cheap checks first, then parsing in workers.
+"""Protection against hostile or broken files: cheap checks first, then parsing, in workers.
 
-Two layers. `check_structure` runs in the calling process and looks only at what is cheap to
-look at: the file size, the zip central directory (declared uncompressed sizes, compression
-ratio, entry names), the first bytes of every XML part (a DOCTYPE means entity tricks) and the
-`<dimension ref>` each xlsx sheet claims. What survives is parsed by `run_isolated` in worker
-processes with an address-space limit and a per-file timeout: a reader that crashes, aborts on
-an allocation or hangs costs one worker and one file, never the run.
+Two layers. `check_structure` looks only at what is cheap to look at: the file size, the zip
+central directory (declared uncompressed sizes, compression ratio, entry names), the first
+bytes of every XML part (a DOCTYPE means entity tricks) and the `<dimension ref>` each xlsx
+sheet claims. What survives is parsed. `sources.read.read_many` runs both in worker processes
+(`run_isolated`) with an address-space limit and a per-file timeout, so that even the zip
+library looking at a hostile file does it there: a reader that crashes, aborts on an
+allocation or hangs costs one worker and one file, never the run.
 
 A zip can lie about its sizes and a sheet about its dimension; the workers' limits catch those.
 ODS and XLS files get no dimension pre-check: calamine expands neither repeated empty ODS rows
@@ -17,15 +18,21 @@ from __future__ import annotations
 
 import contextlib
 import io
-import multiprocessing
+import json
 import re
 import resource
+import socket
+import struct
+import subprocess
+import sys
 import time
 import zipfile
+import zlib
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
+from multiprocessing.reduction import ForkingPickler
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -43,6 +50,9 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_RATIO = 200
 RATIO_MIN_BYTES = 10 * 1024 * 1024
 _PREFIX_BYTES = 4096
+# Deflate never needs more than this much input for `_PREFIX_BYTES` of output.
+_RAW_PREFIX_BYTES = 64 * 1024
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]{1,3})(\d+)(?::([A-Z]{1,3})(\d+))?"')
 
 
@@ -99,12 +109,35 @@ def check_structure(name: str, data: bytes, limits: Limits) -> ReadIssue | None:
         return issue("R-FILE-CORRUPT", file=name, detail="nội dung không phải bảng tính Excel")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return _check_zip(name, archive, limits)
-    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:
+            return _check_zip(name, archive, memoryview(data), limits)
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, zlib.error) as exc:
         return issue("R-FILE-CORRUPT", file=name, detail=f"tệp nén hỏng hoặc bị cắt cụt: {exc}")
 
 
-def _check_zip(name: str, archive: zipfile.ZipFile, limits: Limits) -> ReadIssue | None:
+def _head(archive: zipfile.ZipFile, data: memoryview, info: zipfile.ZipInfo) -> bytes:
+    """The first `_PREFIX_BYTES` of a part, inflated straight from the file's bytes.
+
+    `ZipFile.open` costs more than the inflating, a dozen times per workbook; it is kept for
+    what is not plain stored or deflated data.
+    """
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 1:
+        with archive.open(info) as part:
+            return part.read(_PREFIX_BYTES)
+    offset = info.header_offset
+    local = bytes(data[offset : offset + _LOCAL_HEADER.size])
+    if len(local) < _LOCAL_HEADER.size or not local.startswith(ZIP_MAGIC):
+        raise zipfile.BadZipFile(f"phần đầu mục nén hỏng ở '{info.filename}'")
+    name_length, extra_length = _LOCAL_HEADER.unpack(local)[-2:]
+    start = offset + _LOCAL_HEADER.size + name_length + extra_length
+    raw = data[start : start + min(info.compress_size, _RAW_PREFIX_BYTES)]
+    if info.compress_type == zipfile.ZIP_STORED:
+        return bytes(raw[:_PREFIX_BYTES])
+    return zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, _PREFIX_BYTES)
+
+
+def _check_zip(
+    name: str, archive: zipfile.ZipFile, data: memoryview, limits: Limits
+) -> ReadIssue | None:
     infos = archive.infolist()
     total = 0
     for info in infos:
@@ -121,8 +154,7 @@ def _check_zip(name: str, archive: zipfile.ZipFile, limits: Limits) -> ReadIssue
     for info in infos:
         if not info.filename.endswith((".xml", ".rels")):
             continue
-        with archive.open(info) as part:
-            head = part.read(_PREFIX_BYTES)
+        head = _head(archive, data, info)
         if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
             detail = f"phần '{info.filename}' khai báo DOCTYPE/ENTITY (kiểu bom XML)"
             return issue("R-FILE-UNSAFE", file=name, detail=detail)
@@ -173,12 +205,39 @@ def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
 P = TypeVar("P")
 R = TypeVar("R")
 
+# A worker is a fresh interpreter that imports only the work's module. multiprocessing's
+# spawn and forkserver would also re-run the caller's `__main__` in every worker (pytest,
+# Prefect's engine, a script without a main guard), which took seconds per worker; fork would
+# share a Prefect/DuckDB process's threads and address space, so no address-space cap fits it.
+_WORKER_MAIN = (
+    "import json, sys; sys.path[:] = json.loads(sys.argv[3]); "
+    "from sources.guard import serve_worker; serve_worker(int(sys.argv[1]), int(sys.argv[2]))"
+)
+# How often a worker is checked for having exited without its socket saying so.
+_POLL_SECONDS = 1.0
+
 
 def _limit_memory(memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
 
-def _worker(conn: Connection, memory_bytes: int, work: Callable[[Any], Any]) -> None:
+def serve_worker(fd: int, memory_bytes: int) -> None:
+    """The loop of a worker process: `work` first, then chunks of (index, payload) until None.
+
+    A chunk's start is announced, its payloads are worked on in order and every result is sent
+    as soon as it is ready, so the calling process knows which payload is running (the first
+    one without a result) and since when, with two messages per chunk plus one per payload.
+
+    Args:
+        fd: the worker's end of the socket to the calling process.
+        memory_bytes: the address-space limit, set once `work`'s module is imported.
+    """
+    conn = Connection(fd)
+    work: Callable[[Any], Any]
+    reducers: Mapping[type, Callable[[Any], Any]]
+    work, reducers = conn.recv()
+    for cls, reduce in reducers.items():
+        ForkingPickler.register(cls, reduce)
     _limit_memory(memory_bytes)
     while True:
         try:
@@ -187,8 +246,8 @@ def _worker(conn: Connection, memory_bytes: int, work: Callable[[Any], Any]) -> 
             return
         if chunk is None:
             return
+        conn.send(("start", chunk[0][0], None))
         for index, payload in chunk:
-            conn.send(("start", index, None))
             try:
                 result = ("done", index, work(payload))
             except MemoryError:
@@ -198,11 +257,41 @@ def _worker(conn: Connection, memory_bytes: int, work: Callable[[Any], Any]) -> 
 
 @dataclass(slots=True)
 class _Slot:
-    process: Any
+    process: subprocess.Popen[bytes]
     conn: Connection
     pending: deque[int]
-    current: int | None = None
-    started: float = 0.0
+    started: float | None = None  # when its first pending payload started; None: not yet
+
+
+def _start_worker(
+    work: Callable[[Any], Any], reducers: Mapping[type, Callable[[Any], Any]], memory_bytes: int
+) -> _Slot:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _WORKER_MAIN,
+                str(theirs.fileno()),
+                str(memory_bytes),
+                json.dumps(sys.path),
+            ],
+            stdin=subprocess.DEVNULL,
+            pass_fds=(theirs.fileno(),),
+        )
+        conn = Connection(ours.detach())
+    conn.send((work, dict(reducers)))
+    return _Slot(process, conn, deque())
+
+
+def _stop_worker(slot: _Slot, grace: float) -> None:
+    try:
+        slot.process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        slot.process.kill()
+        slot.process.wait()
+    slot.conn.close()
 
 
 @dataclass(slots=True)
@@ -215,47 +304,34 @@ class Pool(Generic[P, R]):
     timeout: float
     memory_bytes: int
     chunk_size: int
+    reducers: Mapping[type, Callable[[Any], Any]] = field(default_factory=dict)
 
     def run(self, payloads: Sequence[P]) -> list[R]:
         """The result of every payload, in order."""
         results: dict[int, R] = {}
         queue: deque[int] = deque(range(len(payloads)))
         attempts: dict[int, int] = {}
-        context = multiprocessing.get_context("forkserver")
-        # Workers fork from one lean server process that has imported the readers once, so a
-        # replacement worker costs milliseconds and nothing of the caller's memory is shared.
-        context.set_forkserver_preload([self.work.__module__])
         count = max(1, min(self.workers, -(-len(payloads) // self.chunk_size)))
         slots: list[_Slot] = []
 
         def start() -> _Slot:
-            ours, theirs = context.Pipe()
-            process = context.Process(
-                target=_worker, args=(theirs, self.memory_bytes, self.work), daemon=True
-            )
-            process.start()
-            theirs.close()
-            return _Slot(process, ours, deque())
-
-        def finish(index: int, result: R) -> None:
-            results[index] = result
+            return _start_worker(self.work, self.reducers, self.memory_bytes)
 
         def retire(slot: _Slot, reason: str) -> None:
-            # The file being read when the worker died or hung is the culprit; the rest of its
-            # chunk goes back to the queue (at most twice, in case the chunk itself kills it).
-            if slot.current is not None:
-                finish(slot.current, self.fail(payloads[slot.current], reason))
-                slot.pending.remove(slot.current)
+            # The payload being worked on when the worker died or hung is the culprit; the rest
+            # of its chunk goes back to the queue (at most twice, in case the chunk itself
+            # kills it).
+            if slot.pending and slot.started is not None:
+                culprit = slot.pending.popleft()
+                results[culprit] = self.fail(payloads[culprit], reason)
             for index in reversed(slot.pending):
                 attempts[index] = attempts.get(index, 0) + 1
                 if attempts[index] > 2:
-                    finish(index, self.fail(payloads[index], "crash"))
+                    results[index] = self.fail(payloads[index], "crash")
                 else:
                     queue.appendleft(index)
-            if slot.process.is_alive():
-                slot.process.kill()
-            slot.process.join()
-            slot.conn.close()
+            slot.process.kill()
+            _stop_worker(slot, 0)
             slots[slots.index(slot)] = start()
 
         try:
@@ -265,35 +341,39 @@ class Pool(Generic[P, R]):
                     if not slot.pending and queue:
                         chunk = [queue.popleft() for _ in range(min(self.chunk_size, len(queue)))]
                         slot.pending.extend(chunk)
-                        slot.conn.send([(i, payloads[i]) for i in chunk])
+                        slot.started = None
+                        # A worker that died before its chunk arrived is retired below.
+                        with contextlib.suppress(OSError):
+                            slot.conn.send([(i, payloads[i]) for i in chunk])
                 now = time.monotonic()
-                running = [s.started + self.timeout - now for s in slots if s.current is not None]
-                wait_for = max(0.0, min(running, default=self.timeout))
-                ready = wait(
-                    [s.conn for s in slots] + [s.process.sentinel for s in slots], wait_for
-                )
+                running = [
+                    s.started + self.timeout - now
+                    for s in slots
+                    if s.pending and s.started is not None
+                ]
+                wait_for = max(0.0, min([*running, _POLL_SECONDS]))
+                ready = wait([s.conn for s in slots], wait_for)
                 for slot in list(slots):
                     dead = False
-                    if slot.conn in ready or slot.process.sentinel in ready:
+                    if slot.conn in ready:
                         try:
                             while slot.conn.poll():
                                 kind, index, value = slot.conn.recv()
+                                slot.started = time.monotonic()
                                 if kind == "start":
-                                    slot.current, slot.started = index, time.monotonic()
                                     continue
-                                result = (
+                                results[index] = (
                                     value if kind == "done" else self.fail(payloads[index], value)
                                 )
-                                finish(index, result)
                                 slot.pending.remove(index)
-                                slot.current = None
                         except (EOFError, OSError):
                             dead = True
-                        dead = dead or not slot.process.is_alive()
-                    if dead:
+                    if dead or (slot.pending and slot.process.poll() is not None):
                         retire(slot, "crash")
                     elif (
-                        slot.current is not None and time.monotonic() - slot.started > self.timeout
+                        slot.pending
+                        and slot.started is not None
+                        and time.monotonic() - slot.started > self.timeout
                     ):
                         retire(slot, "timeout")
         finally:
@@ -301,11 +381,7 @@ class Pool(Generic[P, R]):
                 with contextlib.suppress(OSError):
                     slot.conn.send(None)
             for slot in slots:
-                slot.process.join(timeout=1)
-                if slot.process.is_alive():
-                    slot.process.kill()
-                    slot.process.join()
-                slot.conn.close()
+                _stop_worker(slot, 1)
         return [results[i] for i in range(len(payloads))]
 
 
@@ -318,6 +394,7 @@ def run_isolated(
     timeout: float,
     memory_bytes: int,
     chunk_size: int = 16,
+    reducers: Mapping[type, Callable[[Any], Any]] | None = None,
 ) -> list[R]:
     """Runs `work(payload)` for every payload in worker processes, whatever the payloads do.
 
@@ -328,17 +405,22 @@ def run_isolated(
 
     Args:
         payloads: picklable inputs.
-        work: a picklable (module-level) function.
+        work: a module-level function of an importable module (not `__main__`): each worker
+            imports that module and nothing else of the caller's.
         fail: builds the result of a payload that could not be worked on.
         workers: number of worker processes.
         timeout: seconds per payload.
         memory_bytes: address-space limit of each worker.
         chunk_size: payloads sent to a worker at once.
+        reducers: pickling functions (as for `copyreg`) the workers use for results: a
+            cheaper way back for types that cross by the thousand.
 
     Returns:
         One result per payload, in order.
     """
     if not payloads:
         return []
-    pool: Pool[P, R] = Pool(work, fail, workers, timeout, memory_bytes, chunk_size)
+    pool: Pool[P, R] = Pool(
+        work, fail, workers, timeout, memory_bytes, chunk_size, dict(reducers or {})
+    )
     return pool.run(payloads)

@@ -24,6 +24,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
 
 _SKIPPED_SHEETS = frozenset({"huong dan"})
 _META_SHEET = "_khcn"
+# Sheet names, unit codes and periods recur in every file of a batch.
+_fold = lru_cache(maxsize=4096)(fold)
 
 
 class _Unreadable(Exception):
@@ -102,7 +105,7 @@ def _workbook_grids(ctx: _Context) -> list[Grid]:
         book = CalamineWorkbook.from_filelike(io.BytesIO(ctx.data))
         with book:
             for meta in book.sheets_metadata:
-                key = fold(meta.name)
+                key = _fold(meta.name)
                 if key == _META_SHEET:
                     _read_meta(ctx, book.get_sheet_by_name(meta.name).to_python())
                     continue
@@ -213,7 +216,11 @@ def _hidden_cells(data: bytes) -> dict[str, dict[str, str]]:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for part, sheet in sheet_parts(archive).items():
                 cells = found.setdefault(sheet, {})
-                for match in _CELL.finditer(archive.read(part)):
+                xml = archive.read(part)
+                # Most sheets hold neither formulas nor error values: nothing to look for.
+                if b"<f" not in xml and b't="e"' not in xml:
+                    continue
+                for match in _CELL.finditer(xml):
                     attrs, body = match.group(1), match.group(2) or b""
                     address = _ADDRESS.search(attrs)
                     value = _VALUE.search(body)
@@ -246,25 +253,24 @@ def _rows_of(ctx: _Context, grid: Grid, table: Table) -> None:
     header_ref = grid.ref(table.header_rows[0], min(columns.values()))
     if table.gives_values and "value" not in columns:
         sub.issues.append(issue("R-COLUMN-MISSING", header_ref, header=FIELD_LABELS["value"]))
+    fields = list(columns.items())
+    first = min(fields, key=lambda field: field[1])[0]
+    gives_values, gives_progress = table.gives_values, table.gives_progress
     for r in table.data_rows:
-        refs = {name: grid.ref(r, j) for name, j in columns.items()}
-
-        def cell(name: str, r: int = r) -> object:
-            return grid.cell(r, columns[name]) if name in columns else None
-
+        refs = {name: grid.ref(r, j) for name, j in fields}
+        cells = {name: grid.cell(r, j) for name, j in fields}
         for claims, name in ((ctx.units, "unit_code"), (ctx.periods, "period")):
-            raw = cell(name)
+            raw = cells.get(name)
             if not is_empty(raw):
                 _claim(ctx, claims, name, raw, refs[name])
-        has_element = not is_empty(cell("element_code"))
-        if table.gives_values and (has_element or not is_empty(cell("value"))):
-            sub.values.append(_value_row(ctx, grid, refs, cell))
-        elif table.gives_progress and not has_element:
-            texts = {name: text_of(cell(name)) for name in PROGRESS_FIELDS}
-            if any(texts.values()) or (not table.gives_values and not is_empty(cell("task_code"))):
-                task = _code(ctx, cell("task_code"), "task", refs.get("task_code"))
-                start = grid.ref(r, min(columns.values()))
-                sub.progress.append(ProgressRow(task, ref=start, refs=refs, **texts))
+        has_element = not is_empty(cells.get("element_code"))
+        if gives_values and (has_element or not is_empty(cells.get("value"))):
+            sub.values.append(_value_row(ctx, grid, refs, cells))
+        elif gives_progress and not has_element:
+            texts = {name: text_of(cells.get(name)) for name in PROGRESS_FIELDS}
+            if any(texts.values()) or (not gives_values and not is_empty(cells.get("task_code"))):
+                task = _code(ctx, cells.get("task_code"), "task", refs.get("task_code"))
+                sub.progress.append(ProgressRow(task, ref=refs[first], refs=refs, **texts))
 
 
 def _code(ctx: _Context, raw: object, kind: str, ref: CellRef | None) -> str | None:
@@ -276,9 +282,10 @@ def _code(ctx: _Context, raw: object, kind: str, ref: CellRef | None) -> str | N
 
 
 def _value_row(
-    ctx: _Context, grid: Grid, refs: dict[str, CellRef], cell: Callable[[str], object]
+    ctx: _Context, grid: Grid, refs: dict[str, CellRef], cells: dict[str, object]
 ) -> ValueRow:
     sub = ctx.submission
+    cell = cells.get
     task = _code(ctx, cell("task_code"), "task", refs.get("task_code"))
     element = _code(ctx, cell("element_code"), "element", refs.get("element_code"))
     # Without a value column the row's first cell stands for where the value would be.
@@ -327,9 +334,9 @@ def _settle(ctx: _Context, claims: list[_Claim], kind: str) -> str | None:
     if not claims:
         return None
     first = claims[0]
-    seen = {fold(first.value)}
+    seen = {_fold(first.value)}
     for other in claims[1:]:
-        key = fold(other.value)
+        key = _fold(other.value)
         if key in seen:
             continue
         seen.add(key)
@@ -426,13 +433,7 @@ def read_bytes(
     Returns:
         The submission; `unreadable` is True when the file itself could not be read.
     """
-    limits = _limits(settings)
-    sub = _new(url, name or PurePosixPath(url).name, data)
-    rejected = check_structure(sub.name, data, limits)
-    if rejected:
-        sub.issues.append(rejected)
-        return sub
-    return _parse(_Context(sub, data, limits, [], []), unit_folder)
+    return _read(data, url, name or PurePosixPath(url).name, unit_folder, _limits(settings))
 
 
 def read_path(path: str | Path, settings: Settings | Limits | None = None) -> Submission:
@@ -449,9 +450,42 @@ class _Job:
     limits: Limits
 
 
+def _read(data: bytes, url: str, name: str, unit_folder: str | None, limits: Limits) -> Submission:
+    sub = _new(url, name, data)
+    rejected = check_structure(name, data, limits)
+    if rejected:
+        sub.issues.append(rejected)
+        return sub
+    return _parse(_Context(sub, data, limits, [], []), unit_folder)
+
+
 def _work(job: _Job) -> Submission:
-    ctx = _Context(_new(job.url, job.name, job.data), job.data, job.limits, [], [])
-    return _parse(ctx, job.unit_folder)
+    return _read(job.data, job.url, job.name, job.unit_folder, job.limits)
+
+
+def _read_local(path: str, limit: int) -> bytes:
+    with Path(path).open("rb") as handle:
+        return handle.read(limit + 1)
+
+
+def _cell_ref(file: str, sheet: str, row: int, column: str) -> CellRef:
+    # A Submission brings back some 200 CellRefs, and unpickling them in the calling process,
+    # which has a core to share with the workers, costs more than reading the file did. The
+    # frozen dataclass's __init__ (it has no __post_init__) takes twice as long as this.
+    ref = _new_object(CellRef)
+    _set_slot(ref, "file", file)
+    _set_slot(ref, "sheet", sheet)
+    _set_slot(ref, "row", row)
+    _set_slot(ref, "column", column)
+    return ref
+
+
+_new_object = object.__new__
+_set_slot = object.__setattr__
+
+
+def _reduce_cell_ref(ref: CellRef) -> tuple[Callable[..., CellRef], tuple[str, str, int, str]]:
+    return _cell_ref, (ref.file, ref.sheet, ref.row, ref.column)
 
 
 def _failed(job: _Job, reason: str) -> Submission:
@@ -471,11 +505,13 @@ def read_many(
     workers: int | None = None,
     chunk_size: int = 16,
 ) -> list[Submission]:
-    """Reads many listed files: checks in this process, parsing in isolated worker processes.
+    """Reads many listed files: structure checks and parsing in isolated worker processes.
 
     A file that is too big, unsafe, too slow or that crashes its reader becomes an unreadable
-    `Submission` with one issue; the other files are read as usual. Files are fetched through
-    fsspec; filesystem errors propagate (retrying them is the caller's business).
+    `Submission` with one issue; the other files are read as usual. Only the listed size is
+    checked in this process: a zip's contents are never looked at outside a worker. Local
+    files are read directly, others fetched through fsspec; filesystem errors propagate
+    (retrying them is the caller's business).
 
     Args:
         entries: files as listed by `sources.inbox.list_inbox`.
@@ -491,7 +527,6 @@ def read_many(
     limits = _limits(settings)
     results: list[Submission | None] = []
     jobs: list[_Job] = []
-    slots: list[int] = []
     for entry in entries:
         if entry.size > limits.max_file_bytes:
             sub = Submission(entry.url, entry.name, entry.size, "")
@@ -502,15 +537,11 @@ def read_many(
             )
             results.append(sub)
             continue
-        data = fetch(entry.url, limits.max_file_bytes)
-        rejected = check_structure(entry.name, data, limits)
-        if rejected:
-            sub = _new(entry.url, entry.name, data)
-            sub.issues.append(rejected)
-            results.append(sub)
-            continue
-        slots.append(len(results))
         results.append(None)
+        # A local inbox is read here directly: fsspec costs more than reading the file.
+        local = "://" not in entry.url
+        read = _read_local if local else fetch
+        data = read(entry.url, limits.max_file_bytes)
         jobs.append(_Job(entry.url, entry.name, data, entry.unit_folder, limits))
     parsed = run_isolated(
         jobs,
@@ -520,7 +551,7 @@ def read_many(
         timeout=limits.read_timeout_seconds,
         memory_bytes=limits.read_memory_bytes,
         chunk_size=chunk_size,
+        reducers={CellRef: _reduce_cell_ref},
     )
-    for index, sub in zip(slots, parsed, strict=True):
-        results[index] = sub
-    return [sub for sub in results if sub is not None]
+    done = iter(parsed)
+    return [sub if sub is not None else next(done) for sub in results]

@@ -58,6 +58,10 @@ def _key(text: str) -> str:
     return _NON_WORD.sub(" ", fold(text)).strip()
 
 
+# One string per column: shared by every CellRef of the column, so Submissions pickle small.
+_letters = lru_cache(maxsize=16384)(column_letters)
+
+
 _HEADERS: dict[str, str] = {}
 for _field, _label in FIELD_LABELS.items():
     for _spelling in (_label, *_ALIASES.get(_field, ())):
@@ -108,14 +112,22 @@ class Grid:
 
     def ref(self, i: int, j: int) -> CellRef:
         """The Excel cell of grid position (i, j), or of its merged range's top-left cell."""
-        i, j = self.merged.get((i, j), (i, j))
-        return CellRef(self.file, self.sheet, self.top + i + 1, column_letters(self.left + j))
+        if self.merged:
+            i, j = self.merged.get((i, j), (i, j))
+        return CellRef(self.file, self.sheet, self.top + i + 1, _letters(self.left + j))
 
     def cell(self, i: int, j: int) -> Cell:
         """The value at (i, j); a cell inside a merged range has its top-left cell's value."""
-        i, j = self.merged.get((i, j), (i, j))
+        if self.merged:
+            i, j = self.merged.get((i, j), (i, j))
         row = self.rows[i]
         return row[j] if j < len(row) else None
+
+    def row(self, i: int) -> Sequence[Cell]:
+        """Row i as `cell` sees it: merged ranges filled with their top-left cell's value."""
+        if not self.merged:
+            return self.rows[i]
+        return [self.cell(i, j) for j in range(len(self.rows[i]))]
 
     def add_merged(self, ranges: list[tuple[tuple[int, int], tuple[int, int]]] | None) -> None:
         """Registers merged ranges given in absolute 0-based (row, column) coordinates."""
@@ -154,10 +166,25 @@ class Table:
 def _row_fields(grid: Grid, i: int) -> dict[int, str | None]:
     found = grid.fields.get(i)
     if found is None:
-        cells = [grid.cell(i, j) for j in range(len(grid.rows[i]))]
-        found = {j: match_header(c) for j, c in enumerate(cells) if not is_empty(c)}
+        found = {}
+        for j, c in enumerate(grid.row(i)):
+            if isinstance(c, str):
+                name = _header_text(c)
+                if name is not _BLANK:
+                    found[j] = name
+            elif c is not None:
+                found[j] = None
         grid.fields[i] = found
     return found
+
+
+_BLANK = "\0blank"
+
+
+@lru_cache(maxsize=65536)
+def _header_text(text: str) -> str | None:
+    """`match_header` of a text cell, or `_BLANK` when the cell counts as empty."""
+    return _BLANK if is_empty(text) else _match_text(text)
 
 
 def _is_header(fields: dict[int, str | None]) -> bool:
@@ -186,12 +213,15 @@ def is_signature(grid: Grid, i: int, columns: dict[str, int]) -> bool:
         j = columns.get(name)
         if j is not None and j < len(row) and _CODE_LIKE.match(str(row[j]).strip()):
             return False
-    for c in row:
-        if isinstance(c, str) and c.strip():
-            key = _key(c)
-            if key in _SIGNATURE_WORDS or _SIGNATURE.search(key):
-                return True
-    return False
+    return any(isinstance(c, str) and _signs(c) for c in row)
+
+
+@lru_cache(maxsize=65536)
+def _signs(text: str) -> bool:
+    if not text.strip():
+        return False
+    key = _key(text)
+    return key in _SIGNATURE_WORDS or bool(_SIGNATURE.search(key))
 
 
 def is_total(grid: Grid, i: int) -> bool:
@@ -267,18 +297,34 @@ def find_labels(grid: Grid, labels: tuple[str, ...]) -> Iterator[tuple[str, Cell
         if _is_header(fields):
             continue
         for j, cell in enumerate(row):
-            if not isinstance(cell, str) or not cell.strip():
+            if not isinstance(cell, str):
                 continue
-            name = match_header(cell)
-            if name in labels:
+            found = _label_cell(cell, labels)
+            if found is None:
+                continue
+            name, tail = found
+            if tail is None:
                 for k in range(j + 1, min(len(row), j + 6)):
                     if not is_empty(row[k]):
                         # An empty value followed by the next label is no value at all.
                         if match_header(row[k]) is None:
                             yield name, row[k], grid.ref(i, k)
                         break
-            elif ":" in cell:
-                head, _, tail = cell.partition(":")
-                name = match_header(head)
-                if name in labels and tail.strip():
-                    yield name, tail.strip(), grid.ref(i, j)
+            else:
+                yield name, tail, grid.ref(i, j)
+
+
+@lru_cache(maxsize=65536)
+def _label_cell(cell: str, labels: tuple[str, ...]) -> tuple[str, str | None] | None:
+    """(field, None) for a label cell, (field, value) for `label: value`, else None."""
+    if not cell.strip():
+        return None
+    name = match_header(cell)
+    if name and name in labels:
+        return name, None
+    if ":" in cell:
+        head, _, tail = cell.partition(":")
+        name = match_header(head)
+        if name and name in labels and tail.strip():
+            return name, tail.strip()
+    return None

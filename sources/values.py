@@ -41,7 +41,9 @@ _canonical = lru_cache(maxsize=65536)(canonical)
 
 def is_empty(cell: Cell) -> bool:
     """True for what counts as a blank cell: None, "" or only spaces."""
-    return cell is None or (isinstance(cell, str) and not cell.strip().strip("\u200b\ufeff"))
+    if cell is None:
+        return True
+    return isinstance(cell, str) and not cell.strip().strip("\u200b\ufeff")
 
 
 def text_of(cell: Cell) -> str | None:
@@ -156,7 +158,9 @@ def parse_code(cell: Cell, kind: str) -> Parsed:
         `Parsed(code)`, `Parsed(None)` for a blank cell, or `Parsed(None, code)` with
         R-CODE-DATE, R-CODE-NUMBER or R-CELL-ERROR.
     """
-    if is_empty(cell):
+    if isinstance(cell, str):
+        return _code_text(cell)
+    if cell is None:
         return Parsed(None)
     if isinstance(cell, dt.date | dt.datetime | dt.time | dt.timedelta):
         return Parsed(None, "R-CODE-DATE", _show_date(cell))
@@ -169,6 +173,17 @@ def parse_code(cell: Cell, kind: str) -> Parsed:
             return Parsed(shown)
         return Parsed(None, "R-CODE-NUMBER", shown)
     text = _canonical(str(cell))
+    if text in CELL_ERRORS:
+        return Parsed(None, "R-CELL-ERROR", text)
+    return Parsed(text)
+
+
+@lru_cache(maxsize=65536)
+def _code_text(cell: str) -> Parsed:
+    # Every row repeats codes seen in other files; a Parsed is immutable, so it is shared.
+    if is_empty(cell):
+        return Parsed(None)
+    text = _canonical(cell)
     if text in CELL_ERRORS:
         return Parsed(None, "R-CELL-ERROR", text)
     return Parsed(text)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
-import resource
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,12 +14,33 @@ from pathlib import Path
 from filemakers import template, write
 
 from sources.guard import Limits, check_structure, run_isolated
-from sources.inbox import list_inbox
-from sources.read import read_many
 
 DATA = Path(__file__).parent / "data"
 HOSTILE = ["zip_bomb.xlsx", "absurd_dimension.xlsx", "dimension_lies_cell_at_xfd1048576.xlsx"]
 LIMITS = Limits(20 << 20, 200 << 20, 2_000_000, 30.0, 400 << 20)
+
+
+# The run under test, in a process of its own, so that its memory is the run's alone and not
+# whatever earlier tests left in the test process.
+RUN = """
+import json, resource, sys, time
+from sources.guard import Limits
+from sources.inbox import list_inbox
+from sources.read import read_many
+
+limits = Limits(20 << 20, 200 << 20, 2_000_000, 30.0, 400 << 20)
+entries = list_inbox(sys.argv[1])
+started = time.monotonic()
+subs = read_many(entries, limits, workers=2)
+elapsed = time.monotonic() - started
+print(json.dumps({
+    "elapsed": elapsed,
+    "subs": [[s.name, s.unreadable, s.issues[0].code if s.issues else None, s.unit_code]
+             for s in subs],
+    "self_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    "children_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+}))
+"""
 
 
 def test_hostile_files_rejected_fast_beside_good_ones(tmp_path: Path) -> None:
@@ -29,35 +52,40 @@ def test_hostile_files_rejected_fast_beside_good_ones(tmp_path: Path) -> None:
         shutil.copy(DATA / name, inbox / name)
     assert (DATA / "zip_bomb.xlsx").stat().st_size < 2 << 20
 
-    # The fork server starts once per process (a flow keeps it across batches); start it first
-    # so that the time measured is the batch's.
-    read_many(list_inbox(str(inbox))[:1], LIMITS, workers=1)
-    with TreeMemory() as memory:
-        started = time.monotonic()
-        subs = {s.name: s for s in read_many(list_inbox(str(inbox)), LIMITS, workers=2)}
-        elapsed = time.monotonic() - started
+    child = subprocess.Popen(
+        [sys.executable, "-c", RUN, str(inbox)],
+        cwd=Path(__file__).parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    with TreeMemory(child.pid) as memory:
+        output, _ = child.communicate(timeout=60)
+    assert child.returncode == 0
+    run = json.loads(output)
 
-    assert elapsed < 5
-    assert {n: s.issues[0].code for n, s in subs.items() if s.unreadable} == {
+    assert run["elapsed"] < 5
+    subs = {name: (unreadable, code, unit) for name, unreadable, code, unit in run["subs"]}
+    assert {n: code for n, (unreadable, code, _) in subs.items() if unreadable} == {
         "zip_bomb.xlsx": "R-FILE-UNPACKED-TOO-BIG",
         "absurd_dimension.xlsx": "R-FILE-TOO-MANY-CELLS",
         "dimension_lies_cell_at_xfd1048576.xlsx": "R-FILE-CRASH",
     }
-    assert sorted(s.unit_code for s in subs.values() if not s.unreadable) == [
+    assert sorted(unit for unreadable, _, unit in subs.values() if not unreadable) == [
         f"THON-0{k}" for k in range(4)
     ]
-    # The whole tree (this process, the fork server, the workers) summed, sampled every 10 ms;
-    # and no single process ever above the limit (ru_maxrss is in KiB on Linux).
+    # The whole run (its process and its workers) summed, sampled every 10 ms; and no single
+    # process of it ever above the limit (ru_maxrss is in KiB on Linux).
     assert memory.samples > 10
     assert memory.peak < 500 * 10**6
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 < 500 * 10**6
-    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 < 500 * 10**6
+    assert run["self_kib"] * 1024 < 500 * 10**6
+    assert run["children_kib"] * 1024 < 500 * 10**6
 
 
 class TreeMemory:
-    """Samples the summed resident memory of this process and all its descendants."""
+    """Samples the summed resident memory of a process and all its descendants."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: int) -> None:
+        self.root = root
         self.peak = 0
         self.samples = 0
         self._stop = threading.Event()
@@ -73,7 +101,7 @@ class TreeMemory:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss(os.getpid()))
+            self.peak = max(self.peak, tree_rss(self.root))
             self.samples += 1
             self._stop.wait(0.01)
 
