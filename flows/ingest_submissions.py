@@ -20,7 +20,7 @@ from schemas.schema import Schema, load_schema
 from schemas.validation import summarize, validate_in_batches
 from schemas.verdict import Verdict
 from sources.feedback import write_feedback
-from sources.inbox import InboxEntry, fetch, list_inbox
+from sources.inbox import InboxEntry, list_inbox, open_source
 from sources.model import Submission
 from sources.read import read_many
 from warehouse.archive import Receipt, archive
@@ -54,16 +54,19 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
     run reads it after.
     """
     now = datetime.now(VIETNAM)
-    return [
-        archive(
-            fetch(entry.url),
-            name=entry.name,
-            url=entry.url,
-            archive_dir=settings.archive,
-            received_at=min(entry.modified or now, now),
-        )
-        for entry in entries
-    ]
+    receipts = []
+    for entry in entries:
+        with open_source(entry.url) as source:
+            receipts.append(
+                archive(
+                    source,
+                    name=entry.name,
+                    url=entry.url,
+                    archive_dir=settings.archive,
+                    received_at=min(entry.modified or now, now),
+                )
+            )
+    return receipts
 
 
 @task
@@ -90,8 +93,13 @@ def read_files(
         for r in receipts
     ]
     submissions = read_many(archived, settings)
+    # The archive hashed every file, even those too big to read.
     for submission, receipt in zip(submissions, receipts, strict=True):
-        submission.url = receipt.url
+        submission.url, submission.sha256, submission.size = (
+            receipt.url,
+            receipt.sha256,
+            receipt.size,
+        )
     return submissions
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 import fsspec
 from fsspec.core import url_to_fs
@@ -90,6 +90,15 @@ def _modified(info: dict[str, Any]) -> datetime | None:
                 continue
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
+
+
+def open_source(url: str) -> BinaryIO:
+    """An open binary file for one listed file, to stream it rather than hold it in memory.
+
+    Errors of the filesystem (missing file, network) propagate: retrying is the caller's call.
+    """
+    handle: BinaryIO = fsspec.open(url, "rb").open()
+    return handle
 
 
 def fetch(url: str, limit: int | None = None) -> bytes:

@@ -165,3 +165,25 @@ def test_cli_ingest_status_query(inbox: SampleInbox, settings: Settings) -> None
     bad = runner.invoke(app, ["query", "delete from mart.submissions"])
     assert bad.exit_code == 1
     assert "truy vấn lỗi" in bad.stderr
+
+
+def test_oversized_file_is_archived_whole_and_rejected(
+    inbox: SampleInbox, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KHCN_MAX_FILE_BYTES", "200000")
+    big = settings.data_dir / "inbox" / "THON-01_2026Q2_anh-chup.xlsx"
+    big.write_bytes(b"PK" + bytes(range(256)) * 1200)  # ~300 KB, over the limit
+
+    report = ingest_submissions()
+
+    assert report["load"]["rejected"] >= 1
+    with duckdb.connect(str(published_database(settings.published)), read_only=True) as con:
+        found = con.execute(
+            "select error_code from mart.submission_errors where file_name = ?", [big.name]
+        ).fetchall()
+    assert found == [("R-FILE-TOO-BIG",)]
+    archived = [
+        p for p in settings.archive.rglob("*.xlsx") if p.stat().st_size == big.stat().st_size
+    ]
+    assert len(archived) == 1 and archived[0].read_bytes() == big.read_bytes()
+    assert report["verdicts"]["accepted"] > 0

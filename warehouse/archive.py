@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 _SUFFIX = re.compile(r"^\.[a-z0-9]{1,10}$")
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -31,15 +35,21 @@ def archived_path(archive_dir: Path, sha256: str, name: str) -> Path:
 
 
 def archive(
-    data: bytes, *, name: str, url: str, archive_dir: Path, received_at: datetime
+    source: bytes | BinaryIO,
+    *,
+    name: str,
+    url: str,
+    archive_dir: Path,
+    received_at: datetime,
 ) -> Receipt:
     """Keep a copy of a received file under its SHA-256 and describe the receipt.
 
-    The copy is written to a temporary name, flushed to disk and renamed, so the archive never
-    holds a partial file; bytes already archived are not written again.
+    The bytes are streamed to a temporary name in chunks, hashed on the way, flushed to disk
+    and renamed, so the archive never holds a partial file and a file of any size is kept
+    without being held in memory; bytes already archived are not written again.
 
     Args:
-        data: the file's bytes, as fetched.
+        source: the file's bytes, or an open binary file to read them from.
         name: the file's original name.
         url: where it was fetched from.
         archive_dir: the archive's root folder.
@@ -53,20 +63,31 @@ def archive(
     """
     if received_at.tzinfo is None or received_at.utcoffset() is None:
         raise ValueError("received_at must carry a time zone")
-    sha256 = hashlib.sha256(data).hexdigest()
-    target = archived_path(archive_dir, sha256, name)
-    if not target.is_file() or target.stat().st_size != len(data):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".tmp-{os.getpid()}-{target.name}")
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    temporary = archive_dir / f".tmp-{os.getpid()}-{uuid.uuid4().hex}"
+    try:
         with temporary.open("wb") as handle:
-            handle.write(data)
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+                handle.write(chunk)
+                size += len(chunk)
             handle.flush()
             os.fsync(handle.fileno())
-        temporary.chmod(0o444)
-        temporary.replace(target)
+        sha256 = digest.hexdigest()
+        target = archived_path(archive_dir, sha256, name)
+        if target.is_file() and target.stat().st_size == size:
+            temporary.unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary.chmod(0o444)
+            temporary.replace(target)
+    finally:
+        temporary.unlink(missing_ok=True)
     return Receipt(
         sha256=sha256,
-        size=len(data),
+        size=size,
         name=name,
         url=url,
         received_at=received_at,
