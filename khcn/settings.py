@@ -124,7 +124,11 @@ def prefect_defaults(settings: Settings) -> None:
     The ephemeral API keeps its SQLite file beside the data, starts slowly on a busy machine,
     and sends no analytics.
     """
-    os.environ.setdefault("PREFECT_HOME", str(settings.data_dir.resolve() / ".prefect"))
+    home = Path(
+        os.environ.setdefault("PREFECT_HOME", str(settings.data_dir.resolve() / ".prefect"))
+    )
+    # Prefect makes its home without parents; a first run has no data folder yet.
+    home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
