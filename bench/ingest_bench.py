@@ -15,6 +15,8 @@ import io
 import random
 import resource
 import shutil
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -62,7 +64,9 @@ def build_inbox(size: int, work: Path) -> tuple[Path, Path]:
     write_registry(Registry(source="bench", units=tuple(units)), schemas / "units.yaml")
     schema = load_schema(Settings(schemas_dir=schemas, data_dir=folder))
     rng = random.Random(size)
-    blanks: dict[tuple[str, str, int], bytes] = {}
+    # One filled workbook per unit type, quarter and variant; the others copy it, their own
+    # unit code written over the first unit's.
+    filled: dict[tuple[str, str, int], tuple[bytes, str]] = {}
     written = 0
     started = time.perf_counter()
     for quarter in QUARTERS:
@@ -70,41 +74,41 @@ def build_inbox(size: int, work: Path) -> tuple[Path, Path]:
             if written == size:
                 break
             key = (unit.type, quarter, rng.randrange(VARIANTS))
-            if key not in blanks:
-                blanks[key] = _filled(schema, unit, quarter, rng, folder / "blank.xlsx")
+            if key not in filled:
+                filled[key] = (
+                    _filled(schema, unit, quarter, rng, folder / "blank.xlsx"),
+                    unit.code,
+                )
             target = inbox / unit.code / f"{unit.code}_{quarter}.xlsx"
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(_renamed(blanks[key], unit.code, _blank_code(unit)))
+            data, first_code = filled[key]
+            target.write_bytes(_renamed(data, unit.code, first_code))
             written += 1
     print(f"  wrote {written} workbooks in {time.perf_counter() - started:.0f} s (not timed)")
     (folder / "ready").touch()
     return schemas, inbox
 
 
-def _blank_code(unit: Unit) -> str:
-    return f"BLANK-{unit.type}".replace(" ", "_")
-
-
 def _filled(schema: Schema, unit: Unit, quarter: str, rng: random.Random, path: Path) -> bytes:
     period = parse_period(quarter)
     tasks = schema.tasks_due(unit, period)
-    blank = unit.model_copy(update={"code": _blank_code(unit)})
-    write_template(schema, blank, period, path)
+    write_template(schema, unit, period, path)
     fill_workbook(
         path, sample_values(schema, unit, tasks, rng), sample_progress(tasks, period, rng)
     )
     return path.read_bytes()
 
 
-def _renamed(data: bytes, code: str, blank: str) -> bytes:
-    """The workbook with the blank unit code replaced by the unit's own (shared strings)."""
+def _renamed(data: bytes, code: str, first: str) -> bytes:
+    """The workbook with the first unit's code replaced by this unit's (codes are ASCII, so
+    the sheet XML holds them as they are)."""
     source = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for item in source.infolist():
             content = source.read(item.filename)
-            if item.filename.endswith(("sharedStrings.xml", ".xml")) and blank.encode() in content:
-                content = content.replace(blank.encode(), code.encode())
+            if item.filename.endswith(".xml") and first.encode() in content:
+                content = content.replace(first.encode(), code.encode())
             target.writestr(item, content)
     return out.getvalue()
 
@@ -136,8 +140,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--work", type=Path, default=Path(__file__).parent / ".work")
     args = parser.parse_args()
+    if len(args.sizes) == 1:
+        run(args.sizes[0], args.work)
+        return
+    # One process per size, as one flow run per process is how the flow runs in production.
     for size in args.sizes:
-        run(size, args.work)
+        command = [sys.executable, __file__, "--sizes", str(size), "--work", str(args.work)]
+        subprocess.run(command, check=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
 
 from flows.ingest_submissions import VIETNAM, ingest_submissions
 from khcn.settings import Settings, load_settings
@@ -15,7 +16,7 @@ from warehouse.query import query
 from warehouse.status import period_status
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def current_quarter(settings: Settings) -> Period:
     """The latest quarter of the plan that has started."""
     today = datetime.now(VIETNAM).date()
@@ -23,7 +24,7 @@ def current_quarter(settings: Settings) -> Period:
     return started[-1] if started else quarters(settings.plan_years)[0]
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def report_completeness(settings: Settings, period: Period) -> dict[str, Any]:
     """Completeness of the period, by unit type, as an artifact."""
     status = period_status(settings.published, str(period))
@@ -32,7 +33,7 @@ def report_completeness(settings: Settings, period: Period) -> dict[str, Any]:
     return status
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def report_indicators(settings: Settings) -> list[dict[str, Any]]:
     """The plan's indicators per year, as an artifact."""
     columns, rows = query(

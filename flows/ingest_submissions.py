@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
+from prefect.utilities.annotations import quote
 
 from khcn.settings import Settings, load_settings
 from schemas.schema import Schema, load_schema
@@ -30,22 +32,33 @@ from warehouse.migrate import init
 from warehouse.publish import publish
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+# Tasks pass whole batches (thousands of submissions, each with its cells). Prefect would hash
+# every input for a cache key no run reuses, and walk every object to track dependencies: no
+# task caches, and batches are passed `opaque`.
+T = TypeVar("T")
+
+
+def opaque(value: T) -> T:
+    """The value, hidden from Prefect's walk through task inputs (`quote`), type kept."""
+    return cast(T, quote(value))
+
+
 WRITER_LIMIT = "khcn-warehouse-writer"
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def load_task_schema(settings: Settings) -> Schema:
     """Load the catalog, registry and elements, checked."""
     return load_schema(settings)
 
 
-@task(retries=3, retry_delay_seconds=[2, 10, 30])
+@task(retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE)
 def list_submissions(inbox_url: str) -> list[InboxEntry]:
     """List every submission file in the inbox."""
     return list_inbox(inbox_url)
 
 
-@task(retries=3, retry_delay_seconds=[2, 10, 30])
+@task(retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE)
 def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt]:
     """Fetch each file once and keep it in the content-addressed archive.
 
@@ -69,7 +82,7 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
     return receipts
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def new_receipts(receipts: list[Receipt], settings: Settings) -> list[Receipt]:
     """The files whose bytes the warehouse has never seen (each once)."""
     known = set(known_hashes(settings.warehouse))
@@ -80,7 +93,7 @@ def new_receipts(receipts: list[Receipt], settings: Settings) -> list[Receipt]:
     return list(fresh.values())
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def read_files(
     receipts: list[Receipt], entries: list[InboxEntry], settings: Settings
 ) -> list[Submission]:
@@ -103,7 +116,7 @@ def read_files(
     return submissions
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def validate_submissions(
     submissions: list[Submission], schema: Schema, settings: Settings
 ) -> list[Verdict]:
@@ -119,7 +132,7 @@ def validate_submissions(
     )
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def send_feedback(
     verdicts: list[Verdict], receipts: list[Receipt], settings: Settings
 ) -> list[Path]:
@@ -129,7 +142,7 @@ def send_feedback(
     return [path for path in written if path is not None]
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def load_warehouse(
     verdicts: list[Verdict], receipts: list[Receipt], schema: Schema, settings: Settings
 ) -> LoadSummary:
@@ -166,14 +179,14 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[
         schema = load_task_schema(settings)
     with _timed(seconds, "receive"):
         entries = list_submissions(settings.inbox_url)
-        receipts = receive_files(entries, settings)
-        fresh = new_receipts(receipts, settings)
+        receipts = receive_files(opaque(entries), settings)
+        fresh = new_receipts(opaque(receipts), settings)
     with _timed(seconds, "read"):
-        submissions = read_files(fresh, entries, settings)
+        submissions = read_files(opaque(fresh), opaque(entries), settings)
     with _timed(seconds, "validate"):
-        verdicts = validate_submissions(submissions, schema, settings)
+        verdicts = validate_submissions(opaque(submissions), opaque(schema), settings)
     with _timed(seconds, "feedback"):
-        feedback = send_feedback(verdicts, fresh, settings)
+        feedback = send_feedback(opaque(verdicts), opaque(fresh), settings)
     summary = summarize(verdicts)
     create_markdown_artifact(summary.markdown(), key="khcn-validation", description="Kiểm tra")
     create_table_artifact(summary.table_rows(), key="khcn-validation-table", description="Kiểm tra")
@@ -194,7 +207,7 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[
     }
     if not dry_run:
         with _timed(seconds, "load_and_publish"):
-            loaded = load_warehouse(verdicts, receipts, schema, settings)
+            loaded = load_warehouse(opaque(verdicts), opaque(receipts), opaque(schema), settings)
         report["load"] = {k: v for k, v in loaded.as_dict().items() if k != "files"}
         create_table_artifact(
             [{"kết quả": k, "số tệp": v} for k, v in report["load"].items() if k != "run_id"],
