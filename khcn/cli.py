@@ -337,7 +337,10 @@ def ingest(
     from flows.ingest_submissions import ingest_submissions
 
     report = _run_flow("Đang tổng hợp báo cáo…", lambda: ingest_submissions(dry_run=dry_run))
-    _print_json(report) if as_json else _print_ingest(report)
+    if as_json:
+        _print_json(report)
+    else:
+        _print_ingest(report)
 
 
 @app.command("consolidate")
@@ -422,7 +425,10 @@ def status(
 
     with _failing_cleanly():
         found = period_status(_settings(ctx).published, period)
-    _print_json(found) if as_json else _print_status(found)
+    if as_json:
+        _print_json(found)
+    else:
+        _print_status(found)
 
 
 @app.command("query")
