@@ -273,16 +273,19 @@ def template(
 @app.command("init")
 def init_warehouse(ctx: typer.Context) -> None:
     """Tạo hoặc nâng cấp kho DuckDB, nạp danh mục, đơn vị, chỉ tiêu; chạy lại không sao."""
+    from khcn.commune import describe_commune
     from schemas.schema import load_schema
     from warehouse.load import sync_schema
     from warehouse.migrate import init
 
     settings = _settings(ctx)
     with _failing_cleanly():
+        commune = describe_commune(settings)
         schema = load_schema(settings)
         settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
         applied = init(settings.warehouse)
         counts = sync_schema(settings.warehouse, schema, settings)
+    out.print(f"Xã: {commune}")
     out.print(
         f"Kho {settings.warehouse}: "
         + (f"áp dụng {', '.join(applied)}" if applied else "đã ở phiên bản mới nhất")
