@@ -3,6 +3,7 @@ import unicodedata
 import pytest
 
 from khcn.text import canonical, decode_text, fold
+from tests.filemakers import to_cp1258_form
 
 
 @pytest.mark.parametrize(
@@ -40,24 +41,8 @@ def test_fold_keeps_words_apart() -> None:
     assert fold("Thôn") != fold("Thông")
 
 
-def _cp1258(text: str) -> bytes:
-    """Windows-1258 as Vietnamese Windows writes it: letters precomposed, tones combining."""
-    out = b""
-    for ch in text:
-        try:
-            out += ch.encode("cp1258")
-        except UnicodeEncodeError:
-            base, *marks = unicodedata.normalize("NFD", ch)
-            tones = "".join(m for m in marks if m in "\u0300\u0301\u0303\u0309\u0323")
-            letter = unicodedata.normalize(
-                "NFC", base + "".join(m for m in marks if m not in tones)
-            )
-            out += (letter + tones).encode("cp1258")
-    return out
-
-
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1258"])
 def test_decode_text_reads_office_encodings(encoding: str) -> None:
     text = "Mã đơn vị;Kỳ báo cáo\nTHON-01;Quý III/2026\n"
-    raw = _cp1258(text) if encoding == "cp1258" else text.encode(encoding)
+    raw = (to_cp1258_form(text) if encoding == "cp1258" else text).encode(encoding)
     assert canonical(decode_text(raw)) == canonical(text)
