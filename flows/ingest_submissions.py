@@ -32,18 +32,17 @@ from warehouse.migrate import init
 from warehouse.publish import publish
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+WRITER_LIMIT = "khcn-warehouse-writer"
+T = TypeVar("T")
+
 # Tasks pass whole batches (thousands of submissions, each with its cells). Prefect would hash
 # every input for a cache key no run reuses, and walk every object to track dependencies: no
 # task caches, and batches are passed `opaque`.
-T = TypeVar("T")
 
 
 def opaque(value: T) -> T:
     """The value, hidden from Prefect's walk through task inputs (`quote`), type kept."""
     return cast(T, quote(value))
-
-
-WRITER_LIMIT = "khcn-warehouse-writer"
 
 
 @task(cache_policy=NO_CACHE)
