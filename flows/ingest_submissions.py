@@ -190,6 +190,7 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[
     create_markdown_artifact(summary.markdown(), key="khcn-validation", description="Kiểm tra")
     create_table_artifact(summary.table_rows(), key="khcn-validation-table", description="Kiểm tra")
     report: dict[str, Any] = {
+        "inbox": settings.inbox_url,
         "listed": len(entries),
         "new": len(fresh),
         "verdicts": {

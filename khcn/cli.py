@@ -302,6 +302,8 @@ def _run_flow(title: str, run: Any) -> dict[str, Any]:
 
 
 def _print_ingest(report: dict[str, Any]) -> None:
+    if not report["listed"]:
+        out.print(f"Không có tệp nào trong {report['inbox']}.", highlight=False)
     verdicts = report["verdicts"]
     out.print(
         f"Đã nhận {report['listed']} tệp, {report['new']} tệp mới: "
