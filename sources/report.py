@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from sources.feedback import put
 
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 _BOLD = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _WRAP = Alignment(wrap_text=True, vertical="top")
@@ -49,10 +52,8 @@ def write_period_report(path: Path, title: str, sections: Sequence[Section]) -> 
 
 def _plain(value: Any) -> Any:
     # Excel keeps no time zone; the report shows Vietnam's wall-clock time.
-    if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
-        from zoneinfo import ZoneInfo
-
-        return value.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).replace(tzinfo=None)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(VIETNAM).replace(tzinfo=None)
     if isinstance(value, bool):
         return "có" if value else "không"
     return value

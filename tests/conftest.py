@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from khcn.settings import PROJECT_ROOT, SCHEMAS_DIR, Settings
+from schemas.schema import Schema, load_schema
 
 REFERENCE_APPENDIX = PROJECT_ROOT.parent / "shared" / "reference" / "000_dca197c9b0492ba3.txt"
 
@@ -42,3 +43,9 @@ def schemas_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(schemas_dir: Path, tmp_path: Path) -> Settings:
     return Settings(schemas_dir=schemas_dir, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def schema(settings: Settings) -> Schema:
+    """The shipped task schema, loaded from the test's own copy."""
+    return load_schema(settings)

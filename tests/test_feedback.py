@@ -44,11 +44,6 @@ PAYLOADS = [p + b for p in PREFIXES for b in BODIES] + [
 ]
 
 
-@pytest.fixture
-def schema(settings: Settings) -> Schema:
-    return load_schema(settings)
-
-
 def _verdict(path: Path, schema: Schema) -> Verdict:
     [verdict] = validate([read_path(path, settings=Settings())], schema, today=TODAY)
     return verdict

@@ -21,11 +21,6 @@ TODAY = date(2026, 9, 20)
 SHEET = "Chỉ tiêu"
 
 
-@pytest.fixture
-def schema(settings: Settings) -> Schema:
-    return load_schema(settings)
-
-
 def submission(
     unit: str | None = "THCS-NH",
     period: str | None = "2026Q3",

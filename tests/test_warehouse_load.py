@@ -10,7 +10,7 @@ import pytest
 from warehouse_support import Received, full_values, make_file
 
 from khcn.settings import Settings
-from schemas.schema import Schema, load_schema
+from schemas.schema import Schema
 from warehouse.archive import archive
 from warehouse.history import value_history, values_as_of
 from warehouse.load import LoadSummary, known_hashes, load, sync_schema
@@ -26,11 +26,6 @@ TABLES = (
     "core.assignments",
     "core.periods",
 )
-
-
-@pytest.fixture
-def schema(settings: Settings) -> Schema:
-    return load_schema(settings)
 
 
 @pytest.fixture
