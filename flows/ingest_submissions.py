@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -193,14 +194,8 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[
         "inbox": settings.inbox_url,
         "listed": len(entries),
         "new": len(fresh),
-        "verdicts": {
-            status: summary.by_status.get(status, 0)
-            for status in ("accepted", "warned", "rejected")
-        },
-        "top_findings": [
-            {"code": code, "severity": severity, "findings": count, "files": files}
-            for code, severity, count, files in summary.top_findings
-        ],
+        "verdicts": dict(summary.by_status),
+        "summary": asdict(summary),
         "feedback": [str(path) for path in feedback],
         "data_docs": str((settings.reports / "data-docs").resolve()),
         "dry_run": dry_run,

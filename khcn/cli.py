@@ -25,8 +25,6 @@ app.add_typer(units_app, name="units")
 out = Console()
 err = Console(stderr=True)
 
-ROLE_LABELS = {"lead": "Chủ trì", "coordinate": "Phối hợp", None: ""}
-
 
 @app.callback()
 def main(
@@ -302,6 +300,8 @@ def _run_flow(title: str, run: Any) -> dict[str, Any]:
 
 
 def _print_ingest(report: dict[str, Any]) -> None:
+    from schemas.validation import RunSummary
+
     if not report["listed"]:
         out.print(f"Không có tệp nào trong {report['inbox']}.", highlight=False)
     verdicts = report["verdicts"]
@@ -318,12 +318,9 @@ def _print_ingest(report: dict[str, Any]) -> None:
         )
     elif report.get("dry_run"):
         out.print("Chạy thử (--dry-run): không nạp gì vào kho.")
-    if report["top_findings"]:
-        top = Table("Mã", "Loại", "Số lần", "Số tệp", title="Lỗi, cảnh báo thường gặp")
-        for row in report["top_findings"]:
-            kind = "lỗi" if row["severity"] == "error" else "cảnh báo"
-            top.add_row(row["code"], kind, str(row["findings"]), str(row["files"]))
-        out.print(top)
+    summary = RunSummary(**report["summary"])
+    if summary.top_findings:
+        out.print(summary.renderable())
         out.print(f"Chi tiết kiểm tra (Data Docs): {report['data_docs']}")
     if report["feedback"]:
         out.print(f"Tệp phản hồi cho đơn vị ({len(report['feedback'])}):")
