@@ -3,9 +3,11 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
-PACKAGES := khcn flows schemas sources warehouse
+PACKAGES := khcn flows schemas sources warehouse outputs
+# Debian packages the tests drive for real: a browser, an IMAP server, PDF tools.
+SYSTEM_PACKAGES := chromium dovecot-imapd poppler-utils libreoffice-calc-nogui fonts-dejavu-core
 
-.PHONY: install fmt lint type test demo bench
+.PHONY: install system fmt lint type test demo bench
 
 $(UV):
 	python3 -m venv .venv-tools
@@ -25,7 +27,15 @@ lint: install
 type: install
 	.venv/bin/mypy $(PACKAGES)
 
-test: install
+# Installs what is missing (CI runs as root on a clean machine).
+system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends -o DPkg::Lock::Timeout=600 $$missing; \
+	fi
+
+test: install system
 	.venv/bin/pytest
 
 demo: install

@@ -1,0 +1,1 @@
+"""What people receive: feedback workbooks, reports, run reports, the dashboard, mail replies."""
