@@ -60,6 +60,21 @@ class Settings(BaseSettings):
     read_timeout_seconds: float = 30.0
     read_memory_bytes: int = 400 * 1024 * 1024
 
+    # SQL from analysts (`khcn query`) and from upstream (`khcn serve`): bounded so a careless
+    # or hostile statement cannot hold the machine. Each running statement gets its own memory
+    # and threads, so the service's worst case is query_concurrency times these.
+    query_timeout_seconds: float = 30.0
+    query_memory_bytes: int = 512 * 1024 * 1024
+    query_threads: int = 2
+    query_max_rows: int = 100_000
+    query_terminal_rows: int = 50
+    query_concurrency: int = 4
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8000
+    service_dir: Path | None = Field(
+        default=None, description="folder of API tokens (hashed) and the query log"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -95,6 +110,10 @@ class Settings(BaseSettings):
     @cached_property
     def reports(self) -> Path:
         return self.reports_path or self.data_dir / "reports"
+
+    @cached_property
+    def service(self) -> Path:
+        return self.service_dir or self.data_dir / "service"
 
     @property
     def plan_years(self) -> range:
