@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from khcn.settings import Settings, export_overrides, load_settings, prefect_defaults
 from schemas.errors import SchemaError
@@ -21,6 +23,8 @@ catalog_app = typer.Typer(no_args_is_help=True, help="Danh mục nhiệm vụ c�
 units_app = typer.Typer(no_args_is_help=True, help="Danh sách đơn vị báo cáo.")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(units_app, name="units")
+tokens_app = typer.Typer(no_args_is_help=True, help="Mã truy cập dịch vụ truy vấn (khcn serve).")
+app.add_typer(tokens_app, name="tokens")
 
 out = Console()
 err = Console(stderr=True)
@@ -433,28 +437,221 @@ def status(
         _print_status(found)
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _inert(value: Any) -> Text:
+    """A value as plain text: no markup, no links, control characters shown, not obeyed.
+
+    Cells carry text units sent; `[/x]` must print as itself and an escape sequence must not
+    reach the terminal.
+    """
+    text = "" if value is None else str(value)
+    return Text(_CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
+
+def _print_error(message: str) -> None:
+    """One line on stderr, printed as plain text whatever the message quotes."""
+    err.print(Text.assemble(("Lỗi", "red"), ": ", _inert(message)), soft_wrap=True)
+
+
+def _query_source(ctx: typer.Context, settings: Settings) -> Path:
+    """The published copy, or the warehouse file named on the command line (read the same way,
+    read-only); a named file that does not exist is an error, not a silent fallback."""
+    from warehouse.publish import published_database
+
+    named = ctx.find_root().params.get("warehouse")
+    if named is None:
+        return settings.published
+    path = Path(named)
+    if not path.is_file():
+        raise ValueError(
+            f"không thấy tệp kho {path}; kiểm tra đường dẫn --warehouse, hoặc bỏ tùy chọn này "
+            f"để truy vấn bản công bố {published_database(settings.published)}."
+        )
+    return path
+
+
 @app.command("query")
 def query(
     ctx: typer.Context,
     sql_text: Annotated[str, typer.Argument(metavar="SQL", help="Câu lệnh SQL (chỉ đọc).")],
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
+    rows: Annotated[
+        int | None,
+        typer.Option("--rows", min=1, help="Số dòng in ra bảng (mặc định query_terminal_rows)."),
+    ] = None,
 ) -> None:
-    """Truy vấn bản đọc đã công bố của kho (schema mart)."""
-    import duckdb
+    """Truy vấn bản đọc đã công bố của kho (schema mart), có giới hạn thời gian và bộ nhớ."""
+    from warehouse.query import QueryError, QueryLimits, run_bounded
 
-    from warehouse.query import query as run_query
-
-    with _failing_cleanly():
-        try:
-            columns, rows = run_query(_settings(ctx).published, sql_text)
-        except duckdb.Error as exc:
-            raise ValueError(f"truy vấn lỗi: {exc}") from None
+    settings = _settings(ctx)
+    try:
+        result = run_bounded(
+            _query_source(ctx, settings), sql_text, QueryLimits.from_settings(settings)
+        )
+    except (QueryError, ValueError) as exc:
+        _print_error(str(exc))
+        raise typer.Exit(1) from None
+    total = result.table.num_rows
+    cut = (
+        f"kết quả bị cắt ở {total} dòng đầu (query_max_rows = {settings.query_max_rows}); "
+        "thêm điều kiện where hoặc tổng hợp bằng group by để lấy đủ."
+    )
     if as_json:
-        _print_json([dict(zip(columns, row, strict=True)) for row in rows])
+        _print_json(result.records())
+        if result.truncated:
+            err.print(Text(f"Chú ý: {cut}"), soft_wrap=True)
         return
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+    shown = rows or settings.query_terminal_rows
+    table = Table()
+    for column in result.columns:
+        table.add_column(_inert(column))
+    for row in result.rows[:shown]:
+        table.add_row(*(_inert(v) for v in row))
+    out.print(table)
+    if total > shown:
+        out.print(
+            Text(
+                f"Đã in {shown}/{total} dòng, {total - shown} dòng không in; "
+                "xem đủ bằng --json hoặc --rows N."
+            ),
+            soft_wrap=True,
+        )
+    if result.truncated:
+        err.print(Text(f"Chú ý: {cut}"), soft_wrap=True)
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option(help="Địa chỉ lắng nghe (mặc định serve_host, 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Cổng (mặc định serve_port, 8000).")] = None,
+) -> None:
+    """Mở dịch vụ truy vấn chỉ đọc cho cấp trên: /api/marts, /api/query, trang tổng quan ở /."""
+    import socket
+
+    from khcn.service import QUERY_LOG
+    from khcn.service import serve as run_service
+    from khcn.tokens import TokenError, load_tokens, tokens_file
+    from warehouse.publish import published_database
+
+    settings = _settings(ctx)
+    host = host or settings.serve_host
+    port = settings.serve_port if port is None else port
+    try:
+        if not any(r.active for r in load_tokens(tokens_file(settings.service)).values()):
+            err.print(
+                Text("Chú ý: chưa cấp mã truy cập nào, mọi yêu cầu sẽ bị từ chối; cấp mã bằng ")
+                + Text("khcn tokens add <tên>", style="bold"),
+                soft_wrap=True,
+            )
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except TokenError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        _print_error(
+            f"không mở được cổng {port} trên {host} ({exc.strerror}); chọn cổng khác bằng --port."
+        )
+        raise typer.Exit(1) from None
+    if not published_database(settings.published).is_file():
+        err.print(
+            Text(
+                f"Chú ý: chưa có bản công bố tại {settings.published}; dịch vụ trả lời lỗi 503 "
+                "cho đến khi khcn ingest công bố kho."
+            ),
+            soft_wrap=True,
+        )
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        err.print(
+            Text(
+                "Chú ý: dịch vụ dùng HTTP không mã hoá; khi mở ra mạng, đặt nó sau một proxy "
+                "HTTPS để mã truy cập không lộ trên đường truyền."
+            ),
+            soft_wrap=True,
+        )
+    out.print(
+        Text(
+            f"Dịch vụ truy vấn: http://{host}:{port}/ (Ctrl-C để dừng); "
+            f"nhật ký truy vấn: {settings.service / QUERY_LOG}"
+        ),
+        soft_wrap=True,
+    )
+    run_service(settings, host, port)
+
+
+@tokens_app.command("add")
+def tokens_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Tên người hoặc đơn vị dùng mã, ví dụ so-khcn.")],
+) -> None:
+    """Cấp mã truy cập dịch vụ truy vấn; mã chỉ in ra một lần, kho chỉ giữ mã băm."""
+    from khcn.tokens import TokenError, add_token, tokens_file
+
+    try:
+        token = add_token(tokens_file(_settings(ctx).service), name)
+    except TokenError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(1) from None
+    err.print(
+        Text(f"Mã truy cập của «{name}» (chỉ hiện lần này, hãy gửi riêng cho người dùng):"),
+        soft_wrap=True,
+    )
+    sys.stdout.write(token + "\n")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Tên đã cấp mã.")],
+) -> None:
+    """Thu hồi mã truy cập: các yêu cầu dùng mã đó bị từ chối ngay."""
+    from khcn.tokens import TokenError, revoke_token, tokens_file
+
+    try:
+        revoke_token(tokens_file(_settings(ctx).service), name)
+    except TokenError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(1) from None
+    out.print(Text(f"Đã thu hồi mã truy cập của «{name}»."), soft_wrap=True)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
+) -> None:
+    """In các mã đã cấp: tên, ngày cấp, ngày thu hồi (không in mã)."""
+    from khcn.tokens import TokenError, load_tokens, tokens_file
+
+    try:
+        records = sorted(
+            load_tokens(tokens_file(_settings(ctx).service)).values(), key=lambda r: r.name
+        )
+    except TokenError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(1) from None
+    if as_json:
+        _print_json(
+            [
+                {"name": r.name, "created_at": r.created_at, "revoked_at": r.revoked_at}
+                for r in records
+            ]
+        )
+        return
+    if not records:
+        out.print("Chưa cấp mã truy cập nào; cấp bằng khcn tokens add <tên>.")
+        return
+    table = Table("Tên", "Cấp lúc", "Trạng thái")
+    for r in records:
+        state = "đang dùng" if r.active else f"thu hồi lúc {r.revoked_at}"
+        table.add_row(_inert(r.name), _inert(r.created_at), _inert(state))
     out.print(table)
 
 
