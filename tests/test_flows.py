@@ -164,7 +164,7 @@ def test_cli_ingest_status_query(inbox: SampleInbox, settings: Settings) -> None
 
     bad = runner.invoke(app, ["query", "delete from mart.submissions"])
     assert bad.exit_code == 1
-    assert "truy vấn lỗi" in bad.stderr
+    assert bad.stderr.startswith("Lỗi: bản công bố chỉ cho đọc")
 
 
 def test_oversized_file_is_archived_whole_and_rejected(
