@@ -14,8 +14,8 @@ Each request reads the published file current when it starts; a publish swaps th
 rename, so readers never see half a copy and never block a load.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the route signatures at run time, and
+# the authentication dependency is local to the app.
 import base64
 import binascii
 import csv
@@ -188,7 +188,7 @@ def create_app(settings: Settings) -> FastAPI:
     columns_cache: dict[tuple[int, int], dict[str, list[str]]] = {}
 
     def bounded(sql_text: str, params: list[Any] | None, max_rows: int) -> QueryResult:
-        if not running.acquire(timeout=settings.query_timeout_seconds):
+        if not running.acquire(timeout=settings.query_queue_seconds):
             raise ServiceError(
                 503, "busy", "máy chủ đang bận với nhiều truy vấn khác; hãy thử lại sau ít phút."
             )

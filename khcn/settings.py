@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     query_max_rows: int = 100_000
     query_terminal_rows: int = 50
     query_concurrency: int = 4
+    query_queue_seconds: float = Field(
+        default=60.0, description="how long a request waits for one of the running slots"
+    )
     serve_host: str = "127.0.0.1"
     serve_port: int = 8000
     service_dir: Path | None = Field(
