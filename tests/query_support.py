@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from warehouse_support import crash_batch, make_file
+
 from khcn.settings import Settings
 from schemas.schema import load_schema
-from warehouse_support import crash_batch, make_file
 from warehouse.load import load, sync_schema
 from warehouse.migrate import init
 from warehouse.publish import publish
