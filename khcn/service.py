@@ -116,10 +116,19 @@ def render(result: QueryResult, fmt: str) -> Response:
             writer.writerow(["" if v is None else _json_value(v) for v in row])
         return Response(text.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
     if fmt == "parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         buffer = io.BytesIO()
-        pq.write_table(result.table, buffer)
+        try:
+            pq.write_table(result.table.rename_columns(result.unique_columns()), buffer)
+        except (pa.ArrowException, ValueError) as exc:
+            raise ServiceError(
+                400,
+                "invalid",
+                f"không ghi được kết quả ra Parquet ({str(exc)[:120]}); đổi cột đó sang kiểu "
+                "khác, ví dụ cast(cot as varchar), hoặc chọn format json hay csv.",
+            ) from None
         return Response(
             buffer.getvalue(), media_type="application/vnd.apache.parquet", headers=headers
         )
@@ -252,6 +261,7 @@ def create_app(settings: Settings) -> FastAPI:
         started = time.monotonic()
         try:
             result = run()
+            response = render(result, fmt)
         except ServiceError as exc:
             log.write(
                 who=request.state.who,
@@ -272,7 +282,7 @@ def create_app(settings: Settings) -> FastAPI:
             seconds=round(time.monotonic() - started, 3),
             outcome="ok",
         )
-        return render(result, fmt)
+        return response
 
     @app.exception_handler(ServiceError)
     def _answer(request: Request, exc: ServiceError) -> JSONResponse:

@@ -340,3 +340,19 @@ def test_serve_refuses_a_port_in_use(tmp_path: pytest.TempPathFactory) -> None:
         )
     assert result.exit_code == 1
     assert f"không mở được cổng {port}" in result.stderr
+
+
+def test_odd_results_in_every_format(service: Service) -> None:
+    sql_text = "select 1 as a, 2 as a, 1.5::decimal(10, 2) as d, [1, 2] as l, null as n"
+    with service.client() as client:
+        as_json = client.post("/api/query", json={"sql": sql_text}).json()
+        as_csv = client.post("/api/query", json={"sql": sql_text, "format": "csv"})
+        as_parquet = client.post("/api/query", json={"sql": sql_text, "format": "parquet"})
+        interval = client.post(
+            "/api/query", json={"sql": "select interval 1 day as i", "format": "parquet"}
+        )
+    assert as_json["columns"] == ["a", "a", "d", "l", "n"]
+    assert as_json["rows"] == [{"a": 1, "a_2": 2, "d": 1.5, "l": [1, 2], "n": None}]
+    assert as_csv.text.splitlines() == ["a,a,d,l,n", '1,2,1.5,"[1, 2]",']
+    assert pq.read_table(io.BytesIO(as_parquet.content)).num_rows == 1
+    assert interval.status_code == 400 and "Parquet" in interval.json()["error"]

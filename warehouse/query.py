@@ -91,11 +91,23 @@ class QueryResult:
 
     @property
     def rows(self) -> list[tuple[Any, ...]]:
-        return [tuple(r.values()) for r in self.table.to_pylist()]
+        return list(zip(*(c.to_pylist() for c in self.table.columns), strict=True))
+
+    def unique_columns(self) -> list[str]:
+        """The column names, a name used twice getting `_2`, `_3`... after it."""
+        names: list[str] = []
+        for name in self.columns:
+            unique, n = name, 1
+            while unique in names:
+                n += 1
+                unique = f"{name}_{n}"
+            names.append(unique)
+        return names
 
     def records(self) -> list[dict[str, Any]]:
-        """The rows as column → value mappings (a name twice keeps its last value)."""
-        return self.table.to_pylist()
+        """The rows as mappings from `unique_columns()` to values."""
+        names = self.unique_columns()
+        return [dict(zip(names, row, strict=True)) for row in self.rows]
 
 
 class QueryError(Exception):
