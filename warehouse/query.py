@@ -248,8 +248,17 @@ def run_bounded(
         con = _bounded_connection(database, limits)
     except duckdb.Error as exc:
         raise QueryError("missing", f"không mở được kho {database}: {_detail(exc)}") from None
-    # DuckDB has no statement timeout of its own; interrupting from a timer is its way.
-    timer = threading.Timer(limits.timeout_seconds, con.interrupt)
+    # DuckDB has no statement timeout of its own; interrupting from a timer is its way. The
+    # lock keeps a late timer from interrupting a connection being closed.
+    guard = threading.Lock()
+    finished = False
+
+    def interrupt() -> None:
+        with guard:
+            if not finished:
+                con.interrupt()
+
+    timer = threading.Timer(limits.timeout_seconds, interrupt)
     timer.daemon = True
     timer.start()
     try:
@@ -263,7 +272,9 @@ def run_bounded(
         raise _explain(exc, limits) from None
     finally:
         timer.cancel()
-        con.close()
+        with guard:
+            finished = True
+            con.close()
     return QueryResult(table, truncated, time.monotonic() - started)
 
 
