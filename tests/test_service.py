@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -22,7 +26,7 @@ from typer.testing import CliRunner
 
 from khcn.cli import app
 from khcn.service import DASHBOARD_FILE, QUERY_LOG, create_app
-from khcn.settings import Settings
+from khcn.settings import PROJECT_ROOT, Settings
 from khcn.tokens import add_token, revoke_token, tokens_file
 from warehouse.publish import publish
 from warehouse.query import QueryLimits, run_bounded
@@ -300,7 +304,7 @@ def test_malformed_request_gets_a_vietnamese_answer(service: Service) -> None:
     assert "yêu cầu không hợp lệ" in response.json()["error"]
 
 
-def test_tokens_commands(tmp_path: pytest.TempPathFactory) -> None:
+def test_tokens_commands(tmp_path: Path) -> None:
     runner = CliRunner()
     base = ["--data-dir", str(tmp_path)]
     added = runner.invoke(app, [*base, "tokens", "add", "so-khcn"])
@@ -325,12 +329,12 @@ def test_tokens_commands(tmp_path: pytest.TempPathFactory) -> None:
     missing = runner.invoke(app, [*base, "tokens", "revoke", "so-khcn"])
     assert missing.exit_code == 1
 
-    stored = (tmp_path / "service" / "tokens.json").read_text(encoding="utf-8")  # type: ignore[operator]
+    stored = (tmp_path / "service" / "tokens.json").read_text(encoding="utf-8")
     assert token not in stored
-    assert (tmp_path / "service" / "tokens.json").stat().st_mode & 0o077 == 0  # type: ignore[operator]
+    assert (tmp_path / "service" / "tokens.json").stat().st_mode & 0o077 == 0
 
 
-def test_serve_refuses_a_port_in_use(tmp_path: pytest.TempPathFactory) -> None:
+def test_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -356,3 +360,41 @@ def test_odd_results_in_every_format(service: Service) -> None:
     assert as_csv.text.splitlines() == ["a,a,d,l,n", '1,2,1.5,"[1, 2]",']
     assert pq.read_table(io.BytesIO(as_parquet.content)).num_rows == 1
     assert interval.status_code == 400 and "Parquet" in interval.json()["error"]
+
+
+def test_khcn_serve_command_answers_and_stops_on_interrupt(service: Service) -> None:
+    """The command itself, as the analyst starts it: a real process, stopped with Ctrl-C."""
+    port = _free_port()
+    command = [
+        str(Path(sys.executable).with_name("khcn")),
+        "--data-dir",
+        str(service.settings.data_dir),
+        "serve",
+        "--port",
+        str(port),
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "khcn serve did not start"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).is_success:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {service.token}"},
+            timeout=60,
+        ) as client:
+            answer = client.get("/api/marts/completeness", params={"format": "csv"})
+        assert answer.status_code == 200 and answer.text.startswith("period,year,")
+    finally:
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert f"http://127.0.0.1:{port}/" in stdout
