@@ -182,7 +182,9 @@ def _token_of(request: Request) -> str | None:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return None
-        return decoded.partition(":")[2] or None
+        user, _, password = decoded.partition(":")
+        # `curl -u TOKEN:` puts it in the user name.
+        return password or user or None
     return None
 
 

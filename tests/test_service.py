@@ -276,6 +276,8 @@ def test_dashboard_at_root(service: Service) -> None:
         # A browser sends the token as the password of Basic authentication.
         with httpx.Client(base_url=service.url, auth=("bat-ky", service.token)) as browser:
             served = browser.get("/")
+        with httpx.Client(base_url=service.url, auth=(service.token, "")) as curl_style:
+            assert curl_style.get("/api/marts").status_code == 200
     finally:
         page.unlink()
     assert served.status_code == 200 and "tổng quan thử" in served.text
