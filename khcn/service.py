@@ -72,21 +72,38 @@ class ServiceError(Exception):
 
 
 class QueryLog:
-    """Append-only JSON lines: who asked what, how many rows, how long, with what outcome."""
+    """Append-only JSON lines: who asked what, how many rows, how long, with what outcome.
 
-    def __init__(self, path: Path) -> None:
+    Past `max_bytes` the file moves to `queries.log.1` (the older ones to `.2`...), and the
+    oldest beyond `keep` is dropped, so years of queries do not fill the data folder.
+    """
+
+    def __init__(self, path: Path, *, max_bytes: int = 10 * 1024 * 1024, keep: int = 5) -> None:
         self.path = path
+        self.max_bytes = max_bytes
+        self.keep = keep
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
 
+    def _rotate(self) -> None:
+        for n in range(self.keep - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{n}")
+            if older.exists():
+                older.replace(self.path.with_name(f"{self.path.name}.{n + 1}"))
+        self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+
     def write(self, **entry: Any) -> None:
+        """Append one entry, with the time."""
         line = json.dumps(
             {"at": datetime.now(UTC).isoformat(timespec="milliseconds"), **entry},
             ensure_ascii=False,
             default=str,
         )
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        with self._lock:
+            if self.path.exists() and self.path.stat().st_size >= self.max_bytes:
+                self._rotate()
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
 
 
 def _json_value(value: Any) -> Any:

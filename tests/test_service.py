@@ -25,7 +25,7 @@ from query_support import build_published
 from typer.testing import CliRunner
 
 from khcn.cli import app
-from khcn.service import DASHBOARD_FILE, QUERY_LOG, create_app
+from khcn.service import DASHBOARD_FILE, QUERY_LOG, QueryLog, create_app
 from khcn.settings import PROJECT_ROOT, Settings
 from khcn.tokens import add_token, revoke_token, tokens_file
 from warehouse.publish import publish
@@ -400,3 +400,14 @@ def test_khcn_serve_command_answers_and_stops_on_interrupt(service: Service) -> 
         stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert f"http://127.0.0.1:{port}/" in stdout
+
+
+def test_query_log_rotates(tmp_path: Path) -> None:
+    log = QueryLog(tmp_path / QUERY_LOG, max_bytes=200, keep=2)
+    for i in range(20):
+        log.write(who="so-khcn", kind="query", what=f"select {i}", rows=1, outcome="ok")
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == [QUERY_LOG, f"{QUERY_LOG}.1", f"{QUERY_LOG}.2"]
+    last = (tmp_path / QUERY_LOG).read_text(encoding="utf-8").splitlines()[-1]
+    assert json.loads(last)["what"] == "select 19"
+    assert all(p.stat().st_size < 400 for p in tmp_path.iterdir())
