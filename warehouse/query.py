@@ -115,7 +115,7 @@ class QueryError(Exception):
 
     Attributes:
         kind: `missing` (nothing to query), `timeout`, `memory`, `refused` (files, writes,
-            settings), `invalid` (the SQL itself), `busy` (too many statements at once).
+            settings), `invalid` (the SQL itself).
     """
 
     def __init__(self, kind: str, message: str) -> None:
