@@ -31,6 +31,7 @@ from warehouse.history import value_history
 from warehouse.load import LoadSummary, known_hashes, load, sync_schema
 from warehouse.migrate import init
 from warehouse.publish import publish
+from outputs.dashboard import write_dashboard
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 WRITER_LIMIT = "khcn-warehouse-writer"
@@ -154,6 +155,7 @@ def load_warehouse(
         sync_schema(settings.warehouse, schema, settings)
         summary = load(settings.warehouse, verdicts, receipts, settings)
         publish(settings.warehouse, settings.published)
+        write_dashboard(settings.published, commune=settings.commune_name)
     return summary
 
 

@@ -576,6 +576,35 @@ def demo(
     _print_indicators(report["indicators"])
     out.print(f"Kho: {settings.warehouse}; bản đọc: {settings.published}")
     out.print(f"Phản hồi cho đơn vị: {settings.outbox}")
+    from outputs.dashboard import write_dashboard
+
+    with _failing_cleanly():
+        board = write_dashboard(settings.published, commune=settings.commune_name)
+    report_paths = _write_report(settings, periods[-1], None, pdf=True)
+    out.print(f"Bảng theo dõi: {board}", highlight=False)
+    for path in report_paths:
+        out.print(f"Báo cáo kỳ {periods[-1]}: {path}", highlight=False)
+
+
+@app.command("dashboard")
+def dashboard(
+    ctx: typer.Context,
+    open_it: Annotated[
+        bool, typer.Option("--open", help="Mở bằng trình duyệt của máy sau khi ghi.")
+    ] = False,
+) -> None:
+    """Ghi lại bảng theo dõi (HTML, xem được không cần mạng) từ bản công bố; in đường dẫn."""
+    from outputs.dashboard import write_dashboard
+
+    settings = _settings(ctx)
+    with _failing_cleanly():
+        path = write_dashboard(settings.published, commune=settings.commune_name)
+    out.print(f"Bảng theo dõi: {path}", highlight=False)
+    if open_it:
+        import webbrowser
+
+        if not webbrowser.open(path.resolve().as_uri()):
+            err.print("Không mở được trình duyệt; hãy mở tệp trên bằng tay.", highlight=False)
 
 
 @app.command("report")
