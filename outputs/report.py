@@ -170,6 +170,7 @@ def _bar_chart(title: str, y_title: str, *, stacked: bool = False, percent: bool
     if percent:
         chart.y_axis.numFmt = "0%"
         chart.y_axis.scaling.min = 0
+        chart.y_axis.scaling.max = 1
     if stacked:
         chart.grouping = "stacked"
         chart.overlap = 100
@@ -197,7 +198,7 @@ def _completeness_summary(sheet: Worksheet, data: ReportData, row: int) -> int:
     )
     if periods[:-7]:
         put(sheet.cell(table.last_row + 1, 1), f"(Các kỳ trước {periods[-7]}: xem sheet Mức đầy đủ)")
-    chart = _bar_chart("Tỷ lệ được chấp nhận theo loại đơn vị và kỳ", "Tỷ lệ", percent=True)
+    chart = _bar_chart("Tỷ lệ chấp nhận theo loại đơn vị, kỳ", "Tỷ lệ", percent=True)
     values = Reference(
         sheet, min_col=2, max_col=1 + len(periods[-7:]), min_row=row, max_row=table.last_row
     )
@@ -241,8 +242,10 @@ def _task_status(sheet: Worksheet, data: ReportData, row: int) -> int:
     row = _section_title(sheet, row, "III. Tình hình thực hiện các nhiệm vụ")
     keys = ("units_expected", "units_reported", "units_not_started", "units_in_progress",
             "units_completed")  # fmt: skip
+    # The full wording and the narratives are on sheet Tiến độ; here the table and its chart
+    # share one page.
     body: list[list[Any]] = [
-        [r["task_code"], r["task_content"], *(r[k] for k in keys)] for r in rows
+        [r["task_code"], _shorten(r["task_content"], 70), *(r[k] for k in keys)] for r in rows
     ]
     body.append(["Tổng cộng", "", *(sum(r[k] or 0 for r in rows) for k in keys)])
     headings = ["Nhiệm vụ", "Nội dung", "Đơn vị phải báo cáo", "Đã báo cáo",
@@ -255,6 +258,11 @@ def _task_status(sheet: Worksheet, data: ReportData, row: int) -> int:
     anchor = table.last_row + 2
     sheet.add_chart(chart, f"A{anchor}")
     return anchor + _CHART_ROWS
+
+
+def _shorten(text: str | None, limit: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip(" ,;.") + "…"
 
 
 def _signature(sheet: Worksheet, row: int, heading: Heading) -> None:
