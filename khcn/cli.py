@@ -243,7 +243,7 @@ def targets_template(
     with _failing_cleanly():
         schema = load_schema(_settings(ctx))
         write_template(out_file, schema.elements, schema.targets, schema.plan_years)
-    out.print(f"Đã tạo bảng mục tiêu: {out_file}", highlight=False)
+    out.print(f"Đã tạo bảng mục tiêu: {out_file}", highlight=False, soft_wrap=True)
 
 
 @targets_app.command("import")
@@ -581,9 +581,9 @@ def demo(
     with _failing_cleanly():
         board = write_dashboard(settings.published, commune=settings.commune_name)
     report_paths = _write_report(settings, periods[-1], None, pdf=True)
-    out.print(f"Bảng theo dõi: {board}", highlight=False)
+    out.print(f"Bảng theo dõi: {board}", highlight=False, soft_wrap=True)
     for path in report_paths:
-        out.print(f"Báo cáo kỳ {periods[-1]}: {path}", highlight=False)
+        out.print(f"Báo cáo kỳ {periods[-1]}: {path}", highlight=False, soft_wrap=True)
 
 
 @app.command("dashboard")
@@ -599,7 +599,7 @@ def dashboard(
     settings = _settings(ctx)
     with _failing_cleanly():
         path = write_dashboard(settings.published, commune=settings.commune_name)
-    out.print(f"Bảng theo dõi: {path}", highlight=False)
+    out.print(f"Bảng theo dõi: {path}", highlight=False, soft_wrap=True)
     if open_it:
         import webbrowser
 
@@ -622,7 +622,7 @@ def report(
     """Lập báo cáo gửi cấp trên: mức đầy đủ, chỉ số so với mục tiêu, tiến độ, kèm biểu đồ."""
     paths = _write_report(_settings(ctx), period, out_file, pdf)
     for path in paths:
-        out.print(f"Đã lập báo cáo: {path}", highlight=False)
+        out.print(f"Đã lập báo cáo: {path}", highlight=False, soft_wrap=True)
 
 
 def _write_report(

@@ -287,6 +287,13 @@ def _progress(frame: pd.DataFrame) -> str:
     parts = []
     for period, rows in frame.groupby("period", sort=True):
         year = int(str(period)[:4])
+        attrs = f'data-year="{year}" data-period="{html.escape(str(period))}"'
+        if not rows["units_reported"].any():
+            parts.append(
+                f'<div class="one-period empty" {attrs}><p class="note">'
+                f"Chưa đơn vị nào báo cáo tiến độ kỳ {html.escape(str(period))}.</p></div>"
+            )
+            continue
         tasks = go.Figure()
         groups = rows.groupby("group_code", sort=False)[[k for k, _, _ in _STATUS]].sum()
         by_group = go.Figure()
@@ -296,7 +303,6 @@ def _progress(frame: pd.DataFrame) -> str:
                              marker_color=color)  # fmt: skip
         tasks.update_layout(barmode="stack", title=f"Tiến độ từng nhiệm vụ, kỳ {period} (số đơn vị)")
         by_group.update_layout(barmode="stack", title=f"Tiến độ theo nhóm nhiệm vụ, kỳ {period}")
-        attrs = f'data-year="{year}" data-period="{html.escape(str(period))}"'
         parts.append(
             f'<div class="one-period" {attrs}><div class="pair">'
             + _figure(tasks, height=360)
@@ -314,7 +320,7 @@ def _progress(frame: pd.DataFrame) -> str:
     return _section(
         "tien-do",
         "Tiến độ nhiệm vụ",
-        "Số đơn vị báo cáo từng trạng thái; khi chọn «Tất cả», hiện kỳ gần nhất.",
+        "Số đơn vị báo cáo từng trạng thái; khi chọn «Tất cả», hiện kỳ gần nhất đã có báo cáo.",
         *parts,
         '<details><summary>Bảng số liệu</summary>' + table + "</details>",
     )
@@ -354,9 +360,12 @@ function applyFilters() {
   document.querySelectorAll('tr[data-year], tr[data-period]').forEach(function (el) {
     el.style.display = match(el) ? '' : 'none';
   });
+  // One period's progress at a time: the latest matching one that has reports.
   var shown = Array.prototype.filter.call(document.querySelectorAll('.one-period'), match);
+  var full = shown.filter(function (el) { return !el.classList.contains('empty'); });
+  var chosen = (full.length ? full : shown).pop();
   document.querySelectorAll('.one-period').forEach(function (el) {
-    el.style.display = el === shown[shown.length - 1] ? '' : 'none';
+    el.style.display = el === chosen ? '' : 'none';
   });
   if (window.Plotly) {
     document.querySelectorAll('.js-plotly-plot').forEach(function (el) {
