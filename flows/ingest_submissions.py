@@ -19,6 +19,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.utilities.annotations import quote
 
 from khcn.settings import Settings, load_settings
+from outputs.dashboard import write_dashboard
 from schemas.schema import Schema, load_schema
 from schemas.validation import summarize, validate_in_batches
 from schemas.verdict import Verdict
@@ -31,7 +32,6 @@ from warehouse.history import value_history
 from warehouse.load import LoadSummary, known_hashes, load, sync_schema
 from warehouse.migrate import init
 from warehouse.publish import publish
-from outputs.dashboard import write_dashboard
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 WRITER_LIMIT = "khcn-warehouse-writer"

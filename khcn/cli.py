@@ -283,14 +283,19 @@ def targets_show(
     with _failing_cleanly():
         schema = load_schema(_settings(ctx))
     years, found = schema.plan_years, schema.targets
-    rows = [("Chỉ tiêu", e.code, e.name, [found.element(e.code, y) for y in years])
-            for e in schema.elements.elements] + [
-            ("Chỉ số", i.code, i.name, [found.indicator(i.code, y) for y in years])
-            for i in schema.elements.indicators]  # fmt: skip
+    rows = [
+        ("Chỉ tiêu", e.code, e.name, [found.element(e.code, y) for y in years])
+        for e in schema.elements.elements
+    ] + [
+        ("Chỉ số", i.code, i.name, [found.indicator(i.code, y) for y in years])
+        for i in schema.elements.indicators
+    ]
     if as_json:
         _print_json(
-            [{"kind": k, "code": c, "name": n, "targets": dict(zip(years, t, strict=True))}
-             for k, c, n, t in rows]  # fmt: skip
+            [
+                {"kind": k, "code": c, "name": n, "targets": dict(zip(years, t, strict=True))}
+                for k, c, n, t in rows
+            ]  # fmt: skip
         )
         return
     table = Table("Loại", "Mã", "Tên", *(str(y) for y in years))
@@ -625,9 +630,7 @@ def report(
         out.print(f"Đã lập báo cáo: {path}", highlight=False, soft_wrap=True)
 
 
-def _write_report(
-    settings: Settings, period: str, out_file: Path | None, pdf: bool
-) -> list[Path]:
+def _write_report(settings: Settings, period: str, out_file: Path | None, pdf: bool) -> list[Path]:
     from datetime import datetime
 
     from outputs.report import VIETNAM, Heading, workbook_to_pdf, write_report_workbook

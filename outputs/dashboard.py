@@ -72,7 +72,7 @@ def write_dashboard(published: Path, target: Path | None = None, commune: str = 
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(page)
-        os.chmod(tmp, 0o644)
+        Path(tmp).chmod(0o644)  # readers of the published folder are other users
         Path(tmp).replace(target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -130,7 +130,7 @@ def _table(frame: pd.DataFrame, headings: dict[str, str], formats: dict[str, str
         )
         rows.append(f"<tr{_filter_attrs(record)}>{cells}</tr>")
     empty = f'<tr><td colspan="{len(headings)}">Chưa có số liệu.</td></tr>' if not rows else ""
-    return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}{empty}</tbody></table>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}{empty}</tbody></table>"
 
 
 def _filter_attrs(record: dict[str, Any]) -> str:
@@ -174,11 +174,18 @@ def _completeness_by_type(frame: pd.DataFrame) -> str:
     )
     table = _table(
         frame,
-        {"period": "Kỳ", "unit_type": "Loại đơn vị", "expected": "Phải nộp",
-         "received": "Đã nộp", "accepted": "Được chấp nhận", "on_time": "Đúng hạn",
-         "accepted_rate": "Tỷ lệ chấp nhận", "on_time_rate": "Tỷ lệ đúng hạn"},
+        {
+            "period": "Kỳ",
+            "unit_type": "Loại đơn vị",
+            "expected": "Phải nộp",
+            "received": "Đã nộp",
+            "accepted": "Được chấp nhận",
+            "on_time": "Đúng hạn",
+            "accepted_rate": "Tỷ lệ chấp nhận",
+            "on_time_rate": "Tỷ lệ đúng hạn",
+        },
         {"accepted_rate": "%", "on_time_rate": "%"},
-    )  # fmt: skip
+    )
     return _section(
         "day-du-loai",
         "Mức đầy đủ theo loại đơn vị qua các kỳ",
@@ -192,8 +199,11 @@ def _completeness_by_unit(frame: pd.DataFrame, periods: list[str]) -> str:
     units = frame.drop_duplicates("unit_code")[["unit_code", "unit_name", "unit_type"]]
     labels = [f"{c} - {n}" for c, n in zip(units["unit_code"], units["unit_name"], strict=True)]
     states = frame.set_index(["unit_code", "period"])["state"].to_dict()
-    z = [[_STATES.get(states.get((code, p), ""), None) for p in periods] for code in units["unit_code"]]
-    text = [[states.get((code, p), "Không phải báo cáo") for p in periods] for code in units["unit_code"]]
+    z = [[_STATES.get(states.get((code, p), "")) for p in periods] for code in units["unit_code"]]
+    text = [
+        [states.get((code, p), "Không phải báo cáo") for p in periods]
+        for code in units["unit_code"]
+    ]
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -213,37 +223,54 @@ def _completeness_by_unit(frame: pd.DataFrame, periods: list[str]) -> str:
             },
         )
     )
-    fig.update_layout(title="Tình trạng báo cáo của từng đơn vị theo kỳ", yaxis={"autorange": "reversed"})
+    fig.update_layout(
+        title="Tình trạng báo cáo của từng đơn vị theo kỳ", yaxis={"autorange": "reversed"}
+    )
     table = _table(
         frame,
-        {"period": "Kỳ", "unit_code": "Mã đơn vị", "unit_name": "Tên đơn vị",
-         "unit_type": "Loại đơn vị", "state": "Tình trạng", "last_received_at": "Nhận lần cuối"},
+        {
+            "period": "Kỳ",
+            "unit_code": "Mã đơn vị",
+            "unit_name": "Tên đơn vị",
+            "unit_type": "Loại đơn vị",
+            "state": "Tình trạng",
+            "last_received_at": "Nhận lần cuối",
+        },
         {},
-    )  # fmt: skip
+    )
     height = max(380, 90 + 22 * len(labels))
     return _section(
         "day-du-don-vi",
         "Mức đầy đủ theo đơn vị qua các kỳ",
         "Mỗi ô: tình trạng báo cáo của một đơn vị trong một kỳ.",
         _figure(fig, height=height),
-        '<details><summary>Bảng số liệu</summary>' + table + "</details>",
+        "<details><summary>Bảng số liệu</summary>" + table + "</details>",
     )
 
 
 def _on_time(frame: pd.DataFrame) -> str:
     overall = frame[frame["unit_type"] == "Tổng cộng"]
     fig = go.Figure()
-    fig.add_scatter(x=overall["period"], y=overall["on_time_rate"], name="Đúng hạn", mode="lines+markers")
+    fig.add_scatter(
+        x=overall["period"], y=overall["on_time_rate"], name="Đúng hạn", mode="lines+markers"
+    )
     fig.add_scatter(
         x=overall["period"], y=overall["accepted_rate"], name="Được chấp nhận", mode="lines+markers"
     )
-    fig.update_layout(title="Tỷ lệ báo cáo đúng hạn của cả xã", yaxis={"title": "%", "range": [0, 105]})
+    fig.update_layout(
+        title="Tỷ lệ báo cáo đúng hạn của cả xã", yaxis={"title": "%", "range": [0, 105]}
+    )
     table = _table(
         overall,
-        {"period": "Kỳ", "expected": "Phải nộp", "on_time": "Đúng hạn",
-         "on_time_rate": "Tỷ lệ đúng hạn", "accepted_rate": "Tỷ lệ chấp nhận"},
+        {
+            "period": "Kỳ",
+            "expected": "Phải nộp",
+            "on_time": "Đúng hạn",
+            "on_time_rate": "Tỷ lệ đúng hạn",
+            "accepted_rate": "Tỷ lệ chấp nhận",
+        },
         {"on_time_rate": "%", "accepted_rate": "%"},
-    )  # fmt: skip
+    )
     return _section(
         "dung-han",
         "Tỷ lệ đúng hạn",
@@ -256,24 +283,46 @@ def _on_time(frame: pd.DataFrame) -> str:
 def _indicators(frame: pd.DataFrame) -> str:
     codes = list(dict.fromkeys(frame["indicator_code"]))
     names = frame.drop_duplicates("indicator_code").set_index("indicator_code")["indicator_name"]
-    fig = make_subplots(rows=1, cols=max(1, len(codes)), subplot_titles=[str(names[c]) for c in codes])
+    fig = make_subplots(
+        rows=1, cols=max(1, len(codes)), subplot_titles=[str(names[c]) for c in codes]
+    )
     for col, code in enumerate(codes, start=1):
         rows = frame[frame["indicator_code"] == code]
         years = rows["year"].astype(str)
-        fig.add_bar(x=years, y=rows["actual"], name="Thực hiện", marker_color="#2f6db5",
-                    showlegend=col == 1, row=1, col=col)  # fmt: skip
-        fig.add_scatter(x=years, y=rows["target"], name="Mục tiêu", mode="lines+markers",
-                        line={"color": "#c0504d", "dash": "dash"}, showlegend=col == 1,
-                        row=1, col=col)  # fmt: skip
+        fig.add_bar(
+            x=years,
+            y=rows["actual"],
+            name="Thực hiện",
+            marker_color="#2f6db5",
+            showlegend=col == 1,
+            row=1,
+            col=col,
+        )
+        fig.add_scatter(
+            x=years,
+            y=rows["target"],
+            name="Mục tiêu",
+            mode="lines+markers",
+            line={"color": "#c0504d", "dash": "dash"},
+            showlegend=col == 1,
+            row=1,
+            col=col,
+        )
     fig.update_annotations(font_size=11)
     fig.update_layout(title="Chỉ số so với mục tiêu, 2026-2030")
     table = _table(
         frame,
-        {"indicator_code": "Mã chỉ số", "indicator_name": "Chỉ số", "year": "Năm",
-         "actual": "Thực hiện", "target": "Mục tiêu", "percent_of_target": "% mục tiêu",
-         "met": "Đánh giá"},
+        {
+            "indicator_code": "Mã chỉ số",
+            "indicator_name": "Chỉ số",
+            "year": "Năm",
+            "actual": "Thực hiện",
+            "target": "Mục tiêu",
+            "percent_of_target": "% mục tiêu",
+            "met": "Đánh giá",
+        },
         {"percent_of_target": "%"},
-    )  # fmt: skip
+    )
     return _section(
         "chi-so",
         "Chỉ số so với mục tiêu",
@@ -299,9 +348,12 @@ def _progress(frame: pd.DataFrame) -> str:
         by_group = go.Figure()
         for key, label, color in _STATUS:
             tasks.add_bar(x=rows["task_code"], y=rows[key], name=label, marker_color=color)
-            by_group.add_bar(x=[f"Nhóm {g}" for g in groups.index], y=groups[key], name=label,
-                             marker_color=color)  # fmt: skip
-        tasks.update_layout(barmode="stack", title=f"Tiến độ từng nhiệm vụ, kỳ {period} (số đơn vị)")
+            by_group.add_bar(
+                x=[f"Nhóm {g}" for g in groups.index], y=groups[key], name=label, marker_color=color
+            )
+        tasks.update_layout(
+            barmode="stack", title=f"Tiến độ từng nhiệm vụ, kỳ {period} (số đơn vị)"
+        )
         by_group.update_layout(barmode="stack", title=f"Tiến độ theo nhóm nhiệm vụ, kỳ {period}")
         parts.append(
             f'<div class="one-period" {attrs}><div class="pair">'
@@ -311,18 +363,25 @@ def _progress(frame: pd.DataFrame) -> str:
         )
     table = _table(
         frame,
-        {"period": "Kỳ", "group_code": "Nhóm", "task_code": "Nhiệm vụ", "task_content": "Nội dung",
-         "units_expected": "Phải báo cáo", "units_reported": "Đã báo cáo",
-         "units_not_started": "Chưa triển khai", "units_in_progress": "Đang triển khai",
-         "units_completed": "Hoàn thành"},
+        {
+            "period": "Kỳ",
+            "group_code": "Nhóm",
+            "task_code": "Nhiệm vụ",
+            "task_content": "Nội dung",
+            "units_expected": "Phải báo cáo",
+            "units_reported": "Đã báo cáo",
+            "units_not_started": "Chưa triển khai",
+            "units_in_progress": "Đang triển khai",
+            "units_completed": "Hoàn thành",
+        },
         {},
-    )  # fmt: skip
+    )
     return _section(
         "tien-do",
         "Tiến độ nhiệm vụ",
         "Số đơn vị báo cáo từng trạng thái; khi chọn «Tất cả», hiện kỳ gần nhất đã có báo cáo.",
         *parts,
-        '<details><summary>Bảng số liệu</summary>' + table + "</details>",
+        "<details><summary>Bảng số liệu</summary>" + table + "</details>",
     )
 
 
@@ -336,10 +395,16 @@ def _to_send(frame: pd.DataFrame) -> str:
     fig.update_layout(barmode="stack", title="Số đơn vị còn phải gửi hoặc gửi lại, theo kỳ")
     table = _table(
         waiting,
-        {"period": "Kỳ", "unit_code": "Mã đơn vị", "unit_name": "Tên đơn vị",
-         "unit_type": "Loại đơn vị", "state": "Cần làm", "last_received_at": "Nhận lần cuối"},
+        {
+            "period": "Kỳ",
+            "unit_code": "Mã đơn vị",
+            "unit_name": "Tên đơn vị",
+            "unit_type": "Loại đơn vị",
+            "state": "Cần làm",
+            "last_received_at": "Nhận lần cuối",
+        },
         {},
-    )  # fmt: skip
+    )
     return _section(
         "con-thieu",
         "Đơn vị còn phải gửi hoặc gửi lại",

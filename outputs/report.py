@@ -87,21 +87,20 @@ def _heading(sheet: Worksheet, data: ReportData, heading: Heading) -> int:
     for col, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(col)].width = width
     lines = (
-        (1, "A1:C1", f"UBND XÃ {heading.commune.upper()}", Font(bold=True)),
-        (1, "D1:H1", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", Font(bold=True)),
-        (2, "A2:C2", "Số:      /BC-UBND", Font()),
-        (2, "D2:H2", "Độc lập - Tự do - Hạnh phúc", Font(bold=True, underline="single")),
+        ("A1:C1", f"UBND XÃ {heading.commune.upper()}", Font(bold=True)),
+        ("D1:H1", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", Font(bold=True)),
+        ("A2:C2", "Số:      /BC-UBND", Font()),
+        ("D2:H2", "Độc lập - Tự do - Hạnh phúc", Font(bold=True, underline="single")),
         (
-            3,
             "D3:H3",
             f"{heading.commune}, ngày {today.day:02d} tháng {today.month:02d} năm {today.year}",
             Font(italic=True),
         ),
-        (5, "A5:H5", "BÁO CÁO", Font(bold=True, size=14)),
-        (6, "A6:H6", PLAN_TITLE, Font(bold=True)),
-        (7, "A7:H7", f"Kỳ báo cáo: {data.scope.label}", Font(italic=True)),
+        ("A5:H5", "BÁO CÁO", Font(bold=True, size=14)),
+        ("A6:H6", PLAN_TITLE, Font(bold=True)),
+        ("A7:H7", f"Kỳ báo cáo: {data.scope.label}", Font(italic=True)),
     )
-    for row, cells, text, font in lines:
+    for cells, text, font in lines:
         sheet.merge_cells(cells)
         first = sheet[cells.split(":")[0]]
         put(first, text)
@@ -197,7 +196,9 @@ def _completeness_summary(sheet: Worksheet, data: ReportData, row: int) -> int:
         totals=[False] * len(types) + [True],
     )
     if periods[:-7]:
-        put(sheet.cell(table.last_row + 1, 1), f"(Các kỳ trước {periods[-7]}: xem sheet Mức đầy đủ)")
+        put(
+            sheet.cell(table.last_row + 1, 1), f"(Các kỳ trước {periods[-7]}: xem sheet Mức đầy đủ)"
+        )
     chart = _bar_chart("Tỷ lệ chấp nhận theo loại đơn vị, kỳ", "Tỷ lệ", percent=True)
     values = Reference(
         sheet, min_col=2, max_col=1 + len(periods[-7:]), min_row=row, max_row=table.last_row
@@ -240,16 +241,28 @@ def _task_status(sheet: Worksheet, data: ReportData, row: int) -> int:
     rows = data.sections["progress"]
     sheet.row_breaks.append(Break(id=row - 1))  # the task table and its chart on a fresh page
     row = _section_title(sheet, row, "III. Tình hình thực hiện các nhiệm vụ")
-    keys = ("units_expected", "units_reported", "units_not_started", "units_in_progress",
-            "units_completed")  # fmt: skip
+    keys = (
+        "units_expected",
+        "units_reported",
+        "units_not_started",
+        "units_in_progress",
+        "units_completed",
+    )
     # The full wording and the narratives are on sheet Tiến độ; here the table and its chart
     # share one page.
     body: list[list[Any]] = [
         [r["task_code"], _shorten(r["task_content"], 70), *(r[k] for k in keys)] for r in rows
     ]
     body.append(["Tổng cộng", "", *(sum(r[k] or 0 for r in rows) for k in keys)])
-    headings = ["Nhiệm vụ", "Nội dung", "Đơn vị phải báo cáo", "Đã báo cáo",
-                "Chưa triển khai", "Đang triển khai", "Hoàn thành"]  # fmt: skip
+    headings = [
+        "Nhiệm vụ",
+        "Nội dung",
+        "Đơn vị phải báo cáo",
+        "Đã báo cáo",
+        "Chưa triển khai",
+        "Đang triển khai",
+        "Hoàn thành",
+    ]
     table = _table(sheet, row, headings, body, totals=[False] * len(rows) + [True])
     chart = _bar_chart("Trạng thái nhiệm vụ (số đơn vị)", "Số đơn vị", stacked=True)
     values = Reference(sheet, min_col=5, max_col=7, min_row=row, max_row=table.last_row - 1)
@@ -266,16 +279,25 @@ def _shorten(text: str | None, limit: int) -> str:
 
 
 def _signature(sheet: Worksheet, row: int, heading: Heading) -> None:
-    lines_left = ("Nơi nhận:", "- UBND tỉnh (Sở Khoa học và Công nghệ);",
-                  "- Thường trực Đảng ủy, HĐND xã;", "- Lưu: VT.")  # fmt: skip
+    lines_left = (
+        "Nơi nhận:",
+        "- UBND tỉnh (Sở Khoa học và Công nghệ);",
+        "- Thường trực Đảng ủy, HĐND xã;",
+        "- Lưu: VT.",
+    )
     for offset, text in enumerate(lines_left):
         cell = sheet.cell(row + offset, 1)
         put(cell, text)
         cell.font = Font(bold=offset == 0, italic=offset == 0, size=10)
-    right = (("TM. ỦY BAN NHÂN DÂN", _BOLD), (heading.signer_title, _BOLD),
-             ("(Ký, ghi rõ họ tên, đóng dấu)", Font(italic=True)))  # fmt: skip
+    right = (
+        ("TM. ỦY BAN NHÂN DÂN", _BOLD),
+        (heading.signer_title, _BOLD),
+        ("(Ký, ghi rõ họ tên, đóng dấu)", Font(italic=True)),
+    )
     for offset, (text, font) in enumerate(right):
-        sheet.merge_cells(start_row=row + offset, end_row=row + offset, start_column=5, end_column=8)
+        sheet.merge_cells(
+            start_row=row + offset, end_row=row + offset, start_column=5, end_column=8
+        )
         cell = sheet.cell(row + offset, 5)
         put(cell, text)
         cell.font, cell.alignment = font, _CENTER
@@ -290,24 +312,64 @@ def _detail_sheet(sheet: Worksheet, title: str, widths: Sequence[int]) -> int:
 
 
 def _completeness_detail(sheet: Worksheet, data: ReportData) -> None:
-    row = _detail_sheet(sheet, "Mức độ đầy đủ theo kỳ và loại đơn vị", (10, 18, 10, 10, 12, 10, 12, 12))
+    row = _detail_sheet(
+        sheet, "Mức độ đầy đủ theo kỳ và loại đơn vị", (10, 18, 10, 10, 12, 10, 12, 12)
+    )
     rows = data.sections["completeness"]
-    body = [[r["period"], r["unit_type"], r["expected"], r["received"], r["accepted"],
-             r["on_time"], r["accepted_share"], r["on_time_share"]] for r in rows]  # fmt: skip
-    headings = ["Kỳ", "Loại đơn vị", "Phải nộp", "Đã nộp", "Được chấp nhận", "Đúng hạn",
-                "Tỷ lệ chấp nhận", "Tỷ lệ đúng hạn"]  # fmt: skip
+    body = [
+        [
+            r["period"],
+            r["unit_type"],
+            r["expected"],
+            r["received"],
+            r["accepted"],
+            r["on_time"],
+            r["accepted_share"],
+            r["on_time_share"],
+        ]
+        for r in rows
+    ]
+    headings = [
+        "Kỳ",
+        "Loại đơn vị",
+        "Phải nộp",
+        "Đã nộp",
+        "Được chấp nhận",
+        "Đúng hạn",
+        "Tỷ lệ chấp nhận",
+        "Tỷ lệ đúng hạn",
+    ]
     _table(sheet, row, headings, body, {7: PERCENT, 8: PERCENT}, [r["is_total"] for r in rows])
     _print_setup(sheet, landscape=False, title_rows=f"{row}:{row}")
 
 
 def _missing(sheet: Worksheet, data: ReportData) -> None:
-    row = _detail_sheet(sheet, "Đơn vị chưa có báo cáo được chấp nhận", (10, 14, 34, 16, 10, 24, 18))
+    row = _detail_sheet(
+        sheet, "Đơn vị chưa có báo cáo được chấp nhận", (10, 14, 34, 16, 10, 24, 18)
+    )
     rows = data.sections["missing"]
-    body: list[list[Any]] = [[r["period"], r["unit_code"], r["unit_name"], r["unit_type"],
-                              r["sent"], r["last_result"], r["last_received_at"]] for r in rows]  # fmt: skip
+    body: list[list[Any]] = [
+        [
+            r["period"],
+            r["unit_code"],
+            r["unit_name"],
+            r["unit_type"],
+            r["sent"],
+            r["last_result"],
+            r["last_received_at"],
+        ]
+        for r in rows
+    ]
     body.append(["Tổng cộng", f"{len(rows)} lượt đơn vị", "", "", "", "", None])
-    headings = ["Kỳ", "Mã đơn vị", "Tên đơn vị", "Loại đơn vị", "Đã gửi tệp", "Kết quả tệp cuối",
-                "Nhận lúc"]  # fmt: skip
+    headings = [
+        "Kỳ",
+        "Mã đơn vị",
+        "Tên đơn vị",
+        "Loại đơn vị",
+        "Đã gửi tệp",
+        "Kết quả tệp cuối",
+        "Nhận lúc",
+    ]
     table = _table(sheet, row, headings, body, totals=[False] * len(rows) + [True])
     for r in range(table.first_row, table.last_row + 1):
         sheet.cell(r, 7).number_format = "dd/mm/yyyy hh:mm"
@@ -315,27 +377,66 @@ def _missing(sheet: Worksheet, data: ReportData) -> None:
 
 
 def _values(sheet: Worksheet, data: ReportData) -> None:
-    row = _detail_sheet(sheet, "Số liệu các chỉ tiêu so với mục tiêu năm",
-                        (10, 40, 12, 8, 10, 12, 12, 12, 11, 16))  # fmt: skip
+    row = _detail_sheet(
+        sheet, "Số liệu các chỉ tiêu so với mục tiêu năm", (10, 40, 12, 8, 10, 12, 12, 12, 11, 16)
+    )
     rows = data.sections["values"]
     one_year = len(data.scope.years) == 1
-    body = [[r["element_code"], r["element_name"], r["measure"], r["year"], r["units_reporting"],
-             r["period_total"] if one_year else None, r["actual"], r["target"],
-             r["share_of_target"], r["met"]] for r in rows]  # fmt: skip
-    headings = ["Mã chỉ tiêu", "Tên chỉ tiêu", "Đơn vị tính", "Năm", "Số đơn vị báo cáo",
-                "Trong kỳ", "Lũy kế năm", "Mục tiêu năm", "% mục tiêu", "Đánh giá"]  # fmt: skip
+    body = [
+        [
+            r["element_code"],
+            r["element_name"],
+            r["measure"],
+            r["year"],
+            r["units_reporting"],
+            r["period_total"] if one_year else None,
+            r["actual"],
+            r["target"],
+            r["share_of_target"],
+            r["met"],
+        ]
+        for r in rows
+    ]
+    headings = [
+        "Mã chỉ tiêu",
+        "Tên chỉ tiêu",
+        "Đơn vị tính",
+        "Năm",
+        "Số đơn vị báo cáo",
+        "Trong kỳ",
+        "Lũy kế năm",
+        "Mục tiêu năm",
+        "% mục tiêu",
+        "Đánh giá",
+    ]
     _table(sheet, row, headings, body, {9: PERCENT})
     _print_setup(sheet, landscape=True, title_rows=f"{row}:{row}")
 
 
 def _narratives(sheet: Worksheet, data: ReportData) -> None:
-    row = _detail_sheet(sheet, "Kết quả, khó khăn và đề xuất của các đơn vị theo nhiệm vụ",
-                        (9, 34, 9, 40, 34, 34))  # fmt: skip
+    row = _detail_sheet(
+        sheet, "Kết quả, khó khăn và đề xuất của các đơn vị theo nhiệm vụ", (9, 34, 9, 40, 34, 34)
+    )
     rows = data.sections["progress"]
-    body = [[r["task_code"], r["task_content"], r["period"], r["results"], r["difficulties"],
-             r["proposals"]] for r in rows]  # fmt: skip
-    headings = ["Nhiệm vụ", "Nội dung", "Kỳ", "Kết quả đạt được", "Khó khăn, vướng mắc",
-                "Đề xuất, kiến nghị"]  # fmt: skip
+    body = [
+        [
+            r["task_code"],
+            r["task_content"],
+            r["period"],
+            r["results"],
+            r["difficulties"],
+            r["proposals"],
+        ]
+        for r in rows
+    ]
+    headings = [
+        "Nhiệm vụ",
+        "Nội dung",
+        "Kỳ",
+        "Kết quả đạt được",
+        "Khó khăn, vướng mắc",
+        "Đề xuất, kiến nghị",
+    ]
     _table(sheet, row, headings, body)
     _print_setup(sheet, landscape=True, title_rows=f"{row}:{row}")
 
@@ -377,8 +478,17 @@ def workbook_to_pdf(workbook: Path, soffice: str = "soffice", timeout: float = 1
     # A private profile per run: two conversions at once must not share one.
     with tempfile.TemporaryDirectory(prefix="khcn-soffice-") as profile:
         outdir = Path(profile) / "out"
-        command = [binary, f"-env:UserInstallation=file://{profile}/user", "--headless",
-                   "--norestore", "--convert-to", "pdf", "--outdir", str(outdir), str(workbook)]  # fmt: skip
+        command = [
+            binary,
+            f"-env:UserInstallation=file://{profile}/user",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(outdir),
+            str(workbook),
+        ]
         try:
             subprocess.run(command, capture_output=True, timeout=timeout, check=False)  # noqa: S603
         except subprocess.TimeoutExpired:

@@ -266,8 +266,8 @@ def read_targets_workbook(
         for year, value in values.items():
             checked = _year_value(year, value, years)
             if isinstance(checked, str):
-                col = _letter(year_columns[year])
-                problems.add(file, f"{where}, cột {col}", checked + "; sửa rồi nạp lại")
+                letter = _letter(year_columns[year])
+                problems.add(file, f"{where}, cột {letter}", checked + "; sửa rồi nạp lại")
             elif checked is not None:
                 into[(code, checked[0])] = checked[1]
     problems.raise_if_any()

@@ -90,15 +90,15 @@ def test_dashboard_tables_show_the_marts(dashboard: Path, settings: Settings) ->
     page = dashboard.read_text(encoding="utf-8")
     shown = f"{rate[0]:.1f}%".replace(".", ",")
     on_time = page.split('id="dung-han"')[1].split("</section>")[0]
-    assert re.search(rf'data-period="2026Q2"><td>2026Q2</td>.*?<td>{re.escape(shown)}</td>', on_time)
+    assert re.search(
+        rf'data-period="2026Q2"><td>2026Q2</td>.*?<td>{re.escape(shown)}</td>', on_time
+    )
     to_send = page.split('id="con-thieu"')[1].split("</section>")[0]
     assert to_send.count('data-period="2026Q3"') == waiting[0]
     assert "Bị từ chối, cần gửi lại" in to_send and "Chưa gửi" in to_send
 
 
-def test_cli_dashboard_rewrites_and_prints_its_path(
-    dashboard: Path, settings: Settings
-) -> None:
+def test_cli_dashboard_rewrites_and_prints_its_path(dashboard: Path, settings: Settings) -> None:
     dashboard.unlink()
     env = {"KHCN_SCHEMAS_DIR": str(settings.schemas_dir), "KHCN_DATA_DIR": str(settings.data_dir)}
     result = CliRunner().invoke(app, ["dashboard"], env=env)
@@ -138,7 +138,11 @@ class _DevTools:
 
     def evaluate(self, session: str, expression: str) -> Any:
         found = self.call(
-            "Runtime.evaluate", session, expression=expression, returnByValue=True, awaitPromise=True
+            "Runtime.evaluate",
+            session,
+            expression=expression,
+            returnByValue=True,
+            awaitPromise=True,
         )
         return found["result"].get("value")
 
@@ -158,16 +162,28 @@ def chromium(tmp_path: Path) -> Iterator[_DevTools]:
         pytest.fail(f"{CHROMIUM} is missing: make system installs it")
     profile = tmp_path / "chromium-profile"
     process = subprocess.Popen(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", "--disable-extensions", f"--user-data-dir={profile}",
-         "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-         "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-         "--window-size=1280,900", "about:blank"],
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-extensions",
+            f"--user-data-dir={profile}",
+            "--proxy-server=127.0.0.1:9",
+            "--proxy-bypass-list=<-loopback>",
+            "--remote-debugging-address=127.0.0.1",
+            "--remote-debugging-port=0",
+            "--window-size=1280,900",
+            "about:blank",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-    )  # fmt: skip
+    )
     try:
         assert process.stderr is not None
         url = None
@@ -252,7 +268,9 @@ def test_chromium_draws_the_dashboard_offline(
         mobile=False,
     )
     time.sleep(1)  # Plotly redraws at the new size
-    shot = chromium.call("Page.captureScreenshot", session, format="png", captureBeyondViewport=True)
+    shot = chromium.call(
+        "Page.captureScreenshot", session, format="png", captureBeyondViewport=True
+    )
     png = base64.b64decode(shot["data"])
     assert png.startswith(b"\x89PNG") and len(png) > 50_000
     (tmp_path / "dashboard.png").write_bytes(png)
@@ -265,8 +283,14 @@ def test_chromium_draws_the_dashboard_offline(
         e["params"]
         for e in events
         if e["method"] == "Runtime.exceptionThrown"
-        or (e["method"] == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "warning"))
-        or (e["method"] == "Log.entryAdded" and e["params"]["entry"]["level"] in ("error", "warning"))
+        or (
+            e["method"] == "Runtime.consoleAPICalled"
+            and e["params"]["type"] in ("error", "warning")
+        )
+        or (
+            e["method"] == "Log.entryAdded"
+            and e["params"]["entry"]["level"] in ("error", "warning")
+        )
     ]
     assert errors == []
     requests = [

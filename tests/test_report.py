@@ -214,10 +214,16 @@ def test_pdf_has_heading_tables_and_charts(published: Path, settings: Settings) 
         ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     text = " ".join(text.split())
-    for expected in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "BÁO CÁO", "Kỳ báo cáo: năm 2026",
-                     "TM. ỦY BAN NHÂN DÂN", "Tỷ lệ chấp nhận theo loại đơn vị, kỳ",
-                     "Chỉ số: thực hiện so với mục tiêu", "Trạng thái nhiệm vụ",
-                     "Chưa triển khai Đang triển khai Hoàn thành"):  # fmt: skip
+    for expected in (
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "BÁO CÁO",
+        "Kỳ báo cáo: năm 2026",
+        "TM. ỦY BAN NHÂN DÂN",
+        "Tỷ lệ chấp nhận theo loại đơn vị, kỳ",
+        "Chỉ số: thực hiện so với mục tiêu",
+        "Trạng thái nhiệm vụ",
+        "Chưa triển khai Đang triển khai Hoàn thành",
+    ):
         assert expected in text, expected
     pages = subprocess.run(
         ["pdftoppm", "-png", "-r", "50", str(pdf), str(settings.reports / "page")],

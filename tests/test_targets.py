@@ -69,18 +69,14 @@ def test_every_problem_named_with_file_and_entry(schemas_dir: Path, settings: Se
     assert len(messages) == 6
 
 
-def test_without_a_targets_file_only_the_defaults_hold(
-    schemas_dir: Path, schema: Schema
-) -> None:
+def test_without_a_targets_file_only_the_defaults_hold(schemas_dir: Path, schema: Schema) -> None:
     (schemas_dir / "targets.yaml").unlink()
     targets = load_targets(schemas_dir / "targets.yaml", schema.elements, schema.plan_years)
     assert targets.elements == {}
     assert targets.indicator("CS-NS-KHCN", 2030) == 3.0
 
 
-def test_template_then_import_round_trip(
-    schemas_dir: Path, schema: Schema, tmp_path: Path
-) -> None:
+def test_template_then_import_round_trip(schemas_dir: Path, schema: Schema, tmp_path: Path) -> None:
     book_path = tmp_path / "muc-tieu.xlsx"
     env = {"KHCN_SCHEMAS_DIR": str(schemas_dir), "KHCN_DATA_DIR": str(tmp_path / "data")}
     made = runner.invoke(app, ["targets", "template", "--out", str(book_path)], env=env)
