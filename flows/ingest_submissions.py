@@ -155,8 +155,21 @@ def load_warehouse(
         sync_schema(settings.warehouse, schema, settings)
         summary = load(settings.warehouse, verdicts, receipts, settings)
         publish(settings.warehouse, settings.published)
-        write_dashboard(settings.published, commune=settings.commune_name)
+        refresh_dashboard(settings)
     return summary
+
+
+def refresh_dashboard(settings: Settings) -> None:
+    """Rewrite the dashboard from the copy just published, under the writer's lock so pages
+    follow publications in order.
+
+    The page is derived: when it cannot be drawn the load still stands, the run log says why,
+    and `khcn dashboard` draws it again.
+    """
+    try:
+        write_dashboard(settings.published, commune=settings.commune_name)
+    except Exception as exc:  # any failure of a derived page must not undo a finished load
+        get_run_logger().warning("Không ghi được bảng theo dõi: %s", exc)
 
 
 @contextmanager

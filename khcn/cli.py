@@ -584,6 +584,7 @@ def demo(
     from outputs.dashboard import write_dashboard
 
     with _failing_cleanly():
+        # The ingest wrote it already; a page it could not draw is drawn (or explained) here.
         board = write_dashboard(settings.published, commune=settings.commune_name)
     report_paths = _write_report(settings, periods[-1], None, pdf=True)
     out.print(f"Bảng theo dõi: {board}", highlight=False, soft_wrap=True)

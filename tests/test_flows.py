@@ -147,9 +147,7 @@ def test_cli_ingest_status_query(inbox: SampleInbox, settings: Settings) -> None
     assert json.loads(query.stdout) == [{"n": len(inbox.files)}]
 
     target = settings.data_dir / "bao-cao.xlsx"
-    report = runner.invoke(
-        app, ["report", "--period", "2026Q2", "--out", str(target), "--no-pdf"]
-    )
+    report = runner.invoke(app, ["report", "--period", "2026Q2", "--out", str(target), "--no-pdf"])
     assert report.exit_code == 0, report.output
     book = load_workbook(target)
     assert book.sheetnames == ["Báo cáo", "Mức đầy đủ", "Chưa nộp", "Số liệu", "Tiến độ"]

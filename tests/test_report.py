@@ -90,6 +90,8 @@ def test_scope_of_quarter_half_year_and_plan() -> None:
     assert plan.years == (2026,)
     later = report_scope("2026-2030", years, date(2028, 2, 1))
     assert later.periods[-1] == "2028Q1" and later.years == (2026, 2027, 2028)
+    with pytest.raises(ValueError, match="báo cáo lập theo quý"):
+        report_scope("202607", years, TODAY)
     for outside in ("2031Q1", "2025", "2026-2031", "2028-2027"):
         with pytest.raises(ValueError, match="nằm ngoài kế hoạch 2026-2030"):
             report_scope(outside, years, TODAY)

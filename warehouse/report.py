@@ -60,6 +60,12 @@ def report_scope(period: str, plan_years: range, today: date) -> Scope:
     parsed = parse_period(period)
     if parsed.year not in plan_years:
         raise ValueError(outside)
+    if parsed.kind == "month":
+        # Units report by quarter; a month has no completeness or progress of its own.
+        raise ValueError(
+            f"kỳ «{parsed.code}»: báo cáo lập theo quý (2026Q3), nửa năm (2026S1), "
+            f"năm (2026) hoặc giai đoạn ({first}-{last})"
+        )
     inside = [q for q in quarters(range(parsed.year, parsed.year + 1)) if _within(q, parsed)]
     return Scope(
         code=parsed.code,
