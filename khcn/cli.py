@@ -581,11 +581,8 @@ def demo(
     _print_indicators(report["indicators"])
     out.print(f"Kho: {settings.warehouse}; bản đọc: {settings.published}")
     out.print(f"Phản hồi cho đơn vị: {settings.outbox}")
-    from outputs.dashboard import write_dashboard
-
-    with _failing_cleanly():
-        # The ingest wrote it already; a page it could not draw is drawn (or explained) here.
-        board = write_dashboard(settings.published, commune=settings.commune_name)
+    # The ingest wrote it already; a page it could not draw is drawn (or explained) here.
+    board = _write_dashboard(settings)
     report_paths = _write_report(settings, periods[-1], None, pdf=True)
     out.print(f"Bảng theo dõi: {board}", highlight=False, soft_wrap=True)
     for path in report_paths:
@@ -600,17 +597,23 @@ def dashboard(
     ] = False,
 ) -> None:
     """Ghi lại bảng theo dõi (HTML, xem được không cần mạng) từ bản công bố; in đường dẫn."""
-    from outputs.dashboard import write_dashboard
-
     settings = _settings(ctx)
-    with _failing_cleanly():
-        path = write_dashboard(settings.published, commune=settings.commune_name)
+    path = _write_dashboard(settings)
     out.print(f"Bảng theo dõi: {path}", highlight=False, soft_wrap=True)
     if open_it:
         import webbrowser
 
         if not webbrowser.open(path.resolve().as_uri()):
             err.print("Không mở được trình duyệt; hãy mở tệp trên bằng tay.", highlight=False)
+
+
+def _write_dashboard(settings: Settings) -> Path:
+    from outputs.dashboard import DASHBOARD, write_dashboard
+    from warehouse.dashboard import dashboard_data
+
+    with _failing_cleanly():
+        data = dashboard_data(settings.published)
+        return write_dashboard(settings.published / DASHBOARD, data, settings.commune_name)
 
 
 @app.command("report")

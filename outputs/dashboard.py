@@ -1,4 +1,5 @@
-"""The plan at a glance: a self-contained, offline HTML dashboard built from the published marts.
+"""The plan at a glance: a self-contained, offline HTML dashboard of the published marts'
+tables (`warehouse.dashboard.dashboard_data`).
 
 Plotly draws every chart; its script is embedded once in the page, so the file opens without a
 network. Each chart has its table below it; a year and a period filter show the matching rows
@@ -21,12 +22,8 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
-from warehouse.db import sql
-from warehouse.query import open_published
-
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 DASHBOARD = "dashboard.html"
-_QUERIES = ("completeness", "units", "indicators", "progress")
 _STATES = {
     "Đúng hạn": 3,
     "Được chấp nhận, trễ hạn": 2,
@@ -41,32 +38,18 @@ _STATUS = (
 _CONFIG = {"displaylogo": False, "responsive": True, "locale": "vi"}
 
 
-def dashboard_data(published: Path) -> dict[str, pd.DataFrame]:
-    """The dashboard's tables, read from the published copy only.
-
-    Raises:
-        FileNotFoundError: nothing has been published yet.
-    """
-    con = open_published(published)
-    try:
-        return {name: con.execute(sql(f"analyses/dashboard_{name}")).df() for name in _QUERIES}
-    finally:
-        con.close()
-
-
-def write_dashboard(published: Path, target: Path | None = None, commune: str = "") -> Path:
-    """Write the dashboard beside the published copy (or at `target`), atomically.
+def write_dashboard(target: Path, data: dict[str, pd.DataFrame], commune: str = "") -> Path:
+    """Write the dashboard atomically: a reader opens the old page or the new one, whole.
 
     Args:
-        published: the published folder.
-        target: where to write; `<published>/dashboard.html` by default.
+        target: the page, normally `<published>/dashboard.html` (`DASHBOARD`).
+        data: the tables of `warehouse.dashboard.dashboard_data`.
         commune: the commune's name for the heading.
 
     Returns:
         The path written.
     """
-    target = target or published / DASHBOARD
-    page = render_dashboard(dashboard_data(published), commune)
+    page = render_dashboard(data, commune)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -21,7 +21,6 @@ from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sources.feedback import put
-from warehouse.report import ReportData
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 PERCENT = "0.0%"
@@ -41,6 +40,25 @@ PLAN_TITLE = (
 )
 
 
+class ReportContent(Protocol):
+    """What the report shows (`warehouse.report.ReportData` is one): rows as dictionaries."""
+
+    @property
+    def label(self) -> str:
+        """The period in words, e.g. `quý III năm 2026`."""
+        ...
+
+    @property
+    def years(self) -> tuple[int, ...]:
+        """The plan years the report covers."""
+        ...
+
+    @property
+    def sections(self) -> Mapping[str, list[dict[str, Any]]]:
+        """completeness, missing, values, progress, indicators."""
+        ...
+
+
 @dataclass(frozen=True)
 class Heading:
     """The administrative heading and signature of the report."""
@@ -56,7 +74,7 @@ class _Table:
     last_row: int  # inclusive, the totals row when there is one
 
 
-def write_report_workbook(path: Path, data: ReportData, heading: Heading) -> Path:
+def write_report_workbook(path: Path, data: ReportContent, heading: Heading) -> Path:
     """Write the report: the summary sheet with the heading, three charted tables and the
     signature block, then one sheet per detail table.
 
@@ -81,7 +99,7 @@ def write_report_workbook(path: Path, data: ReportData, heading: Heading) -> Pat
     return path
 
 
-def _heading(sheet: Worksheet, data: ReportData, heading: Heading) -> int:
+def _heading(sheet: Worksheet, data: ReportContent, heading: Heading) -> int:
     today = heading.today or datetime.now(VIETNAM).date()
     widths = (16, 38, 12, 12, 12, 12, 12, 12)
     for col, width in enumerate(widths, start=1):
@@ -98,7 +116,7 @@ def _heading(sheet: Worksheet, data: ReportData, heading: Heading) -> int:
         ),
         ("A5:H5", "BÁO CÁO", Font(bold=True, size=14)),
         ("A6:H6", PLAN_TITLE, Font(bold=True)),
-        ("A7:H7", f"Kỳ báo cáo: {data.scope.label}", Font(italic=True)),
+        ("A7:H7", f"Kỳ báo cáo: {data.label}", Font(italic=True)),
     )
     for cells, text, font in lines:
         sheet.merge_cells(cells)
@@ -176,7 +194,7 @@ def _bar_chart(title: str, y_title: str, *, stacked: bool = False, percent: bool
     return chart
 
 
-def _completeness_summary(sheet: Worksheet, data: ReportData, row: int) -> int:
+def _completeness_summary(sheet: Worksheet, data: ReportContent, row: int) -> int:
     """I. The share of expected units with an accepted report, by unit type and quarter."""
     rows = data.sections["completeness"]
     periods = list(dict.fromkeys(r["period"] for r in rows))
@@ -210,7 +228,7 @@ def _completeness_summary(sheet: Worksheet, data: ReportData, row: int) -> int:
     return anchor + _CHART_ROWS
 
 
-def _indicators(sheet: Worksheet, data: ReportData, row: int) -> int:
+def _indicators(sheet: Worksheet, data: ReportContent, row: int) -> int:
     """II. Each indicator and year: actual, target, percent of target, met."""
     rows = data.sections["indicators"]
     row = _section_title(sheet, row, "II. Các chỉ số của kế hoạch so với mục tiêu")
@@ -236,7 +254,7 @@ def _indicators(sheet: Worksheet, data: ReportData, row: int) -> int:
     return anchor + _CHART_ROWS
 
 
-def _task_status(sheet: Worksheet, data: ReportData, row: int) -> int:
+def _task_status(sheet: Worksheet, data: ReportContent, row: int) -> int:
     """III. Units by status per task, the total last."""
     rows = data.sections["progress"]
     sheet.row_breaks.append(Break(id=row - 1))  # the task table and its chart on a fresh page
@@ -311,7 +329,7 @@ def _detail_sheet(sheet: Worksheet, title: str, widths: Sequence[int]) -> int:
     return 3
 
 
-def _completeness_detail(sheet: Worksheet, data: ReportData) -> None:
+def _completeness_detail(sheet: Worksheet, data: ReportContent) -> None:
     row = _detail_sheet(
         sheet, "Mức độ đầy đủ theo kỳ và loại đơn vị", (10, 18, 10, 10, 12, 10, 12, 12)
     )
@@ -343,7 +361,7 @@ def _completeness_detail(sheet: Worksheet, data: ReportData) -> None:
     _print_setup(sheet, landscape=False, title_rows=f"{row}:{row}")
 
 
-def _missing(sheet: Worksheet, data: ReportData) -> None:
+def _missing(sheet: Worksheet, data: ReportContent) -> None:
     row = _detail_sheet(
         sheet, "Đơn vị chưa có báo cáo được chấp nhận", (10, 14, 34, 16, 10, 24, 18)
     )
@@ -376,12 +394,12 @@ def _missing(sheet: Worksheet, data: ReportData) -> None:
     _print_setup(sheet, landscape=True, title_rows=f"{row}:{row}")
 
 
-def _values(sheet: Worksheet, data: ReportData) -> None:
+def _values(sheet: Worksheet, data: ReportContent) -> None:
     row = _detail_sheet(
         sheet, "Số liệu các chỉ tiêu so với mục tiêu năm", (10, 40, 12, 8, 10, 12, 12, 12, 11, 16)
     )
     rows = data.sections["values"]
-    one_year = len(data.scope.years) == 1
+    one_year = len(data.years) == 1
     body = [
         [
             r["element_code"],
@@ -413,7 +431,7 @@ def _values(sheet: Worksheet, data: ReportData) -> None:
     _print_setup(sheet, landscape=True, title_rows=f"{row}:{row}")
 
 
-def _narratives(sheet: Worksheet, data: ReportData) -> None:
+def _narratives(sheet: Worksheet, data: ReportContent) -> None:
     row = _detail_sheet(
         sheet, "Kết quả, khó khăn và đề xuất của các đơn vị theo nhiệm vụ", (9, 34, 9, 40, 34, 34)
     )

@@ -24,6 +24,7 @@ from khcn.cli import app
 from khcn.settings import PROJECT_ROOT, Settings
 from outputs.dashboard import DASHBOARD, write_dashboard
 from schemas.schema import Schema
+from warehouse.dashboard import dashboard_data
 from warehouse.publish import published_database
 
 CHROMIUM = "/usr/bin/chromium"
@@ -34,7 +35,8 @@ SECTIONS = ("day-du-loai", "day-du-don-vi", "dung-han", "chi-so", "tien-do", "co
 @pytest.fixture
 def dashboard(settings: Settings, schema: Schema) -> Path:
     published = publish_three_quarters(settings, schema)
-    return write_dashboard(published, commune=settings.commune_name)
+    page = published / DASHBOARD
+    return write_dashboard(page, dashboard_data(published), settings.commune_name)
 
 
 class _Resources(HTMLParser):

@@ -33,6 +33,14 @@ class ReportData:
     scope: Scope
     sections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
+    @property
+    def label(self) -> str:
+        return self.scope.label
+
+    @property
+    def years(self) -> tuple[int, ...]:
+        return self.scope.years
+
 
 def report_scope(period: str, plan_years: range, today: date) -> Scope:
     """The quarters and years a report for `period` covers.
