@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import os
 import tempfile
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -128,9 +128,10 @@ def _filter_attrs(record: dict[str, Any]) -> str:
 def _cell(value: Any, fmt: str | None) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "-"
-    if isinstance(value, pd.Timestamp | datetime):
-        moment = value.tz_convert(VIETNAM) if isinstance(value, pd.Timestamp) else value
-        return f"{moment:%d/%m/%Y %H:%M}"
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return f"{value.astimezone(VIETNAM):%d/%m/%Y %H:%M}"
+    if isinstance(value, date):  # a day (pandas reads DuckDB dates as naive timestamps)
+        return f"{value:%d/%m/%Y}"
     if fmt == "%":
         return f"{float(value):.1f}%".replace(".", ",")
     if isinstance(value, float):
@@ -384,6 +385,7 @@ def _to_send(frame: pd.DataFrame) -> str:
             "unit_name": "Tên đơn vị",
             "unit_type": "Loại đơn vị",
             "state": "Cần làm",
+            "deadline": "Hạn nộp",
             "last_received_at": "Nhận lần cuối",
         },
         {},

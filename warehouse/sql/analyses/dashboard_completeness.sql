@@ -1,6 +1,18 @@
--- Completeness of every plan quarter that has started, per unit type and overall.
+-- Completeness of every plan quarter already due (or with reports in), per unit type and
+-- overall: a quarter before its deadline would show as a false zero.
 with completeness as (
     select * from mart.completeness
+),
+
+expected_reports as (
+    select * from mart.expected_reports
+),
+
+due as (
+    select period
+    from expected_reports
+    group by period
+    having max(deadline) < current_date or bool_or(received)
 ),
 
 final as (
@@ -15,12 +27,7 @@ final as (
         completeness.accepted_rate,
         completeness.on_time_rate
     from completeness
-    -- quarters that have started; the marts hold the whole plan
-    where case
-        when completeness.period like '%Q_'
-            then make_date(completeness.year, 3 * right(completeness.period, 1)::int - 2, 1)
-        else make_date(completeness.year, 1, 1)
-    end <= current_date
+    inner join due on completeness.period = due.period
 )
 
 select * from final

@@ -17,6 +17,7 @@ final as (
             else 'Chưa gửi'
         end as state,
         expected_reports.accepted,
+        expected_reports.deadline,
         expected_reports.last_received_at
     from expected_reports
     -- quarters that have started; the marts hold the whole plan
