@@ -25,11 +25,13 @@ from plotly.subplots import make_subplots
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 DASHBOARD = "dashboard.html"
 _STATES = {
-    "Đúng hạn": 3,
-    "Được chấp nhận, trễ hạn": 2,
+    "Đúng hạn": 4,
+    "Được chấp nhận, trễ hạn": 3,
+    "Chưa đến hạn": 2,
     "Bị từ chối, cần gửi lại": 1,
     "Chưa gửi": 0,
 }
+_STATE_COLOURS = ("#d9534f", "#f0ad4e", "#d0d0d0", "#9bd17a", "#2e7d32")
 _STATUS = (
     ("units_not_started", "Chưa triển khai", "#c0504d"),
     ("units_in_progress", "Đang triển khai", "#f6a821"),
@@ -195,9 +197,9 @@ def _completeness_by_unit(frame: pd.DataFrame, periods: list[str]) -> str:
             y=labels,
             text=text,
             hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
-            colorscale=[[0, "#d9534f"], [0.33, "#f0ad4e"], [0.67, "#9bd17a"], [1, "#2e7d32"]],
-            zmin=0,
-            zmax=3,
+            colorscale=_steps(_STATE_COLOURS),
+            zmin=-0.5,
+            zmax=len(_STATE_COLOURS) - 0.5,
             xgap=2,
             ygap=2,
             colorbar={
@@ -230,6 +232,14 @@ def _completeness_by_unit(frame: pd.DataFrame, periods: list[str]) -> str:
         _figure(fig, height=height),
         "<details><summary>Bảng số liệu</summary>" + table + "</details>",
     )
+
+
+def _steps(colours: tuple[str, ...]) -> list[tuple[float, str]]:
+    """A colour scale with one flat band per state, so each state has exactly one colour."""
+    bands = []
+    for i, colour in enumerate(colours):
+        bands += [(i / len(colours), colour), ((i + 1) / len(colours), colour)]
+    return bands
 
 
 def _on_time(frame: pd.DataFrame) -> str:
@@ -373,9 +383,10 @@ def _to_send(frame: pd.DataFrame) -> str:
     waiting = frame[~frame["accepted"].astype(bool)]
     counts = waiting.groupby(["period", "state"]).size().unstack(fill_value=0)
     fig = go.Figure()
-    for state in ("Chưa gửi", "Bị từ chối, cần gửi lại"):
+    for state in ("Chưa gửi", "Bị từ chối, cần gửi lại", "Chưa đến hạn"):
         if state in counts:
-            fig.add_bar(x=list(counts.index), y=counts[state], name=state)
+            colour = _STATE_COLOURS[_STATES[state]]
+            fig.add_bar(x=list(counts.index), y=counts[state], name=state, marker_color=colour)
     fig.update_layout(barmode="stack", title="Số đơn vị còn phải gửi hoặc gửi lại, theo kỳ")
     table = _table(
         waiting,

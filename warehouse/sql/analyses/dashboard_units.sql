@@ -14,6 +14,7 @@ final as (
             when expected_reports.on_time then 'Đúng hạn'
             when expected_reports.accepted then 'Được chấp nhận, trễ hạn'
             when expected_reports.received then 'Bị từ chối, cần gửi lại'
+            when expected_reports.deadline >= current_date then 'Chưa đến hạn'
             else 'Chưa gửi'
         end as state,
         expected_reports.accepted,
