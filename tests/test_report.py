@@ -234,3 +234,9 @@ def test_pdf_has_heading_tables_and_charts(published: Path, settings: Settings) 
     )
     assert pages.returncode == 0
     assert len(list(settings.reports.glob("page-*.png"))) >= 2
+
+
+def test_report_before_any_publication(settings: Settings) -> None:
+    result = runner.invoke(app, ["report", "--period", "2026Q3"], env=_env(settings))
+    assert result.exit_code == 1
+    assert result.output.startswith("Lỗi chưa có bản công bố của kho dữ liệu")

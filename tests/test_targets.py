@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -167,3 +168,16 @@ def test_marts_carry_target_actual_percent_and_met(settings: Settings, schema: S
     assert target == 3.0 and actual is not None
     assert percent == pytest.approx(round(100 * actual / 3.0, 1))
     assert met == (actual >= 3.0)
+
+
+def test_cli_show_lists_every_year(schemas_dir: Path, tmp_path: Path) -> None:
+    env = {"KHCN_SCHEMAS_DIR": str(schemas_dir), "KHCN_DATA_DIR": str(tmp_path / "data")}
+    result = runner.invoke(app, ["targets", "show", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    shown = {row["code"]: row for row in json.loads(result.stdout)}
+    assert shown["CS-NS-KHCN"]["targets"] == {str(y): 3.0 for y in range(2026, 2031)}
+    assert shown["CS-STEM-TH"]["targets"]["2026"] is None
+    assert shown["1.1.1"]["kind"] == "Chỉ tiêu"
+    table = runner.invoke(app, ["targets", "show"], env=env)
+    assert table.exit_code == 0
+    assert "mục tiêu mẫu" in table.output  # the shipped file is a sample
