@@ -19,6 +19,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.utilities.annotations import quote
 
 from khcn.settings import Settings, load_settings
+from outputs.dashboard import DASHBOARD, write_dashboard
 from schemas.schema import Schema, load_schema
 from schemas.validation import summarize, validate_in_batches
 from schemas.verdict import Verdict
@@ -27,6 +28,7 @@ from sources.inbox import InboxEntry, list_inbox, open_source
 from sources.model import Submission
 from sources.read import read_many
 from warehouse.archive import Receipt, archive
+from warehouse.dashboard import dashboard_data
 from warehouse.history import value_history
 from warehouse.load import LoadSummary, known_hashes, load, sync_schema
 from warehouse.migrate import init
@@ -154,7 +156,22 @@ def load_warehouse(
         sync_schema(settings.warehouse, schema, settings)
         summary = load(settings.warehouse, verdicts, receipts, settings)
         publish(settings.warehouse, settings.published)
+        refresh_dashboard(settings)
     return summary
+
+
+def refresh_dashboard(settings: Settings) -> None:
+    """Rewrite the dashboard from the copy just published, under the writer's lock so pages
+    follow publications in order.
+
+    The page is derived: when it cannot be drawn the load still stands, the run log says why,
+    and `khcn dashboard` draws it again.
+    """
+    try:
+        page = settings.published / DASHBOARD
+        write_dashboard(page, dashboard_data(settings.published), settings.commune_name)
+    except Exception as exc:  # any failure of a derived page must not undo a finished load
+        get_run_logger().warning("Không ghi được bảng theo dõi: %s", exc)
 
 
 @contextmanager

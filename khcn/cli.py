@@ -25,6 +25,8 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(units_app, name="units")
 tokens_app = typer.Typer(no_args_is_help=True, help="Mã truy cập dịch vụ truy vấn (khcn serve).")
 app.add_typer(tokens_app, name="tokens")
+targets_app = typer.Typer(no_args_is_help=True, help="Mục tiêu theo năm của chỉ tiêu, chỉ số.")
+app.add_typer(targets_app, name="targets")
 
 out = Console()
 err = Console(stderr=True)
@@ -230,6 +232,81 @@ def units_show(
     out.print(table)
     if registry.sample:
         err.print("[yellow]Chú ý[/yellow]: đây là dữ liệu mẫu, hãy nạp danh sách thật.")
+
+
+@targets_app.command("template")
+def targets_template(
+    ctx: typer.Context,
+    out_file: Annotated[Path, typer.Option("--out", help="Tệp Excel để điền mục tiêu.")],
+) -> None:
+    """Tạo bảng tính mục tiêu theo năm (điền sẵn mục tiêu hiện có) để điền rồi nạp lại."""
+    from schemas.schema import load_schema
+    from schemas.targets import write_template
+
+    with _failing_cleanly():
+        schema = load_schema(_settings(ctx))
+        write_template(out_file, schema.elements, schema.targets, schema.plan_years)
+    out.print(f"Đã tạo bảng mục tiêu: {out_file}", highlight=False, soft_wrap=True)
+
+
+@targets_app.command("import")
+def targets_import(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Bảng mục tiêu đã điền (.xlsx, .xls, .ods).")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Tệp mục tiêu (mặc định schemas/targets.yaml).")
+    ] = None,
+) -> None:
+    """Nạp mục tiêu theo năm từ bảng tính; lỗi nêu rõ sheet, hàng, cột."""
+    from schemas.schema import load_schema
+    from schemas.targets import load_targets, read_targets_workbook, write_targets
+
+    settings = _settings(ctx)
+    with _failing_cleanly():
+        schema = load_schema(settings)
+        elements, indicators = read_targets_workbook(path, schema.elements, schema.plan_years)
+        target = out_file or settings.schemas_dir / "targets.yaml"
+        write_targets(target, elements, indicators)
+        load_targets(target, schema.elements, schema.plan_years)
+    out.print(
+        f"Đã ghi {len(elements)} mục tiêu chỉ tiêu, {len(indicators)} mục tiêu chỉ số vào {target}",
+        highlight=False,
+    )
+    out.print("Chạy khcn init (hoặc lần tổng hợp sau) để đưa mục tiêu vào kho.")
+
+
+@targets_app.command("show")
+def targets_show(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
+) -> None:
+    """In mục tiêu theo năm của chỉ tiêu và chỉ số."""
+    from schemas.schema import load_schema
+
+    with _failing_cleanly():
+        schema = load_schema(_settings(ctx))
+    years, found = schema.plan_years, schema.targets
+    rows = [
+        ("Chỉ tiêu", e.code, e.name, [found.element(e.code, y) for y in years])
+        for e in schema.elements.elements
+    ] + [
+        ("Chỉ số", i.code, i.name, [found.indicator(i.code, y) for y in years])
+        for i in schema.elements.indicators
+    ]
+    if as_json:
+        _print_json(
+            [
+                {"kind": k, "code": c, "name": n, "targets": dict(zip(years, t, strict=True))}
+                for k, c, n, t in rows
+            ]  # fmt: skip
+        )
+        return
+    table = Table("Loại", "Mã", "Tên", *(str(y) for y in years))
+    for kind, code, name, targets in rows:
+        table.add_row(kind, code, Text(name), *(_number(t) for t in targets))
+    out.print(table)
+    if found.sample:
+        err.print("[yellow]Chú ý[/yellow]: đây là mục tiêu mẫu, hãy nạp mục tiêu thật.")
 
 
 @app.command("template")
@@ -700,30 +777,71 @@ def demo(
     _print_indicators(report["indicators"])
     out.print(f"Kho: {settings.warehouse}; bản đọc: {settings.published}")
     out.print(f"Phản hồi cho đơn vị: {settings.outbox}")
+    # The ingest wrote it already; a page it could not draw is drawn (or explained) here.
+    board = _write_dashboard(settings)
+    report_paths = _write_report(settings, periods[-1], None, pdf=True)
+    out.print(f"Bảng theo dõi: {board}", highlight=False, soft_wrap=True)
+    for path in report_paths:
+        out.print(f"Báo cáo kỳ {periods[-1]}: {path}", highlight=False, soft_wrap=True)
+
+
+@app.command("dashboard")
+def dashboard(
+    ctx: typer.Context,
+    open_it: Annotated[
+        bool, typer.Option("--open", help="Mở bằng trình duyệt của máy sau khi ghi.")
+    ] = False,
+) -> None:
+    """Ghi lại bảng theo dõi (HTML, xem được không cần mạng) từ bản công bố; in đường dẫn."""
+    settings = _settings(ctx)
+    path = _write_dashboard(settings)
+    out.print(f"Bảng theo dõi: {path}", highlight=False, soft_wrap=True)
+    if open_it:
+        import webbrowser
+
+        if not webbrowser.open(path.resolve().as_uri()):
+            err.print("Không mở được trình duyệt; hãy mở tệp trên bằng tay.", highlight=False)
+
+
+def _write_dashboard(settings: Settings) -> Path:
+    from outputs.dashboard import DASHBOARD, write_dashboard
+    from warehouse.dashboard import dashboard_data
+
+    with _failing_cleanly():
+        data = dashboard_data(settings.published)
+        return write_dashboard(settings.published / DASHBOARD, data, settings.commune_name)
 
 
 @app.command("report")
 def report(
     ctx: typer.Context,
-    period: Annotated[str, typer.Option(help="Kỳ báo cáo, ví dụ 2026Q3.")],
+    period: Annotated[
+        str, typer.Option(help="Kỳ báo cáo: quý 2026Q3, năm 2026 hoặc giai đoạn 2026-2030.")
+    ],
     out_file: Annotated[
         Path | None,
         typer.Option("--out", help="Tệp Excel (mặc định data/reports/bao-cao_<KỲ>.xlsx)."),
     ] = None,
+    pdf: Annotated[bool, typer.Option(help="In thêm bản PDF cùng tên để gửi thư.")] = True,
 ) -> None:
-    """Lập báo cáo kỳ gửi cấp trên: mức đầy đủ, đơn vị chưa nộp, số liệu, tiến độ, chỉ số."""
-    from schemas.periods import parse_period
-    from sources.report import write_period_report
-    from warehouse.report import period_report
+    """Lập báo cáo gửi cấp trên: mức đầy đủ, chỉ số so với mục tiêu, tiến độ, kèm biểu đồ."""
+    paths = _write_report(_settings(ctx), period, out_file, pdf)
+    for path in paths:
+        out.print(f"Đã lập báo cáo: {path}", highlight=False, soft_wrap=True)
 
-    settings = _settings(ctx)
+
+def _write_report(settings: Settings, period: str, out_file: Path | None, pdf: bool) -> list[Path]:
+    from datetime import datetime
+
+    from outputs.report import VIETNAM, Heading, workbook_to_pdf, write_report_workbook
+    from warehouse.report import period_report, report_scope
+
     with _failing_cleanly():
-        code = parse_period(period).code
-        sections = period_report(settings.published, code)
-        target = out_file or settings.reports / f"bao-cao_{code}.xlsx"
-        title = (
-            "Báo cáo kết quả thực hiện nhiệm vụ KHCN, ĐMST và CĐS - "
-            f"xã {settings.commune_name} - kỳ {code}"
-        )
-        write_period_report(target, title, sections)
-    out.print(f"Đã lập báo cáo kỳ {code}: {target}")
+        scope = report_scope(period, settings.plan_years, datetime.now(VIETNAM).date())
+        data = period_report(settings.published, scope)
+        target = out_file or settings.reports / f"bao-cao_{scope.code}.xlsx"
+        paths = [write_report_workbook(target, data, Heading(commune=settings.commune_name))]
+        if pdf:
+            with err.status("Đang in bản PDF…"):
+                paths.append(workbook_to_pdf(target))
+    return paths
