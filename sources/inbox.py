@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 import fsspec
-from fsspec.core import url_to_fs
+from fsspec.core import split_protocol, url_to_fs
+from fsspec.registry import known_implementations
 
 from sources.values import parse_period
 
@@ -38,6 +39,39 @@ class InboxEntry:
 def is_ignored(name: str) -> bool:
     """Whether a file name is housekeeping, not a submission (lock files, `.DS_Store`…)."""
     return name.lower() in _IGNORED_NAMES or bool(_IGNORED_PATTERN.match(name))
+
+
+def check_inbox(url: str) -> None:
+    """Fail fast, in one Vietnamese sentence, on an inbox that cannot be listed at all.
+
+    A local folder must exist (a typo must not pass for an empty run); a URL's filesystem must
+    be known and its package installed. Reaching a remote inbox is left to the listing, which
+    retries what is transient.
+
+    Raises:
+        ValueError: the folder does not exist, the scheme is unknown, or its package is missing.
+    """
+    protocol, path = split_protocol(url)
+    protocol = protocol or "file"
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except ImportError:
+        known = known_implementations.get(protocol, {})
+        package = str(known.get("class", protocol)).split(".")[0]
+        raise ValueError(
+            f"hộp thư đến {url} cần gói Python «{package}», chưa được cài: "
+            f"cài bằng `uv add {package}` (hoặc `pip install {package}`) rồi chạy lại"
+        ) from None
+    except ValueError:
+        raise ValueError(
+            f"hộp thư đến {url}: không đọc được địa chỉ dạng «{protocol}://»; "
+            "dùng một thư mục hoặc một URL fsspec (s3://, gcs://, sftp://…)"
+        ) from None
+    if protocol in ("file", "local") and not Path(path).is_dir():
+        raise ValueError(
+            f"không thấy thư mục hộp thư đến {path}: kiểm tra đường dẫn (--inbox, KHCN_INBOX) "
+            "hoặc chạy `khcn init` để tạo"
+        )
 
 
 def list_inbox(url: str) -> list[InboxEntry]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -14,8 +15,8 @@ from prefect.client.orchestration import get_client
 from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
-from flows.consolidate_nightly import consolidate_nightly
-from flows.ingest_submissions import VIETNAM, ingest_submissions, new_receipts
+from flows.consolidate_nightly import consolidate_nightly, last_closed_quarter
+from flows.ingest_submissions import ingest_submissions, new_receipts
 from khcn.cli import app
 from khcn.settings import Settings
 from schemas.periods import parse_period
@@ -58,16 +59,23 @@ def _count(settings: Settings, sql: str) -> int:
 def test_ingest_loads_rejects_and_gives_feedback(inbox: SampleInbox, settings: Settings) -> None:
     report = ingest_submissions()
 
-    verdicts = report["verdicts"]
-    assert report["listed"] == len(inbox.files)
-    assert report["new"] == len(inbox.files) - 1  # one file was sent twice
+    verdicts = report.verdicts
+    assert report.listed == len(inbox.files)
+    assert report.new == len(inbox.files) - 1  # one file was sent twice
     assert verdicts["rejected"] >= 1 and verdicts["accepted"] >= 1
-    assert report["load"]["ignored"] == 1
-    assert report["load"]["rejected"] == verdicts["rejected"]
-    assert len(report["feedback"]) == verdicts["rejected"] + verdicts["warned"]
-    assert all(Path(p).is_file() and "_phan-hoi" in p for p in report["feedback"])
+    assert report.load is not None
+    assert report.load["ignored"] == 1
+    assert report.load["rejected"] == verdicts["rejected"]
+    assert len(report.feedback) == verdicts["rejected"] + verdicts["warned"]
+    assert all(Path(p).is_file() and "_phan-hoi" in p for p in report.feedback)
     assert _count(settings, "select count(*) from mart.submissions") == len(inbox.files)
-    assert set(report["seconds"]) >= {"read", "validate", "load_and_publish"}
+    assert set(report.seconds) >= {"read", "validate", "load_and_publish"}
+    # Every file read has its line: unit, period, verdict, and its feedback when it has one.
+    assert len(report.files) == report.new
+    assert Counter(f.verdict for f in report.files) == +Counter(verdicts)
+    assert sorted(f.feedback for f in report.files if f.feedback) == sorted(report.feedback)
+    assert all(f.errors for f in report.files if f.verdict == "rejected")
+    assert report.run_report and Path(report.run_report).is_file()
 
     with get_client(sync_client=True) as client:
         artifact = client.read_latest_artifacts(limit=20)
@@ -82,16 +90,17 @@ def test_second_ingest_of_the_same_inbox_changes_nothing(
 
     again = ingest_submissions()
 
-    assert again["new"] == 0
-    assert again["load"]["imported"] == again["load"]["updated"] == 0
+    assert again.new == 0
+    assert again.load is not None
+    assert again.load["imported"] == again.load["updated"] == 0
     assert _count(settings, "select count(*) from mart.data_values") == values
 
 
 def test_dry_run_validates_and_loads_nothing(inbox: SampleInbox, settings: Settings) -> None:
     report = ingest_submissions(dry_run=True)
 
-    assert report["dry_run"] is True and "load" not in report
-    assert report["feedback"]
+    assert report.dry_run is True and report.load is None
+    assert report.feedback
     assert not settings.warehouse.exists()
     assert not published_database(settings.published).exists()
 
@@ -99,20 +108,27 @@ def test_dry_run_validates_and_loads_nothing(inbox: SampleInbox, settings: Setti
 def test_nightly_consolidation_reports_completeness_and_indicators(
     inbox: SampleInbox, settings: Settings
 ) -> None:
-    report = consolidate_nightly()
+    report = consolidate_nightly(period="2026Q2")
 
-    today = datetime.now(VIETNAM).date()
-    current = report["completeness"]
-    assert parse_period(current["period"]).start <= today <= parse_period(current["period"]).end
+    current = report.completeness
+    assert current["period"] == "2026Q2"
     assert current["overall"]["expected"] == 17
-    assert report["load"]["imported"] > 0
-    spent = {row["indicator_code"]: row for row in report["indicators"] if row["year"] == 2026}
+    assert report.ingest.load is not None and report.ingest.load["imported"] > 0
+    spent = {row["indicator_code"]: row for row in report.indicators if row["year"] == 2026}
     assert spent["CS-NS-KHCN"]["denominator"] > 0
-    assert {row["indicator_code"] for row in report["indicators"]} == {
+    assert {row["indicator_code"] for row in report.indicators} == {
         "CS-NS-KHCN",
         "CS-DT-KNS",
         "CS-STEM-TH",
     }
+
+
+def test_consolidation_reports_the_last_quarter_past_its_deadline(settings: Settings) -> None:
+    # The open quarter is 0% and not due: the nightly report is about the one just closed.
+    assert last_closed_quarter(settings, date(2026, 11, 30)) == parse_period("2026Q3")
+    assert last_closed_quarter(settings, date(2026, 9, 20)) == parse_period("2026Q2")
+    assert last_closed_quarter(settings, date(2026, 9, 21)) == parse_period("2026Q3")
+    assert last_closed_quarter(settings, date(2026, 2, 1)) == parse_period("2026Q1")
 
 
 def test_new_receipts_skips_known_and_repeated_bytes(settings: Settings, tmp_path: Path) -> None:
@@ -164,7 +180,7 @@ def test_cli_ingest_status_query(inbox: SampleInbox, settings: Settings) -> None
 
     bad = runner.invoke(app, ["query", "delete from mart.submissions"])
     assert bad.exit_code == 1
-    assert "truy vấn lỗi" in bad.stderr
+    assert "câu truy vấn không chạy được" in bad.stderr
 
 
 def test_oversized_file_is_archived_whole_and_rejected(
@@ -176,7 +192,7 @@ def test_oversized_file_is_archived_whole_and_rejected(
 
     report = ingest_submissions()
 
-    assert report["load"]["rejected"] >= 1
+    assert report.load is not None and report.load["rejected"] >= 1
     with duckdb.connect(str(published_database(settings.published)), read_only=True) as con:
         found = con.execute(
             "select error_code from mart.submission_errors where file_name = ?", [big.name]
@@ -186,4 +202,4 @@ def test_oversized_file_is_archived_whole_and_rejected(
         p for p in settings.archive.rglob("*.xlsx") if p.stat().st_size == big.stat().st_size
     ]
     assert len(archived) == 1 and archived[0].read_bytes() == big.read_bytes()
-    assert report["verdicts"]["accepted"] > 0
+    assert report.verdicts["accepted"] > 0
