@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.ingest_submissions import VIETNAM, ingest_submissions
 from flows.results import ConsolidateResult
 from khcn.settings import Settings, load_settings
-from schemas.periods import Period, parse_period, quarters
+from schemas.periods import Period, quarters
 from warehouse.query import query
 from warehouse.status import period_status
 
@@ -27,19 +27,6 @@ def last_closed_quarter(settings: Settings, today: date) -> Period:
         q for q in plan if q.deadline(settings.deadline_day, settings.deadline_month_offset) < today
     ]
     return closed[-1] if closed else plan[0]
-
-
-def plan_period(settings: Settings, text: str) -> Period:
-    """A period of the plan, parsed.
-
-    Raises:
-        ValueError: not a period identifier, or outside the plan's years.
-    """
-    period = parse_period(text)
-    if period.year not in settings.plan_years:
-        years = settings.plan_years
-        raise ValueError(f"kỳ {period} nằm ngoài kế hoạch {years[0]}-{years[-1]}")
-    return period
 
 
 @task(cache_policy=NO_CACHE)
@@ -72,7 +59,7 @@ def consolidate_nightly(period: str | None = None) -> ConsolidateResult:
     """
     settings = load_settings()
     chosen = (
-        plan_period(settings, period)
+        settings.plan_period(period)
         if period
         else last_closed_quarter(settings, datetime.now(VIETNAM).date())
     )

@@ -39,6 +39,8 @@ class StepEvent:
         """The event as one Vietnamese log line."""
         if self.seconds is None:
             return f"{self.label}…" if self.count is None else f"{self.label}: {self.count} tệp…"
+        if self.count is None:
+            return f"{self.label}: xong trong {self.seconds:.1f} giây"
         rate = f", {self.rate:.1f} tệp/giây" if self.rate else ""
         return f"{self.label}: {self.count} tệp trong {self.seconds:.1f} giây{rate}"
 

@@ -28,12 +28,12 @@ from schemas.errors import SchemaError
 if TYPE_CHECKING:
     from flows.progress import StepEvent
     from flows.results import IngestResult
-    from schemas.periods import Period
 
 cli_vi.install()
 _OPTIONS = "[TUỲ CHỌN]"
 _SUBCOMMAND = "LỆNH [THAM SỐ]..."
 app = typer.Typer(
+    cls=cli_vi.Group,
     no_args_is_help=True,
     add_completion=False,
     help="Tổng hợp báo cáo KHCN, ĐMST và CĐS của xã.",
@@ -41,12 +41,14 @@ app = typer.Typer(
     subcommand_metavar=_SUBCOMMAND,
 )
 catalog_app = typer.Typer(
+    cls=cli_vi.Group,
     no_args_is_help=True,
     help="Danh mục nhiệm vụ của kế hoạch.",
     options_metavar=_OPTIONS,
     subcommand_metavar=_SUBCOMMAND,
 )
 units_app = typer.Typer(
+    cls=cli_vi.Group,
     no_args_is_help=True,
     help="Danh sách đơn vị báo cáo.",
     options_metavar=_OPTIONS,
@@ -63,7 +65,10 @@ err = Console(stderr=True)
 def main(
     ctx: typer.Context,
     schemas_dir: Annotated[
-        Path | None, typer.Option(help="Thư mục danh mục, đơn vị, chỉ tiêu (schemas/).")
+        Path | None,
+        typer.Option(
+            help="Thư mục danh mục, đơn vị, chỉ tiêu của xã (mặc định <thư mục dữ liệu>/schemas)."
+        ),
     ] = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="Thư mục dữ liệu: inbox, outbox, archive, kho DuckDB.")
@@ -144,12 +149,6 @@ def _existing_file(path: Path) -> Path:
     return path
 
 
-def _plan_period(settings: Settings, text: str) -> Period:
-    from flows.consolidate_nightly import plan_period
-
-    return plan_period(settings, text)
-
-
 def _read_source(settings: Settings) -> Path:
     """What read-only commands read: `--warehouse` when given (it must exist), else the
     published copy."""
@@ -170,7 +169,7 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-@catalog_app.command("import")
+@catalog_app.command("import", cls=cli_vi.Command)
 def catalog_import(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Phụ lục kế hoạch: .txt, .docx hoặc .xlsx.")],
@@ -208,7 +207,7 @@ def catalog_import(
     )
 
 
-@catalog_app.command("show")
+@catalog_app.command("show", cls=cli_vi.Command)
 def catalog_show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
@@ -250,7 +249,7 @@ def catalog_show(
     out.print(table)
 
 
-@catalog_app.command("matrix")
+@catalog_app.command("matrix", cls=cli_vi.Command)
 def catalog_matrix(
     ctx: typer.Context,
     year: Annotated[int | None, typer.Option(help="Chỉ in một năm của kế hoạch.")] = None,
@@ -290,7 +289,7 @@ def catalog_matrix(
         err.print(f"[yellow]Chú ý[/yellow]: không đơn vị nào ứng với: {', '.join(missing)}")
 
 
-@units_app.command("import")
+@units_app.command("import", cls=cli_vi.Command)
 def units_import(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Danh sách đơn vị: .xlsx, .xls, .ods hoặc .csv.")],
@@ -316,7 +315,7 @@ def units_import(
     out.print(f"Đã ghi {len(registry.units)} đơn vị vào {target}", highlight=False)
 
 
-@units_app.command("show")
+@units_app.command("show", cls=cli_vi.Command)
 def units_show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
@@ -337,7 +336,7 @@ def units_show(
         err.print("[yellow]Chú ý[/yellow]: đây là dữ liệu mẫu, hãy nạp danh sách thật.")
 
 
-@app.command("template")
+@app.command("template", cls=cli_vi.Command)
 def template(
     ctx: typer.Context,
     period: Annotated[str, typer.Option(help="Kỳ báo cáo, ví dụ 2026Q3.")],
@@ -356,7 +355,7 @@ def template(
     with _failing_cleanly():
         if (unit is None) == (not all_units):
             raise ValueError("chọn một trong hai: --unit MÃ hoặc --all")
-        parsed = _plan_period(settings, period)
+        parsed = settings.plan_period(period)
         schema = load_schema(settings)
         if unit is not None:
             found = schema.registry.unit(unit)
@@ -385,7 +384,7 @@ def template(
     out.print(f"Đã tạo {len(written)} tệp trong {out_dir}", highlight=False)
 
 
-@app.command("init")
+@app.command("init", cls=cli_vi.Command)
 def init_warehouse(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
@@ -550,22 +549,35 @@ def _print_ingest(result: IngestResult) -> None:
     if result.feedback:
         folders = sorted({str(Path(p).parent.parent) for p in result.feedback})
         out.print(
-            Text(f"{len(result.feedback)} tệp phản hồi cho đơn vị trong {', '.join(folders)}")
+            Text(f"{len(result.feedback)} tệp phản hồi cho đơn vị trong {', '.join(folders)}"),
+            soft_wrap=True,
         )
     if result.run_report:
-        out.print(Text(f"Báo cáo lần chạy (mở bằng trình duyệt): {result.run_report}"))
+        out.print(
+            Text(f"Báo cáo lần chạy (mở bằng trình duyệt): {result.run_report}"), soft_wrap=True
+        )
     if result.data_docs:
-        out.print(Text(f"Chi tiết kiểm tra (Data Docs): {result.data_docs}"))
+        out.print(Text(f"Chi tiết kiểm tra (Data Docs): {result.data_docs}"), soft_wrap=True)
 
 
-@app.command("ingest")
+def _check_inbox(ctx: typer.Context) -> None:
+    """Before Prefect starts: an inbox that cannot be listed ends the command at once."""
+    from sources.inbox import check_inbox
+
+    with _failing_cleanly():
+        check_inbox(_settings(ctx).inbox_url)
+
+
+@app.command("ingest", cls=cli_vi.Command)
 def ingest(
+    ctx: typer.Context,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Chỉ kiểm tra và viết phản hồi, không nạp kho.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
 ) -> None:
     """Nhận báo cáo trong inbox: đọc, kiểm tra, nạp kho, viết phản hồi, công bố bản đọc."""
+    _check_inbox(ctx)
     from flows.ingest_submissions import ingest_submissions
 
     result = _run_flow("Đang tổng hợp báo cáo…", lambda: ingest_submissions(dry_run=dry_run))
@@ -575,7 +587,7 @@ def ingest(
         _print_ingest(result)
 
 
-@app.command("consolidate")
+@app.command("consolidate", cls=cli_vi.Command)
 def consolidate(
     ctx: typer.Context,
     period: Annotated[
@@ -587,11 +599,12 @@ def consolidate(
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
 ) -> None:
     """Tổng hợp như lịch chạy đêm: nhận báo cáo mới, công bố kho, báo cáo mức đầy đủ."""
-    from flows.consolidate_nightly import consolidate_nightly
-
     with _failing_cleanly():
         if period is not None:
-            _plan_period(_settings(ctx), period)
+            _settings(ctx).plan_period(period)
+    _check_inbox(ctx)
+    from flows.consolidate_nightly import consolidate_nightly
+
     result = _run_flow("Đang tổng hợp…", lambda: consolidate_nightly(period=period))
     if as_json:
         _print_json(result.to_dict())
@@ -679,7 +692,7 @@ def _number(value: Any) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
 
 
-@app.command("status")
+@app.command("status", cls=cli_vi.Command)
 def status(
     ctx: typer.Context,
     period: Annotated[
@@ -692,7 +705,7 @@ def status(
 
     settings = _settings(ctx)
     with _failing_cleanly():
-        parsed = _plan_period(settings, period)
+        parsed = settings.plan_period(period)
         found = period_status(_read_source(settings), parsed.code)
     if as_json:
         _print_json(found)
@@ -700,7 +713,7 @@ def status(
         _print_status(found)
 
 
-@app.command("query")
+@app.command("query", cls=cli_vi.Command)
 def query(
     ctx: typer.Context,
     sql_text: Annotated[str, typer.Argument(metavar="SQL", help="Câu lệnh SQL (chỉ đọc).")],
@@ -725,7 +738,7 @@ def query(
     out.print(table)
 
 
-@app.command("demo")
+@app.command("demo", cls=cli_vi.Command)
 def demo(
     ctx: typer.Context,
     quarters: Annotated[int, typer.Option(help="Số quý đã kết thúc dùng làm mẫu.")] = 3,
@@ -772,7 +785,7 @@ def demo(
     out.print(f"Phản hồi cho đơn vị: {settings.outbox}")
 
 
-@app.command("report")
+@app.command("report", cls=cli_vi.Command)
 def report(
     ctx: typer.Context,
     period: Annotated[str, typer.Option(help="Kỳ báo cáo, ví dụ 2026Q3.")],
@@ -787,7 +800,7 @@ def report(
 
     settings = _settings(ctx)
     with _failing_cleanly():
-        code = _plan_period(settings, period).code
+        code = settings.plan_period(period).code
         sections = period_report(_read_source(settings), code)
         target = out_file or settings.reports / f"bao-cao_{code}.xlsx"
         title = (

@@ -1,88 +1,129 @@
-"""Vietnamese for the words the command-line libraries print themselves (help, usage, errors).
+"""Vietnamese for the words the command-line library prints itself (help, usage, errors).
 
-Click and Typer pass their fixed strings through `gettext` but ship no Vietnamese catalog; the
-analyst reads only Vietnamese, so the strings they show are looked up here first.
+Typer's option parser writes fixed English ("Usage:", "Show this message and exit.", "No such
+option"); the analyst reads only Vietnamese. The command classes below translate those strings
+where they are produced, and `install` sets Typer's panel titles.
 """
 
 from __future__ import annotations
 
-import gettext
+import re
+from typing import Any
 
-import click.core
-import click.decorators
-import click.exceptions
-import click.formatting
-import click.parser
-import click.types
-import typer.core
 import typer.rich_utils
+from typer._click.exceptions import UsageError
+from typer.core import TyperCommand, TyperGroup
 
-VIETNAMESE: dict[str, str] = {
-    "Usage:": "Cách dùng:",
-    "Options": "Tuỳ chọn",
-    "Arguments": "Tham số",
-    "Commands": "Lệnh",
-    "Show this message and exit.": "In hướng dẫn này rồi thoát.",
-    "Error: {message}": "Lỗi: {message}",
-    "Aborted!": "Đã dừng.",
-    "Missing argument": "Thiếu tham số",
-    "Missing option": "Thiếu tuỳ chọn",
-    "Missing parameter": "Thiếu tham số",
-    "Missing command.": "Thiếu lệnh.",
-    "Missing {param_type}": "Thiếu {param_type}",
-    "Missing parameter: {param_name}": "Thiếu tham số: {param_name}",
-    "No such command {name!r}.": "Không có lệnh {name!r}.",
-    "No such option {name!r}.": "Không có tuỳ chọn {name!r}.",
-    "Option {name!r} does not take a value.": "Tuỳ chọn {name!r} không nhận giá trị.",
-    "Invalid value for {param_hint}: {message}": "Giá trị không hợp lệ cho {param_hint}: {message}",
-    "Invalid value: {message}": "Giá trị không hợp lệ: {message}",
-    "Try '{command} {option}' for help.": "Xem hướng dẫn: '{command} {option}'.",
-    "{value!r} is not a valid {number_type}.": "{value!r} không phải là số hợp lệ.",
-    "{value} is not in the range {range}.": "{value} không nằm trong khoảng {range}.",
-    "{name} {filename!r} does not exist.": "Không có {name} {filename!r}.",
-    "{name} {filename!r} is a directory.": "{name} {filename!r} là một thư mục.",
-    "{name} {filename!r} is a file.": "{name} {filename!r} là một tệp.",
-    "Could not open file {filename!r}: {message}": "Không mở được tệp {filename!r}: {message}",
-    "default: {default}": "mặc định: {default}",
-    "required": "bắt buộc",
-    "file": "tệp",
-    "directory": "thư mục",
-    "path": "đường dẫn",
-    "unknown error": "lỗi không rõ",
-}
-_PLURALS: dict[str, str] = {
-    "Got unexpected extra argument ({args})": "Thừa tham số ({args})",
-    "Got unexpected extra arguments ({args})": "Thừa tham số ({args})",
-    "Option {name!r} requires an argument.": "Tuỳ chọn {name!r} cần một giá trị.",
-    "Option {name!r} requires {nargs} arguments.": "Tuỳ chọn {name!r} cần {nargs} giá trị.",
-}
+HELP_TEXT = "In hướng dẫn này rồi thoát."
+# English message patterns of the parser's errors, and their Vietnamese.
+_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.DOTALL), text)
+    for pattern, text in (
+        (r"^No such option: (.+?)(?: \(Possible options: (.+)\))?$", r"Không có tuỳ chọn \1."),
+        (r"^No such command (.+)\.$", r"Không có lệnh \1."),
+        (r"^Missing option (.+?)\.(.*)$", r"Thiếu tuỳ chọn \1.\2"),
+        (r"^Missing argument (.+?)\.(.*)$", r"Thiếu tham số \1.\2"),
+        (r"^Missing parameter: (.+)$", r"Thiếu tham số \1."),
+        (r"^Missing command\.$", "Thiếu lệnh."),
+        (r"^Invalid value for (.+?): (.+)$", r"Giá trị không hợp lệ cho \1: \2"),
+        (r"^Invalid value: (.+)$", r"Giá trị không hợp lệ: \1"),
+        (r"^Got unexpected extra arguments? \((.+)\)$", r"Thừa tham số: \1."),
+        (r"^Option (.+?) requires an argument\.$", r"Tuỳ chọn \1 cần một giá trị."),
+        (r"^Option (.+?) requires (\d+) arguments\.$", r"Tuỳ chọn \1 cần \2 giá trị."),
+        (r"^Option (.+?) does not take a value\.$", r"Tuỳ chọn \1 không nhận giá trị."),
+        (r"^(.+?) is not a valid (integer|float|boolean)\.$", r"\1 không phải là giá trị hợp lệ."),
+        (r"^Could not open file (.+?): (.+)$", r"Không mở được tệp \1: \2"),
+    )
+)
+_SUGGESTIONS = re.compile(r"\(Possible options: (.+)\)$")
 
 
-def _translate(message: str) -> str:
-    return VIETNAMESE.get(message) or gettext.gettext(message)
+def translate_error(message: str) -> str:
+    """The parser's English error message in Vietnamese (unchanged when unknown)."""
+    for pattern, text in _ERRORS:
+        if pattern.match(message):
+            translated = pattern.sub(text, message)
+            if found := _SUGGESTIONS.search(message):
+                translated += f" Có phải là: {found[1]}?"
+            return translated
+    return message
 
 
-def _ntranslate(singular: str, plural: str, n: int) -> str:
-    chosen = singular if n == 1 else plural
-    return _PLURALS.get(chosen) or gettext.ngettext(singular, plural, n)
+# Typer shows each option's Python type (`<path>`, `<str>`); the analyst reads what to type.
+_TYPE_WORDS = {"Path": "ĐƯỜNG DẪN", "str": "CHỮ", "int": "SỐ", "float": "SỐ"}
+
+
+def _vietnamese_types(params: list[Any]) -> list[Any]:
+    for param in params:
+        if getattr(param, "metavar", None) is not None or not hasattr(param, "bare_type"):
+            continue
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+            continue
+        word = _TYPE_WORDS.get(param.bare_type().removeprefix("<").removesuffix(">"))
+        if word is None and "Path" in param.bare_type():
+            word = _TYPE_WORDS["Path"]
+        if word is not None:
+            param.metavar = word
+    return params
+
+
+def _usage(text: str) -> str:
+    return re.sub(r"^(\s*)Usage: ", r"\1Cách dùng: ", text)
+
+
+def _vietnamese_errors(make: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return make(*args, **kwargs)
+    except UsageError as exc:
+        text = translate_error(exc.format_message())
+        exc.format_message = lambda: text  # type: ignore[method-assign]
+        raise
+
+
+class Command(TyperCommand):
+    """A command whose usage line, help option and parse errors are in Vietnamese."""
+
+    def get_usage(self, ctx: Any) -> str:
+        return _usage(super().get_usage(ctx))
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = HELP_TEXT
+        return option
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        return _vietnamese_errors(super().make_context, *args, **kwargs)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _vietnamese_types(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    """A command group whose usage line, help option and parse errors are in Vietnamese."""
+
+    def get_usage(self, ctx: Any) -> str:
+        return _usage(super().get_usage(ctx))
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = HELP_TEXT
+        return option
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        return _vietnamese_errors(super().make_context, *args, **kwargs)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _vietnamese_types(super().get_params(ctx))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        return _vietnamese_errors(super().resolve_command, ctx, args)
 
 
 def install() -> None:
-    """Make Click and Typer speak Vietnamese in this process."""
-    for module in (
-        click.core,
-        click.decorators,
-        click.exceptions,
-        click.formatting,
-        click.parser,
-        click.types,
-        typer.core,
-    ):
-        if hasattr(module, "_"):
-            module._ = _translate  # type: ignore[attr-defined]
-        if hasattr(module, "ngettext"):
-            module.ngettext = _ntranslate  # type: ignore[attr-defined]
-    # Typer computes these once, at import.
+    """Set Typer's own panel titles and notes to Vietnamese (it reads them when printing)."""
     typer.rich_utils.ARGUMENTS_PANEL_TITLE = "Tham số"
     typer.rich_utils.OPTIONS_PANEL_TITLE = "Tuỳ chọn"
     typer.rich_utils.COMMANDS_PANEL_TITLE = "Lệnh"

@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from schemas.periods import Period, parse_period
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = PROJECT_ROOT / "schemas"
 # The files of the commune's own plan, registry and data elements; the shipped ones are defaults.
@@ -126,6 +128,18 @@ class Settings(BaseSettings):
     def plan_years(self) -> range:
         return range(self.plan_start_year, self.plan_end_year + 1)
 
+    def plan_period(self, text: str) -> Period:
+        """A period of the plan, parsed: `2026Q3`, `2026S1`, `2026` or `202607`.
+
+        Raises:
+            ValueError: not a period identifier, or outside the plan's years.
+        """
+        period = parse_period(text)
+        if period.year not in self.plan_years:
+            years = self.plan_years
+            raise ValueError(f"kỳ {period} nằm ngoài kế hoạch {years[0]}-{years[-1]}")
+        return period
+
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings with the given options on top; `None` options are left to the other sources."""
@@ -164,7 +178,7 @@ def export_overrides(**overrides: Any) -> None:
 
 
 def prefect_defaults(settings: Settings) -> None:
-    """Defaults for Prefect run from the command line without a server; set variables win.
+    """Defaults for Prefect run from the command line; variables already set win.
 
     Prefect reads its settings when first imported, so this runs before any flow is imported.
     The ephemeral API keeps its SQLite file beside the data, starts slowly on a busy machine,
@@ -178,3 +192,6 @@ def prefect_defaults(settings: Settings) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # The analyst's terminal shows the command's own Vietnamese lines; Prefect's English log
+    # lines and tracebacks still reach its API (the run's log), just not the console.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
