@@ -76,13 +76,15 @@ class RunRecord:
         return self.started_at.strftime("%Y%m%d-%H%M%S-%f")
 
 
+# Files needing action come first.
+_ORDER = {"rejected": 0, "warned": 1, "accepted": 2}
 _STYLE = """
 body{font-family:"Noto Sans","DejaVu Sans",Arial,sans-serif;margin:1.5em;color:#1b1b1b}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.5em}
 table{border-collapse:collapse;width:100%;margin:.5em 0}
 th,td{border:1px solid #bbb;padding:.3em .5em;text-align:left;vertical-align:top}
 th{background:#e8eef6}
-td.n{text-align:right}
+td.n{text-align:right}td.v{white-space:nowrap}
 .accepted{background:#e6f4e6}.warned{background:#fff6d6}.rejected{background:#fbe3e3}
 ul{margin:.2em 0;padding-left:1.2em}
 .meta{color:#555}
@@ -138,10 +140,10 @@ def render_run(record: RunRecord, folder: Path) -> str:
     files = "".join(
         f'<tr class="{escape(f.verdict)}"><td>{escape(f.file)}</td>'
         f"<td>{escape(f.unit or '?')}</td><td>{escape(f.period or '?')}</td>"
-        f"<td>{escape(f.verdict_label)}</td>"
+        f"<td class=\"v\">{escape(f.verdict_label)}</td>"
         f"<td>{_messages(f.errors)}{_messages(f.warnings)}</td>"
         f"<td>{_link(f.feedback, folder)}</td></tr>"
-        for f in record.files
+        for f in sorted(record.files, key=lambda f: (_ORDER.get(f.verdict, 9), f.file))
     )
     mode = "chạy thử (--dry-run), không nạp kho" if record.dry_run else "nạp kho và công bố"
     body = (
