@@ -483,16 +483,13 @@ def _print_files(result: IngestResult) -> None:
     if not files:
         return
     if len(files) <= _screenful():
-        table = Table(
-            "Tệp",
-            "Đơn vị",
-            "Kỳ",
-            "Kết quả",
-            "Lỗi",
-            "Tệp phản hồi",
-            title="Từng tệp",
-            show_lines=False,
-        )
+        table = Table(title="Từng tệp")
+        table.add_column("Tệp", overflow="fold", ratio=3)
+        table.add_column("Đơn vị", overflow="fold", ratio=1)
+        table.add_column("Kỳ", no_wrap=True)
+        table.add_column("Kết quả", no_wrap=True)
+        table.add_column("Lỗi", justify="right")
+        table.add_column("Tệp phản hồi", overflow="fold", ratio=3)
         for f in files:
             table.add_row(
                 Text(f.file),
@@ -500,7 +497,7 @@ def _print_files(result: IngestResult) -> None:
                 Text(f.period or "?"),
                 Text(f.verdict_label, style=_VERDICT_STYLE.get(f.verdict, "")),
                 str(len(f.errors)) if f.errors else "",
-                Text(f.feedback or ""),
+                Text(Path(f.feedback).name if f.feedback else ""),
             )
         out.print(table)
         return

@@ -140,7 +140,7 @@ def render_run(record: RunRecord, folder: Path) -> str:
     files = "".join(
         f'<tr class="{escape(f.verdict)}"><td>{escape(f.file)}</td>'
         f"<td>{escape(f.unit or '?')}</td><td>{escape(f.period or '?')}</td>"
-        f"<td class=\"v\">{escape(f.verdict_label)}</td>"
+        f'<td class="v">{escape(f.verdict_label)}</td>'
         f"<td>{_messages(f.errors)}{_messages(f.warnings)}</td>"
         f"<td>{_link(f.feedback, folder)}</td></tr>"
         for f in sorted(record.files, key=lambda f: (_ORDER.get(f.verdict, 9), f.file))

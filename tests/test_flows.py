@@ -76,6 +76,9 @@ def test_ingest_loads_rejects_and_gives_feedback(inbox: SampleInbox, settings: S
     assert sorted(f.feedback for f in report.files if f.feedback) == sorted(report.feedback)
     assert all(f.errors for f in report.files if f.verdict == "rejected")
     assert report.run_report and Path(report.run_report).is_file()
+    assert (Path(report.run_report).parent / "index.html").is_file()
+    # Great Expectations' Data Docs (English, styles from the internet) only when asked for.
+    assert report.data_docs is None and not (settings.reports / "data-docs").exists()
 
     with get_client(sync_client=True) as client:
         artifact = client.read_latest_artifacts(limit=20)
@@ -149,7 +152,15 @@ def test_cli_ingest_status_query(inbox: SampleInbox, settings: Settings) -> None
     runner = CliRunner()
     ingested = runner.invoke(app, ["ingest", "--json"])
     assert ingested.exit_code == 0, ingested.output
-    assert json.loads(ingested.stdout)["load"]["imported"] > 0
+    shown = json.loads(ingested.stdout)
+    assert shown["load"]["imported"] > 0
+    # Every file read, with its unit, period, verdict, errors and feedback file.
+    assert len(shown["files"]) == shown["new"] == len(inbox.files) - 1
+    rejected = [f for f in shown["files"] if f["verdict"] == "rejected"]
+    assert rejected and all(f["errors"] and f["feedback"] for f in rejected)
+    assert {f["unit"] for f in shown["files"]} <= {
+        u.code for u in load_schema(settings).registry.units
+    } | {None}
 
     status = runner.invoke(app, ["status", "--period", "2026Q2", "--json"])
     assert status.exit_code == 0, status.output
@@ -181,6 +192,27 @@ def test_cli_ingest_status_query(inbox: SampleInbox, settings: Settings) -> None
     bad = runner.invoke(app, ["query", "delete from mart.submissions"])
     assert bad.exit_code == 1
     assert "câu truy vấn không chạy được" in bad.stderr
+
+
+def test_cli_ingest_shows_steps_and_every_file(inbox: SampleInbox, settings: Settings) -> None:
+    hostile = settings.data_dir / "inbox" / "[red]THON-01[bold]_2026Q2.csv"
+    hostile.write_text("Mã đơn vị,[bold]x[/bold]\n", encoding="utf-8")
+
+    ingested = CliRunner().invoke(app, ["ingest", "--dry-run"], terminal_width=200)
+
+    assert ingested.exit_code == 0, ingested.output
+    # Not a terminal: one plain line per finished step, with its count and rate.
+    steps = [line for line in ingested.stderr.splitlines() if line.startswith("khcn: ")]
+    assert [line.split(":")[1].strip() for line in steps] == [
+        "nạp danh mục", "nhận tệp", "đọc", "kiểm tra", "viết phản hồi"
+    ]  # fmt: skip
+    assert f"đọc: {len(inbox.files)} tệp trong" in ingested.stderr
+    assert ingested.stderr.count("\n") == len(steps)  # nothing from Prefect
+    # The per-file table, unit-supplied names printed as typed (no markup run).
+    assert "Từng tệp" in ingested.stdout
+    assert "[red]THON-01" in ingested.stdout and "[bold]x[/bold]" in ingested.stdout
+    assert "bị từ chối" in ingested.stdout
+    assert "Báo cáo lần chạy" in ingested.stdout
 
 
 def test_oversized_file_is_archived_whole_and_rejected(
