@@ -367,7 +367,9 @@ def template(
         chosen = [u for u in units if schema.tasks_due(u, parsed)]
         out_dir.mkdir(parents=True, exist_ok=True)
         written = [
-            write_template(schema, u, parsed, out_dir / template_name(u, parsed))
+            write_template(
+                schema, u, parsed, out_dir / template_name(u, parsed), settings.commune_name
+            )
             for u in track(
                 chosen,
                 description="Tạo mẫu",
