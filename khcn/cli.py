@@ -57,8 +57,9 @@ units_app = typer.Typer(
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(units_app, name="units")
 
-out = Console()
-err = Console(stderr=True)
+# Nothing the command prints is markup to colour by guess (numbers, paths, brackets).
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
 
 
 @app.callback()
@@ -462,6 +463,8 @@ class _Progress:
             return
         if event.seconds is None:
             return
+        if self.status is not None:
+            self.status.update(self.title)
         prefix = "✓ " if self.live else "khcn: "
         err.print(Text(prefix + event.line(), style="dim" if self.live else ""), highlight=False)
 
@@ -559,12 +562,16 @@ def _print_ingest(result: IngestResult) -> None:
         out.print(Text(f"Chi tiết kiểm tra (Data Docs): {result.data_docs}"), soft_wrap=True)
 
 
+# How long an analyst waits for a remote inbox to answer before being told it does not.
+REACH_SECONDS = 20.0
+
+
 def _check_inbox(ctx: typer.Context) -> None:
     """Before Prefect starts: an inbox that cannot be listed ends the command at once."""
     from sources.inbox import check_inbox
 
     with _failing_cleanly():
-        check_inbox(_settings(ctx).inbox_url)
+        check_inbox(_settings(ctx).inbox_url, reach_seconds=REACH_SECONDS)
 
 
 @app.command("ingest", cls=cli_vi.Command)

@@ -6,6 +6,7 @@ The warehouse here is loaded directly (no flow), so these tests need no Prefect 
 from __future__ import annotations
 
 import json
+import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,15 @@ from warehouse.publish import publish
 from warehouse.status import period_status
 
 runner = CliRunner()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+CLOSED_PORT = _closed_port()
 ON_TIME = datetime(2026, 9, 1, 9, tzinfo=UTC)
 LATE = datetime(2026, 10, 2, 9, tzinfo=UTC)
 
@@ -169,6 +179,8 @@ def test_a_failed_query_says_so_once(published: Settings) -> None:
         ("inbox-with-a-typo", "không thấy thư mục hộp thư đến"),
         ("s3://bucket/khcn/inbox", "s3fs"),
         ("nosuch://bucket/inbox", "nosuch://"),
+        ("sftp://example.invalid/inbox", "«paramiko»"),
+        (f"ftp://127.0.0.1:{CLOSED_PORT}/inbox", "không kết nối được tới hộp thư đến"),
     ],
 )
 def test_an_inbox_that_cannot_be_listed_ends_fast(
