@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -106,7 +106,7 @@ def _say_error(message: str) -> None:
     err.print(line, highlight=False, soft_wrap=True)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     """End the command: one Vietnamese line on stderr, exit 1."""
     _say_error(message)
     raise typer.Exit(1)
@@ -474,7 +474,16 @@ def _run_flow(title: str, run: Callable[[], Any]) -> Any:
     from flows.progress import listening
 
     with _failing_cleanly(), _Progress(title) as progress, listening(progress):
-        return run()
+        try:
+            return run()
+        except (OSError, ValueError, SchemaError):
+            raise
+        except Exception as exc:
+            # The traceback is in the run's log (Prefect's API); the analyst gets one line.
+            _fail(
+                f"lần chạy dừng vì lỗi không lường trước ({type(exc).__name__}: {exc}); "
+                "chi tiết trong nhật ký lần chạy của Prefect; những gì đã nạp vẫn giữ nguyên"
+            )
 
 
 def _screenful() -> int:
