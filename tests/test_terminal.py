@@ -6,7 +6,10 @@ The warehouse here is loaded directly (no flow), so these tests need no Prefect 
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +20,7 @@ from typer.testing import CliRunner
 from khcn.cli import app
 from khcn.settings import SCHEMAS_DIR, Settings
 from schemas.schema import load_schema
+from sources.samples import write_sample_inbox
 from tests.warehouse_support import full_values, make_file
 from warehouse.load import load, sync_schema
 from warehouse.migrate import init
@@ -270,3 +274,31 @@ def test_a_mistyped_option_is_answered_in_vietnamese() -> None:
 
     assert shown.exit_code == 2
     assert "Không có tuỳ chọn" in shown.stderr and "No such option" not in shown.stderr
+
+
+def test_a_real_ingest_prints_only_its_own_lines(settings: Settings, tmp_path: Path) -> None:
+    """In its own process, with Prefect's temporary server: no banner, no English log line."""
+    schema = load_schema(settings)
+    made = write_sample_inbox(
+        schema, ["2026Q2"], settings.data_dir / "inbox", seed=3, slip_rate=0.3, missing_rate=0.5
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "KHCN_"))}
+    khcn = Path(sys.executable).with_name("khcn")
+
+    folders = ["--data-dir", str(settings.data_dir), "--schemas-dir", str(settings.schemas_dir)]
+
+    done = subprocess.run(
+        [str(khcn), *folders, "ingest", "--dry-run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines and all(line.startswith("khcn: ") for line in lines), done.stderr
+    assert f"khcn: nhận tệp: {len(made.files)} tệp trong" in done.stderr
+    assert "Từng tệp" in done.stdout and "Báo cáo lần chạy" in done.stdout
+    assert "prefect" not in (done.stdout + done.stderr).lower()
