@@ -302,3 +302,43 @@ def test_a_real_ingest_prints_only_its_own_lines(settings: Settings, tmp_path: P
     assert f"khcn: nhận tệp: {len(made.files)} tệp trong" in done.stderr
     assert "Từng tệp" in done.stdout and "Báo cáo lần chạy" in done.stdout
     assert "prefect" not in (done.stdout + done.stderr).lower()
+
+
+def test_the_file_table_collapses_to_counts_past_a_screenful() -> None:
+    from flows.results import IngestResult
+    from khcn import cli
+    from outputs.run_report import FileResult
+
+    def run(count: int) -> str:
+        files = [
+            FileResult(f"THON-{i:03d}_2026Q3.xlsx", "u", f"THON-{i:03d}", "2026Q3",
+                       "rejected" if i % 3 == 0 else "accepted", feedback=f"/o/{i}_phan-hoi.xlsx")
+            for i in range(count)
+        ]  # fmt: skip
+        result = IngestResult(
+            inbox="inbox",
+            listed=count,
+            new=count,
+            verdicts={
+                "accepted": count - len(files[::3]),
+                "warned": 0,
+                "rejected": len(files[::3]),
+            },
+            summary={"total": count, "by_status": {}, "top_findings": [], "by_unit": {}},
+            files=files,
+            feedback=[f.feedback for f in files if f.feedback],
+            dry_run=True,
+            run_report="data/reports/runs/x.html",
+        )
+        with cli.out.capture() as shown:
+            cli._print_ingest(result)
+        return shown.get()
+
+    few = run(5)
+    assert "Từng tệp" in few and all(f"THON-00{i}" in few for i in range(5))
+    many = run(150)
+    assert "THON-" not in many  # no row per file: counts per verdict
+    assert "150 tệp, gộp theo kết quả" in many
+    assert "Báo cáo lần chạy" in many and "--json" in many
+    assert many.count("phan-hoi") == 0  # not 150 feedback paths: one line with the folder
+    assert "150 tệp phản hồi" in many
