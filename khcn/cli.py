@@ -5,38 +5,80 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from khcn.settings import Settings, export_overrides, load_settings, prefect_defaults
+from khcn import cli_vi
+from khcn.settings import (
+    Settings,
+    export_overrides,
+    load_settings,
+    prefect_defaults,
+    seed_schemas,
+)
 from schemas.errors import SchemaError
 
-app = typer.Typer(no_args_is_help=True, help="Tổng hợp báo cáo KHCN, ĐMST và CĐS của xã.")
-catalog_app = typer.Typer(no_args_is_help=True, help="Danh mục nhiệm vụ của kế hoạch.")
-units_app = typer.Typer(no_args_is_help=True, help="Danh sách đơn vị báo cáo.")
+if TYPE_CHECKING:
+    from flows.progress import StepEvent
+    from flows.results import IngestResult
+
+cli_vi.install()
+_OPTIONS = "[TUỲ CHỌN]"
+_SUBCOMMAND = "LỆNH [THAM SỐ]..."
+app = typer.Typer(
+    cls=cli_vi.Group,
+    no_args_is_help=True,
+    add_completion=False,
+    help="Tổng hợp báo cáo KHCN, ĐMST và CĐS của xã.",
+    options_metavar=_OPTIONS,
+    subcommand_metavar=_SUBCOMMAND,
+)
+catalog_app = typer.Typer(
+    cls=cli_vi.Group,
+    no_args_is_help=True,
+    help="Danh mục nhiệm vụ của kế hoạch.",
+    options_metavar=_OPTIONS,
+    subcommand_metavar=_SUBCOMMAND,
+)
+units_app = typer.Typer(
+    cls=cli_vi.Group,
+    no_args_is_help=True,
+    help="Danh sách đơn vị báo cáo.",
+    options_metavar=_OPTIONS,
+    subcommand_metavar=_SUBCOMMAND,
+)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(units_app, name="units")
-tokens_app = typer.Typer(no_args_is_help=True, help="Mã truy cập dịch vụ truy vấn (khcn serve).")
+tokens_app = typer.Typer(
+    cls=cli_vi.Group, no_args_is_help=True, help="Mã truy cập dịch vụ truy vấn (khcn serve)."
+)
 app.add_typer(tokens_app, name="tokens")
-targets_app = typer.Typer(no_args_is_help=True, help="Mục tiêu theo năm của chỉ tiêu, chỉ số.")
+targets_app = typer.Typer(
+    cls=cli_vi.Group, no_args_is_help=True, help="Mục tiêu theo năm của chỉ tiêu, chỉ số."
+)
 app.add_typer(targets_app, name="targets")
 
-out = Console()
-err = Console(stderr=True)
+# Nothing the command prints is markup to colour by guess (numbers, paths, brackets).
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
 
 
 @app.callback()
 def main(
     ctx: typer.Context,
     schemas_dir: Annotated[
-        Path | None, typer.Option(help="Thư mục danh mục, đơn vị, chỉ tiêu (schemas/).")
+        Path | None,
+        typer.Option(
+            help="Thư mục danh mục, đơn vị, chỉ tiêu của xã (mặc định <thư mục dữ liệu>/schemas)."
+        ),
     ] = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="Thư mục dữ liệu: inbox, outbox, archive, kho DuckDB.")
@@ -44,15 +86,17 @@ def main(
     inbox: Annotated[
         str | None, typer.Option(help="Nơi nhận báo cáo: thư mục hoặc URL fsspec.")
     ] = None,
-    warehouse: Annotated[Path | None, typer.Option(help="Tệp kho DuckDB.")] = None,
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(help="Tệp kho DuckDB; các lệnh chỉ đọc (status, query, report) đọc tệp này."),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="Tệp cấu hình TOML (mặc định khcn.toml).")
     ] = None,
 ) -> None:
     """Settings come from these options, `KHCN_…` variables, `khcn.toml`, then defaults."""
     if config is not None and not config.is_file():
-        err.print(f"[red]Lỗi[/red] không thấy tệp cấu hình {config}")
-        raise typer.Exit(1)
+        _fail(f"không thấy tệp cấu hình {config}")
     options = {
         "config": config,
         "schemas_dir": schemas_dir,
@@ -65,6 +109,32 @@ def main(
     prefect_defaults(ctx.obj)
 
 
+def _say_error(message: str) -> None:
+    line = Text("Lỗi: ", style="red")
+    line.append(message)
+    err.print(line, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str) -> NoReturn:
+    """End the command: one Vietnamese line on stderr, exit 1."""
+    _say_error(message)
+    raise typer.Exit(1)
+
+
+def _os_error(exc: OSError) -> str:
+    """An operating-system error in Vietnamese, naming the file."""
+    name = exc.filename or ""
+    if isinstance(exc, FileNotFoundError):
+        return f"không thấy tệp hoặc thư mục {name}" if name else str(exc)
+    if isinstance(exc, PermissionError):
+        return f"không có quyền đọc hoặc ghi {name}" if name else str(exc)
+    if isinstance(exc, IsADirectoryError):
+        return f"{name} là một thư mục, cần một tệp"
+    if isinstance(exc, NotADirectoryError):
+        return f"{name} không phải là thư mục"
+    return f"lỗi hệ thống với {name}: {exc.strerror or exc}" if name else str(exc)
+
+
 @contextmanager
 def _failing_cleanly() -> Iterator[None]:
     """A run that cannot do its job ends with its reasons on stderr and a non-zero exit."""
@@ -72,11 +142,34 @@ def _failing_cleanly() -> Iterator[None]:
         yield
     except SchemaError as exc:
         for problem in exc.problems:
-            err.print(f"[red]Lỗi[/red] {problem}", highlight=False, soft_wrap=True)
+            _say_error(str(problem))
         raise typer.Exit(1) from None
-    except (OSError, ValueError) as exc:
-        err.print(f"[red]Lỗi[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+    except OSError as exc:
+        _fail(_os_error(exc))
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _existing_file(path: Path) -> Path:
+    """The path, when it is a file; else a ValueError naming it."""
+    if not path.is_file():
+        raise ValueError(
+            f"không thấy tệp {path}" if not path.exists() else f"{path} không phải là một tệp"
+        )
+    return path
+
+
+def _read_source(settings: Settings) -> Path:
+    """What read-only commands read: `--warehouse` when given (it must exist), else the
+    published copy."""
+    if "warehouse_path" in settings.model_fields_set:
+        if not settings.warehouse.is_file():
+            raise ValueError(
+                f"không thấy tệp kho dữ liệu {settings.warehouse}; kiểm tra đường dẫn --warehouse, "
+                "hoặc bỏ tùy chọn này để đọc bản công bố."
+            )
+        return settings.warehouse
+    return settings.published
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -89,29 +182,45 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-@catalog_app.command("import")
+@catalog_app.command("import", cls=cli_vi.Command)
 def catalog_import(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Phụ lục kế hoạch: .txt, .docx hoặc .xlsx.")],
     out_file: Annotated[
-        Path | None, typer.Option("--out", help="Tệp danh mục (mặc định schemas/catalog.yaml).")
+        Path | None,
+        typer.Option(
+            "--out", help="Tệp danh mục (mặc định <thư mục dữ liệu>/schemas/catalog.yaml)."
+        ),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
 ) -> None:
-    """Đọc phụ lục kế hoạch và ghi danh mục nhiệm vụ."""
+    """Đọc phụ lục kế hoạch và ghi danh mục nhiệm vụ vào thư mục dữ liệu của xã."""
     from schemas.appendix import parse_appendix, read_rows
     from schemas.catalog import write_catalog
     from schemas.parties import load_parties
 
     settings = _settings(ctx)
     with _failing_cleanly():
-        parties = load_parties(settings.schemas_dir / "parties.yaml")
-        catalog = parse_appendix(read_rows(path), str(path), parties, settings.plan_years)
-        target = out_file or settings.schemas_dir / "catalog.yaml"
+        rows = read_rows(_existing_file(path))
+        # The commune's files live with its data, never in the installed code.
+        seed_schemas(settings)
+        folder = settings.commune_schemas
+        parties = load_parties(folder / "parties.yaml")
+        catalog = parse_appendix(rows, str(path), parties, settings.plan_years)
+        target = out_file or folder / "catalog.yaml"
         write_catalog(catalog, target)
-    out.print(f"Đã ghi {len(catalog.groups)} nhóm, {len(catalog.tasks)} nhiệm vụ vào {target}")
+    if as_json:
+        _print_json(
+            {"file": str(target), "groups": len(catalog.groups), "tasks": len(catalog.tasks)}
+        )
+        return
+    out.print(
+        f"Đã ghi {len(catalog.groups)} nhóm, {len(catalog.tasks)} nhiệm vụ vào {target}",
+        highlight=False,
+    )
 
 
-@catalog_app.command("show")
+@catalog_app.command("show", cls=cli_vi.Command)
 def catalog_show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
@@ -153,7 +262,7 @@ def catalog_show(
     out.print(table)
 
 
-@catalog_app.command("matrix")
+@catalog_app.command("matrix", cls=cli_vi.Command)
 def catalog_matrix(
     ctx: typer.Context,
     year: Annotated[int | None, typer.Option(help="Chỉ in một năm của kế hoạch.")] = None,
@@ -193,27 +302,33 @@ def catalog_matrix(
         err.print(f"[yellow]Chú ý[/yellow]: không đơn vị nào ứng với: {', '.join(missing)}")
 
 
-@units_app.command("import")
+@units_app.command("import", cls=cli_vi.Command)
 def units_import(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Danh sách đơn vị: .xlsx, .xls, .ods hoặc .csv.")],
     sample: Annotated[bool, typer.Option(help="Đánh dấu là dữ liệu mẫu.")] = False,
     out_file: Annotated[
-        Path | None, typer.Option("--out", help="Tệp đơn vị (mặc định schemas/units.yaml).")
+        Path | None,
+        typer.Option("--out", help="Tệp đơn vị (mặc định <thư mục dữ liệu>/schemas/units.yaml)."),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
 ) -> None:
-    """Nạp danh sách đơn vị từ bảng tính."""
+    """Nạp danh sách đơn vị từ bảng tính vào thư mục dữ liệu của xã."""
     from schemas.registry import read_registry, write_registry
 
     settings = _settings(ctx)
     with _failing_cleanly():
-        registry = read_registry(path, sample=sample)
-        target = out_file or settings.schemas_dir / "units.yaml"
+        registry = read_registry(_existing_file(path), sample=sample)
+        seed_schemas(settings)
+        target = out_file or settings.commune_schemas / "units.yaml"
         write_registry(registry, target)
-    out.print(f"Đã ghi {len(registry.units)} đơn vị vào {target}")
+    if as_json:
+        _print_json({"file": str(target), "units": len(registry.units)})
+        return
+    out.print(f"Đã ghi {len(registry.units)} đơn vị vào {target}", highlight=False)
 
 
-@units_app.command("show")
+@units_app.command("show", cls=cli_vi.Command)
 def units_show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
@@ -234,7 +349,7 @@ def units_show(
         err.print("[yellow]Chú ý[/yellow]: đây là dữ liệu mẫu, hãy nạp danh sách thật.")
 
 
-@targets_app.command("template")
+@targets_app.command("template", cls=cli_vi.Command)
 def targets_template(
     ctx: typer.Context,
     out_file: Annotated[Path, typer.Option("--out", help="Tệp Excel để điền mục tiêu.")],
@@ -249,7 +364,7 @@ def targets_template(
     out.print(f"Đã tạo bảng mục tiêu: {out_file}", highlight=False, soft_wrap=True)
 
 
-@targets_app.command("import")
+@targets_app.command("import", cls=cli_vi.Command)
 def targets_import(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Bảng mục tiêu đã điền (.xlsx, .xls, .ods).")],
@@ -275,7 +390,7 @@ def targets_import(
     out.print("Chạy khcn init (hoặc lần tổng hợp sau) để đưa mục tiêu vào kho.")
 
 
-@targets_app.command("show")
+@targets_app.command("show", cls=cli_vi.Command)
 def targets_show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
@@ -309,28 +424,27 @@ def targets_show(
         err.print("[yellow]Chú ý[/yellow]: đây là mục tiêu mẫu, hãy nạp mục tiêu thật.")
 
 
-@app.command("template")
+@app.command("template", cls=cli_vi.Command)
 def template(
     ctx: typer.Context,
     period: Annotated[str, typer.Option(help="Kỳ báo cáo, ví dụ 2026Q3.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Thư mục ghi các tệp mẫu.")],
     unit: Annotated[str | None, typer.Option(help="Chỉ một đơn vị (mã đơn vị).")] = None,
     all_units: Annotated[bool, typer.Option("--all", help="Mọi đơn vị đang hoạt động.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
 ) -> None:
     """Tạo tệp báo cáo điền sẵn cho từng đơn vị: <MÃ ĐƠN VỊ>_<KỲ>.xlsx."""
     from rich.progress import track
 
-    from schemas.periods import parse_period
     from schemas.schema import load_schema
     from sources.template import template_name, write_template
 
+    settings = _settings(ctx)
     with _failing_cleanly():
         if (unit is None) == (not all_units):
             raise ValueError("chọn một trong hai: --unit MÃ hoặc --all")
-        schema = load_schema(_settings(ctx))
-        parsed = parse_period(period)
-        if parsed.year not in schema.plan_years:
-            raise ValueError(f"kỳ {period} nằm ngoài kế hoạch")
+        parsed = settings.plan_period(period)
+        schema = load_schema(settings)
         if unit is not None:
             found = schema.registry.unit(unit)
             if found is None:
@@ -341,17 +455,32 @@ def template(
         chosen = [u for u in units if schema.tasks_due(u, parsed)]
         out_dir.mkdir(parents=True, exist_ok=True)
         written = [
-            write_template(schema, u, parsed, out_dir / template_name(u, parsed))
-            for u in track(chosen, description="Tạo mẫu", console=err, disable=len(chosen) < 5)
+            write_template(
+                schema, u, parsed, out_dir / template_name(u, parsed), settings.commune_name
+            )
+            for u in track(
+                chosen,
+                description="Tạo mẫu",
+                console=err,
+                disable=len(chosen) < 5 or as_json or not err.is_terminal,
+            )
         ]
-    for skipped in (u for u in units if u not in chosen):
-        err.print(f"{skipped.code}: không có nhiệm vụ phải báo cáo trong kỳ {parsed}")
-    out.print(f"Đã tạo {len(written)} tệp trong {out_dir}")
+    skipped = [u.code for u in units if u not in chosen]
+    if as_json:
+        _print_json({"period": parsed.code, "files": [str(p) for p in written], "skipped": skipped})
+        return
+    for code in skipped:
+        err.print(Text(f"{code}: không có nhiệm vụ phải báo cáo trong kỳ {parsed}"))
+    out.print(f"Đã tạo {len(written)} tệp trong {out_dir}", highlight=False)
 
 
-@app.command("init")
-def init_warehouse(ctx: typer.Context) -> None:
-    """Tạo hoặc nâng cấp kho DuckDB, nạp danh mục, đơn vị, chỉ tiêu; chạy lại không sao."""
+@app.command("init", cls=cli_vi.Command)
+def init_warehouse(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
+) -> None:
+    """Chuẩn bị thư mục dữ liệu (danh mục của xã, hộp thư đến) và tạo hoặc nâng cấp kho DuckDB;
+    chạy lại không sao."""
     from khcn.commune import describe_commune
     from schemas.schema import load_schema
     from warehouse.load import sync_schema
@@ -360,86 +489,231 @@ def init_warehouse(ctx: typer.Context) -> None:
     settings = _settings(ctx)
     with _failing_cleanly():
         commune = describe_commune(settings)
+        seeded = seed_schemas(settings)
+        if seeded:
+            # Read the commune's own copies from now on.
+            settings = load_settings()
+        if "://" not in settings.inbox_url:
+            Path(settings.inbox_url).mkdir(parents=True, exist_ok=True)
         schema = load_schema(settings)
         settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
         applied = init(settings.warehouse)
         counts = sync_schema(settings.warehouse, schema, settings)
-    out.print(f"Xã: {commune}")
+    if as_json:
+        _print_json(
+            {
+                "commune": commune,
+                "schemas_dir": str(settings.schemas_dir),
+                "seeded": [str(p) for p in seeded],
+                "inbox": settings.inbox_url,
+                "warehouse": str(settings.warehouse),
+                "applied": applied,
+                "counts": counts,
+            }
+        )
+        return
+    out.print(f"Xã: {commune}", highlight=False)
+    out.print(
+        f"Danh mục, đơn vị, chỉ tiêu: {settings.schemas_dir}"
+        + (f" (vừa tạo {len(seeded)} tệp từ mặc định)" if seeded else ""),
+        highlight=False,
+    )
     out.print(
         f"Kho {settings.warehouse}: "
         + (f"áp dụng {', '.join(applied)}" if applied else "đã ở phiên bản mới nhất")
         + "; "
-        + ", ".join(f"{k}: {v}" for k, v in counts.items())
+        + ", ".join(f"{k}: {v}" for k, v in counts.items()),
+        highlight=False,
     )
 
 
-def _run_flow(title: str, run: Any) -> dict[str, Any]:
-    with _failing_cleanly(), err.status(title):
-        report = run()
-    assert isinstance(report, dict)
-    return report
+class _Progress:
+    """Shows the steps of a run: live in a terminal, one plain line each otherwise."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.live = err.is_terminal
+        self.status = err.status(title) if self.live else None
+
+    def __enter__(self) -> _Progress:
+        if self.status is not None:
+            self.status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def __call__(self, event: StepEvent) -> None:
+        if self.status is not None and event.seconds is None:
+            self.status.update(f"{self.title} {event.line()}")
+            return
+        if event.seconds is None:
+            return
+        if self.status is not None:
+            self.status.update(self.title)
+        prefix = "✓ " if self.live else "khcn: "
+        err.print(Text(prefix + event.line(), style="dim" if self.live else ""), highlight=False)
 
 
-def _print_ingest(report: dict[str, Any]) -> None:
-    from schemas.validation import RunSummary
+def _run_flow(title: str, run: Callable[[], Any]) -> Any:
+    """Run a flow in this process, its steps shown on stderr, its failures as one line."""
+    from flows.progress import listening
 
-    if not report["listed"]:
-        out.print(f"Không có tệp nào trong {report['inbox']}.", highlight=False)
-    verdicts = report["verdicts"]
+    with _failing_cleanly(), _Progress(title) as progress, listening(progress):
+        try:
+            return run()
+        except (OSError, ValueError, SchemaError):
+            raise
+        except Exception as exc:
+            # The traceback is in the run's log (Prefect's API); the analyst gets one line.
+            _fail(
+                f"lần chạy dừng vì lỗi không lường trước ({type(exc).__name__}: {exc}); "
+                "chi tiết trong nhật ký lần chạy của Prefect; những gì đã nạp vẫn giữ nguyên"
+            )
+
+
+def _screenful() -> int:
+    """How many file rows fit before the table collapses to counts."""
+    return max(10, (out.size.height if out.is_terminal else 40) - 12)
+
+
+def _print_files(result: IngestResult) -> None:
+    """One row per file read (unit-supplied text printed as is), or counts past a screenful."""
+    files = result.files
+    if not files:
+        return
+    if len(files) <= _screenful():
+        table = Table(title="Từng tệp")
+        table.add_column("Tệp", overflow="fold", ratio=3)
+        table.add_column("Đơn vị", overflow="fold", ratio=1)
+        table.add_column("Kỳ", no_wrap=True)
+        table.add_column("Kết quả", no_wrap=True)
+        table.add_column("Lỗi", justify="right")
+        table.add_column("Tệp phản hồi", overflow="fold", ratio=3)
+        for f in files:
+            table.add_row(
+                Text(f.file),
+                Text(f.unit or "?"),
+                Text(f.period or "?"),
+                Text(f.verdict_label, style=_VERDICT_STYLE.get(f.verdict, "")),
+                str(len(f.errors)) if f.errors else "",
+                Text(Path(f.feedback).name if f.feedback else ""),
+            )
+        out.print(table)
+        return
+    by_verdict = Counter(f.verdict for f in files)
+    table = Table(
+        "Kết quả", "Số tệp", "Số đơn vị", title=f"Từng tệp: {len(files)} tệp, gộp theo kết quả"
+    )
+    for verdict, count in sorted(by_verdict.items()):
+        units = {f.unit for f in files if f.verdict == verdict}
+        label = files[[f.verdict for f in files].index(verdict)].verdict_label
+        table.add_row(
+            Text(label, style=_VERDICT_STYLE.get(verdict, "")), str(count), str(len(units))
+        )
+    out.print(table)
+    out.print("Danh sách từng tệp: xem báo cáo lần chạy bên dưới, hoặc `khcn ingest --json`.")
+
+
+_VERDICT_STYLE = {"accepted": "green", "warned": "yellow", "rejected": "red"}
+
+
+def _print_ingest(result: IngestResult) -> None:
+    if not result.listed:
+        out.print(Text(f"Không có tệp nào trong {result.inbox}."))
+    verdicts = result.verdicts
     out.print(
-        f"Đã nhận {report['listed']} tệp, {report['new']} tệp mới: "
+        f"Đã nhận {result.listed} tệp, {result.new} tệp mới: "
         f"{verdicts['accepted']} chấp nhận, {verdicts['warned']} chấp nhận có cảnh báo, "
-        f"{verdicts['rejected']} bị từ chối."
+        f"{verdicts['rejected']} bị từ chối.",
+        highlight=False,
     )
-    if "load" in report:
-        load = report["load"]
+    if result.load is not None:
+        load = result.load
         out.print(
             f"Nạp kho: {load['imported']} mới, {load['updated']} thay thế bản cũ, "
-            f"{load['ignored']} trùng (bỏ qua), {load['rejected']} bị từ chối."
+            f"{load['ignored']} trùng (bỏ qua), {load['rejected']} bị từ chối.",
+            highlight=False,
         )
-    elif report.get("dry_run"):
+    elif result.dry_run:
         out.print("Chạy thử (--dry-run): không nạp gì vào kho.")
-    summary = RunSummary(**report["summary"])
+    _print_files(result)
+    from schemas.validation import RunSummary
+
+    summary = RunSummary(**result.summary)
     if summary.top_findings:
         out.print(summary.renderable())
-        out.print(f"Chi tiết kiểm tra (Data Docs): {report['data_docs']}")
-    if report["feedback"]:
-        out.print(f"Tệp phản hồi cho đơn vị ({len(report['feedback'])}):")
-        for path in report["feedback"]:
-            out.print(f"  {path}", highlight=False)
+    if result.feedback:
+        folders = sorted({str(Path(p).parent.parent) for p in result.feedback})
+        out.print(
+            Text(f"{len(result.feedback)} tệp phản hồi cho đơn vị trong {', '.join(folders)}"),
+            soft_wrap=True,
+        )
+    if result.run_report:
+        out.print(
+            Text(f"Báo cáo lần chạy (mở bằng trình duyệt): {result.run_report}"), soft_wrap=True
+        )
+    if result.data_docs:
+        out.print(Text(f"Chi tiết kiểm tra (Data Docs): {result.data_docs}"), soft_wrap=True)
 
 
-@app.command("ingest")
+# How long an analyst waits for a remote inbox to answer before being told it does not.
+REACH_SECONDS = 20.0
+
+
+def _check_inbox(ctx: typer.Context) -> None:
+    """Before Prefect starts: an inbox that cannot be listed ends the command at once."""
+    from sources.inbox import check_inbox
+
+    with _failing_cleanly():
+        check_inbox(_settings(ctx).inbox_url, reach_seconds=REACH_SECONDS)
+
+
+@app.command("ingest", cls=cli_vi.Command)
 def ingest(
+    ctx: typer.Context,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Chỉ kiểm tra và viết phản hồi, không nạp kho.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
 ) -> None:
     """Nhận báo cáo trong inbox: đọc, kiểm tra, nạp kho, viết phản hồi, công bố bản đọc."""
+    _check_inbox(ctx)
     from flows.ingest_submissions import ingest_submissions
 
-    report = _run_flow("Đang tổng hợp báo cáo…", lambda: ingest_submissions(dry_run=dry_run))
+    result = _run_flow("Đang tổng hợp báo cáo…", lambda: ingest_submissions(dry_run=dry_run))
     if as_json:
-        _print_json(report)
+        _print_json(result.to_dict())
     else:
-        _print_ingest(report)
+        _print_ingest(result)
 
 
-@app.command("consolidate")
+@app.command("consolidate", cls=cli_vi.Command)
 def consolidate(
+    ctx: typer.Context,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            help="Kỳ báo cáo (2026Q3, 2026S1, 2026, 202607); mặc định: kỳ gần nhất đã quá hạn."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
 ) -> None:
     """Tổng hợp như lịch chạy đêm: nhận báo cáo mới, công bố kho, báo cáo mức đầy đủ."""
+    with _failing_cleanly():
+        if period is not None:
+            _settings(ctx).plan_period(period)
+    _check_inbox(ctx)
     from flows.consolidate_nightly import consolidate_nightly
 
-    report = _run_flow("Đang tổng hợp…", consolidate_nightly)
+    result = _run_flow("Đang tổng hợp…", lambda: consolidate_nightly(period=period))
     if as_json:
-        _print_json(report)
+        _print_json(result.to_dict())
         return
-    _print_ingest(report)
-    _print_status(report["completeness"])
-    _print_indicators(report["indicators"])
+    _print_ingest(result.ingest)
+    _print_status(result.completeness)
+    _print_indicators(result.indicators)
 
 
 def _rate(value: Any) -> str:
@@ -447,32 +721,55 @@ def _rate(value: Any) -> str:
 
 
 def _print_status(status: dict[str, Any]) -> None:
+    quarters = ", ".join(q["period"] for q in status.get("quarters", []))
+    deadline = status.get("deadline")
+    when = f"hạn {deadline}" if deadline else f"gồm {quarters}" if quarters else "hạn -"
     table = Table(
         "Loại đơn vị",
         "Phải nộp",
         "Đã nộp",
         "Được chấp nhận",
         "Đúng hạn",
+        "Nộp muộn",
+        "Chưa nộp",
+        "Chờ gửi lại",
         "Tỷ lệ",
         "Đúng hạn %",
-        title=f"Mức đầy đủ kỳ {status['period']} (hạn {status.get('deadline') or '-'})",
+        title=f"Mức đầy đủ kỳ {status['period']} ({when})",
     )
     rows = [("Tổng", status["overall"]), *((r["unit_type"], r) for r in status["by_unit_type"])]
     for name, figures in rows:
         table.add_row(
-            name,
+            Text(str(name)),
             str(figures["expected"]),
             str(figures["received"]),
             str(figures["accepted"]),
             str(figures["on_time"]),
-            _rate(figures["accepted_rate"]),
-            _rate(figures["on_time_rate"]),
+            str(figures.get("late", 0)),
+            str(figures.get("not_sent", 0)),
+            str(figures.get("awaiting_resend", 0)),
+            _rate(figures.get("accepted_rate")),
+            _rate(figures.get("on_time_rate")),
         )
     out.print(table)
-    if status["missing"]:
-        out.print("Đơn vị chưa có báo cáo được chấp nhận:")
-        for unit in status["missing"]:
-            out.print(f"  {unit['unit_code']} {unit['unit_name']} ({unit['unit_type']})")
+    several = len(status.get("quarters", [])) > 1
+    for key, heading in _CHASE:
+        units = status.get(key) or []
+        if not units:
+            continue
+        out.print(f"{heading} ({len(units)}):")
+        for unit in units:
+            line = f"  {unit['unit_code']} {unit['unit_name']} ({unit['unit_type']})"
+            if several:
+                line += f" - kỳ {unit['period']}"
+            out.print(Text(line))
+
+
+_CHASE = (
+    ("not_sent", "Chưa nộp"),
+    ("awaiting_resend", "Bị từ chối, chờ gửi lại"),
+    ("late", "Nộp muộn"),
+)
 
 
 def _print_indicators(indicators: list[dict[str, Any]]) -> None:
@@ -497,17 +794,21 @@ def _number(value: Any) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
 
 
-@app.command("status")
+@app.command("status", cls=cli_vi.Command)
 def status(
     ctx: typer.Context,
-    period: Annotated[str, typer.Option(help="Kỳ báo cáo, ví dụ 2026Q3.")],
+    period: Annotated[
+        str, typer.Option(help="Kỳ báo cáo: 2026Q3 (quý), 2026S1 (nửa năm), 2026 (năm), 202607.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
 ) -> None:
-    """Mức đầy đủ của một kỳ và các đơn vị còn thiếu báo cáo."""
+    """Mức đầy đủ của một kỳ: ai chưa nộp, ai bị từ chối chờ gửi lại, ai nộp muộn."""
     from warehouse.status import period_status
 
+    settings = _settings(ctx)
     with _failing_cleanly():
-        found = period_status(_settings(ctx).published, period)
+        parsed = settings.plan_period(period)
+        found = period_status(_read_source(settings), parsed.code)
     if as_json:
         _print_json(found)
     else:
@@ -532,24 +833,7 @@ def _print_error(message: str) -> None:
     err.print(Text.assemble(("Lỗi", "red"), ": ", _inert(message)), soft_wrap=True)
 
 
-def _query_source(ctx: typer.Context, settings: Settings) -> Path:
-    """The published copy, or the warehouse file named on the command line (read the same way,
-    read-only); a named file that does not exist is an error, not a silent fallback."""
-    from warehouse.publish import published_database
-
-    named = ctx.find_root().params.get("warehouse")
-    if named is None:
-        return settings.published
-    path = Path(named)
-    if not path.is_file():
-        raise ValueError(
-            f"không thấy tệp kho {path}; kiểm tra đường dẫn --warehouse, hoặc bỏ tùy chọn này "
-            f"để truy vấn bản công bố {published_database(settings.published)}."
-        )
-    return path
-
-
-@app.command("query")
+@app.command("query", cls=cli_vi.Command)
 def query(
     ctx: typer.Context,
     sql_text: Annotated[str, typer.Argument(metavar="SQL", help="Câu lệnh SQL (chỉ đọc).")],
@@ -564,9 +848,7 @@ def query(
 
     settings = _settings(ctx)
     try:
-        result = run_bounded(
-            _query_source(ctx, settings), sql_text, QueryLimits.from_settings(settings)
-        )
+        result = run_bounded(_read_source(settings), sql_text, QueryLimits.from_settings(settings))
     except (QueryError, ValueError) as exc:
         _print_error(str(exc))
         raise typer.Exit(1) from None
@@ -599,7 +881,7 @@ def query(
         err.print(Text(f"Chú ý: {cut}"), soft_wrap=True)
 
 
-@app.command("serve")
+@app.command("serve", cls=cli_vi.Command)
 def serve(
     ctx: typer.Context,
     host: Annotated[
@@ -663,7 +945,7 @@ def serve(
     run_service(settings, host, port)
 
 
-@tokens_app.command("add")
+@tokens_app.command("add", cls=cli_vi.Command)
 def tokens_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Tên người hoặc đơn vị dùng mã, ví dụ so-khcn.")],
@@ -683,7 +965,7 @@ def tokens_add(
     sys.stdout.write(token + "\n")
 
 
-@tokens_app.command("revoke")
+@tokens_app.command("revoke", cls=cli_vi.Command)
 def tokens_revoke(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Tên đã cấp mã.")],
@@ -699,7 +981,7 @@ def tokens_revoke(
     out.print(Text(f"Đã thu hồi mã truy cập của «{name}»."), soft_wrap=True)
 
 
-@tokens_app.command("list")
+@tokens_app.command("list", cls=cli_vi.Command)
 def tokens_list(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
@@ -732,7 +1014,7 @@ def tokens_list(
     out.print(table)
 
 
-@app.command("demo")
+@app.command("demo", cls=cli_vi.Command)
 def demo(
     ctx: typer.Context,
     quarters: Annotated[int, typer.Option(help="Số quý đã kết thúc dùng làm mẫu.")] = 3,
@@ -768,13 +1050,13 @@ def demo(
         f"{folder / 'inbox'}; {len(made.missing)} lượt đơn vị không nộp."
     )
     for name, slip in made.defects.items():
-        out.print(f"  {name}: {slip}", highlight=False)
-    report = _run_flow("Đang tổng hợp…", consolidate_nightly)
-    _print_ingest(report)
+        out.print(Text(f"  {name}: {slip}"))
+    result = _run_flow("Đang tổng hợp…", lambda: consolidate_nightly(period=periods[-1]))
+    _print_ingest(result.ingest)
     for period in periods:
         with _failing_cleanly():
             _print_status(period_status(settings.published, period))
-    _print_indicators(report["indicators"])
+    _print_indicators(result.indicators)
     out.print(f"Kho: {settings.warehouse}; bản đọc: {settings.published}")
     out.print(f"Phản hồi cho đơn vị: {settings.outbox}")
     # The ingest wrote it already; a page it could not draw is drawn (or explained) here.
@@ -785,7 +1067,7 @@ def demo(
         out.print(f"Báo cáo kỳ {periods[-1]}: {path}", highlight=False, soft_wrap=True)
 
 
-@app.command("dashboard")
+@app.command("dashboard", cls=cli_vi.Command)
 def dashboard(
     ctx: typer.Context,
     open_it: Annotated[
@@ -812,7 +1094,7 @@ def _write_dashboard(settings: Settings) -> Path:
         return write_dashboard(settings.published / DASHBOARD, data, settings.commune_name)
 
 
-@app.command("report")
+@app.command("report", cls=cli_vi.Command)
 def report(
     ctx: typer.Context,
     period: Annotated[
@@ -838,7 +1120,7 @@ def _write_report(settings: Settings, period: str, out_file: Path | None, pdf: b
 
     with _failing_cleanly():
         scope = report_scope(period, settings.plan_years, datetime.now(VIETNAM).date())
-        data = period_report(settings.published, scope)
+        data = period_report(_read_source(settings), scope)
         target = out_file or settings.reports / f"bao-cao_{scope.code}.xlsx"
         paths = [write_report_workbook(target, data, Heading(commune=settings.commune_name))]
         if pdf:
