@@ -369,7 +369,7 @@ def targets_import(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Bảng mục tiêu đã điền (.xlsx, .xls, .ods).")],
     out_file: Annotated[
-        Path | None, typer.Option("--out", help="Tệp mục tiêu (mặc định schemas/targets.yaml).")
+        Path | None, typer.Option("--out", help="Tệp mục tiêu (mặc định targets.yaml của xã).")
     ] = None,
 ) -> None:
     """Nạp mục tiêu theo năm từ bảng tính; lỗi nêu rõ sheet, hàng, cột."""

@@ -25,7 +25,13 @@ from schemas.periods import Period, parse_period
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = PROJECT_ROOT / "schemas"
 # The files of the commune's own plan, registry and data elements; the shipped ones are defaults.
-SCHEMA_FILES: tuple[str, ...] = ("catalog.yaml", "units.yaml", "parties.yaml", "elements.yaml")
+SCHEMA_FILES: tuple[str, ...] = (
+    "catalog.yaml",
+    "units.yaml",
+    "parties.yaml",
+    "elements.yaml",
+    "targets.yaml",
+)
 
 
 class Settings(BaseSettings):
