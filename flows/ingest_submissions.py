@@ -18,6 +18,16 @@ from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
 from prefect.utilities.annotations import quote
 
+from flows.mail_tasks import (
+    MailPull,
+    answer_messages,
+    claim_sender_units,
+    flag_messages,
+    keep_mail_feedback,
+    preview_replies,
+    pull_mailbox,
+    record_pull,
+)
 from khcn.settings import Settings, load_settings
 from schemas.schema import Schema, load_schema
 from schemas.validation import summarize, validate_in_batches
@@ -144,15 +154,22 @@ def send_feedback(
 
 @task(cache_policy=NO_CACHE)
 def load_warehouse(
-    verdicts: list[Verdict], receipts: list[Receipt], schema: Schema, settings: Settings
+    verdicts: list[Verdict],
+    receipts: list[Receipt],
+    schema: Schema,
+    settings: Settings,
+    mail: MailPull | None = None,
 ) -> LoadSummary:
-    """Load every received file, one transaction each, and publish the read-only copy."""
+    """Load every received file, one transaction each, record the messages they came in,
+    and publish the read-only copy."""
     with get_client(sync_client=True) as client:
         client.upsert_global_concurrency_limit_by_name(WRITER_LIMIT, 1)
     with concurrency(WRITER_LIMIT, occupy=1, strict=True):
         init(settings.warehouse)
         sync_schema(settings.warehouse, schema, settings)
         summary = load(settings.warehouse, verdicts, receipts, settings)
+        if mail is not None:
+            record_pull(mail, settings, summary.run_id)
         publish(settings.warehouse, settings.published)
     return summary
 
@@ -170,7 +187,8 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[
 
     Args:
         dry_run: validate and write feedback only.
-        inbox: an fsspec URL to read instead of the configured inbox.
+        inbox: an fsspec URL to read instead of the configured inbox, or a mailbox URL
+            (`imaps://user@host/INBOX`) to pull instead of any folder.
     """
     logger = get_run_logger()
     settings = load_settings(inbox=inbox)
@@ -178,21 +196,27 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[
     with _timed(seconds, "schema"):
         schema = load_task_schema(settings)
     with _timed(seconds, "receive"):
-        entries = list_submissions(settings.inbox_url)
+        entries = list_submissions(settings.inbox_url) if settings.folder_inbox else []
         receipts = receive_files(opaque(entries), settings)
+        mail = pull_mailbox(settings, opaque(schema.registry)) if settings.mailbox_url else None
+        receipts += mail.receipts if mail else []
         fresh = new_receipts(opaque(receipts), settings)
     with _timed(seconds, "read"):
         submissions = read_files(opaque(fresh), opaque(entries), settings)
+        if mail:
+            claim_sender_units(opaque(submissions), opaque(mail))
     with _timed(seconds, "validate"):
         verdicts = validate_submissions(opaque(submissions), opaque(schema), settings)
     with _timed(seconds, "feedback"):
         feedback = send_feedback(opaque(verdicts), opaque(fresh), settings)
+        if mail:
+            keep_mail_feedback(opaque(verdicts), opaque(mail), settings)
     summary = summarize(verdicts)
     create_markdown_artifact(summary.markdown(), key="khcn-validation", description="Kiểm tra")
     create_table_artifact(summary.table_rows(), key="khcn-validation-table", description="Kiểm tra")
     report: dict[str, Any] = {
-        "inbox": settings.inbox_url,
-        "listed": len(entries),
+        "inbox": settings.inbox_url if settings.folder_inbox else settings.mailbox_url,
+        "listed": len(entries) + (len(mail.receipts) if mail else 0),
         "new": len(fresh),
         "verdicts": dict(summary.by_status),
         "summary": asdict(summary),
@@ -202,13 +226,25 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[
     }
     if not dry_run:
         with _timed(seconds, "load_and_publish"):
-            loaded = load_warehouse(opaque(verdicts), opaque(receipts), opaque(schema), settings)
+            loaded = load_warehouse(
+                opaque(verdicts), opaque(receipts), opaque(schema), settings, opaque(mail)
+            )
         report["load"] = {k: v for k, v in loaded.as_dict().items() if k != "files"}
         create_table_artifact(
             [{"kết quả": k, "số tệp": v} for k, v in report["load"].items() if k != "run_id"],
             key="khcn-load",
             description="Nạp vào kho",
         )
+    if mail:
+        with _timed(seconds, "mail"):
+            report["mail"] = mail.report()
+            if dry_run:
+                replies = preview_replies(opaque(mail), opaque(verdicts), settings, schema.registry)
+            else:
+                report["mail"]["flagged"] = flag_messages(opaque(mail), settings)
+                with concurrency(WRITER_LIMIT, occupy=1, strict=True):
+                    replies = answer_messages(settings, opaque(schema.registry))
+            report["mail"]["replies"] = replies
     report["seconds"] = seconds
     logger.info("Ingest: %s", {k: v for k, v in report.items() if k != "feedback"})
     return report

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from khcn.settings import Settings, export_overrides, load_settings, prefect_defaults
 from schemas.errors import SchemaError
@@ -343,6 +344,15 @@ def ingest(
         _print_json(report)
     else:
         _print_ingest(report)
+        _print_mail(report)
+
+
+def _print_mail(report: dict[str, Any]) -> None:
+    """Per message of the mailbox: what was taken and what was answered, as plain text."""
+    from outputs.replies import mail_report_lines
+
+    for line in mail_report_lines(report["mail"]) if "mail" in report else []:
+        out.print(Text(line))
 
 
 @app.command("consolidate")
