@@ -182,21 +182,28 @@ def _timed(seconds: dict[str, float], step: str) -> Iterator[None]:
 
 
 @flow(name="ingest-submissions")
-def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[str, Any]:
+def ingest_submissions(
+    dry_run: bool = False, inbox: str | None = None, mail_only: bool = False
+) -> dict[str, Any]:
     """Ingest what units sent; with `dry_run`, validate and write feedback but load nothing.
 
     Args:
         dry_run: validate and write feedback only.
         inbox: an fsspec URL to read instead of the configured inbox, or a mailbox URL
             (`imaps://user@host/INBOX`) to pull instead of any folder.
+        mail_only: pull the mailbox only, not the inbox folder (the working-hours schedule).
     """
     logger = get_run_logger()
     settings = load_settings(inbox=inbox)
+    if mail_only and not settings.mailbox_url:
+        logger.warning("Chưa cấu hình hộp thư (mailbox): không có gì để nhận")
+        return {"inbox": "", "listed": 0, "new": 0, "dry_run": dry_run, "skipped": True}
     seconds: dict[str, float] = {}
     with _timed(seconds, "schema"):
         schema = load_task_schema(settings)
     with _timed(seconds, "receive"):
-        entries = list_submissions(settings.inbox_url) if settings.folder_inbox else []
+        folder = settings.folder_inbox and not mail_only
+        entries = list_submissions(settings.inbox_url) if folder else []
         receipts = receive_files(opaque(entries), settings)
         mail = pull_mailbox(settings, opaque(schema.registry)) if settings.mailbox_url else None
         receipts += mail.receipts if mail else []
@@ -242,8 +249,7 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[
                 replies = preview_replies(opaque(mail), opaque(verdicts), settings, schema.registry)
             else:
                 report["mail"]["flagged"] = flag_messages(opaque(mail), settings)
-                with concurrency(WRITER_LIMIT, occupy=1, strict=True):
-                    replies = answer_messages(settings, opaque(schema.registry))
+                replies = answer_messages(settings, opaque(schema.registry))
             report["mail"]["replies"] = replies
     report["seconds"] = seconds
     logger.info("Ingest: %s", {k: v for k, v in report.items() if k != "feedback"})

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -45,7 +43,13 @@ from sources.mailbox import (
 )
 from sources.model import Submission
 from warehouse.archive import Receipt, archive
-from warehouse.mail import record_messages, record_reply_attempt, recorded_messages, unanswered
+from warehouse.mail import (
+    record_messages,
+    record_reply_attempt,
+    recorded_messages,
+    reply_lock,
+    unanswered,
+)
 
 # A reply the server refused this many times is not tried again; the run report shows it.
 MAX_REPLY_FAILURES = 5
@@ -190,6 +194,13 @@ def flag_messages(pull: MailPull, settings: Settings) -> int:
 @task(cache_policy=NO_CACHE)
 def answer_messages(settings: Settings, registry: Registry) -> list[dict[str, Any]]:
     """Send the reply of every recorded message not answered yet; record every attempt."""
+    # Not Prefect's writer slot: a run killed while holding it would keep it, and every later
+    # run would wait for it; this lock dies with its process.
+    with reply_lock(settings.warehouse):
+        return _answer(settings, registry)
+
+
+def _answer(settings: Settings, registry: Registry) -> list[dict[str, Any]]:
     logger = get_run_logger()
     pending = [a for a in unanswered(settings.warehouse) if a.failures < MAX_REPLY_FAILURES]
     if not pending:
@@ -294,13 +305,3 @@ def _file_answer(name: str, verdict: Verdict | None, feedback: str | None) -> Fi
         warnings=tuple(f.message for f in verdict.warnings),
         feedback_path=feedback,
     )
-
-
-def stamp() -> str:
-    """Now, for the report."""
-    return datetime.now(UTC).isoformat()
-
-
-def kept_feedback(folder: Path, sha256: str) -> Path:
-    """Where an emailed file's feedback is kept for its reply."""
-    return folder / MAIL_FEEDBACK_FOLDER / f"{sha256}.xlsx"

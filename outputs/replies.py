@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import smtplib
 import ssl
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -133,9 +133,7 @@ def _file_lines(number: int, file: FileAnswer) -> list[str]:
         ]
     if file.verdict in {"accepted", "warned"}:
         version = f", lần nộp thứ {file.version}" if file.version else ""
-        lines = [
-            f"{head}: ĐÃ TIẾP NHẬN — {where}, {file.values} giá trị đã ghi nhận{version}."
-        ]
+        lines = [f"{head}: ĐÃ TIẾP NHẬN — {where}, {file.values} giá trị đã ghi nhận{version}."]
         if file.verdict == "warned":
             lines.append(
                 f"   Có {len(file.warnings)} điểm cần lưu ý (không bắt buộc gửi lại); "
@@ -326,8 +324,3 @@ def reply_summary(
         ],
         "error": error,
     }
-
-
-def unit_names_of(units: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Code → name, for greetings."""
-    return dict(units)

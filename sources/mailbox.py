@@ -20,13 +20,14 @@ import hashlib
 import imaplib
 import re
 import ssl
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from pathlib import PurePosixPath
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from khcn.settings import Settings, mail_password
@@ -106,7 +107,9 @@ def encode_folder(name: str) -> str:
     def flush() -> None:
         if pending:
             raw = "".join(pending).encode("utf-16-be")
-            out.append("&" + base64.b64encode(raw).decode("ascii").rstrip("=").replace("/", ",") + "-")
+            out.append(
+                "&" + base64.b64encode(raw).decode("ascii").rstrip("=").replace("/", ",") + "-"
+            )
             pending.clear()
 
     for char in name:
@@ -272,7 +275,7 @@ def _internaldate(value: bytes) -> datetime:
     return parsed.astimezone(timezone(offset)).astimezone(UTC)
 
 
-def _check(response: tuple[str, list[object]], what: str) -> list[object]:
+def _check(response: tuple[str, list[Any]], what: str) -> list[Any]:
     status, data = response
     if status != "OK":
         raise MailboxError(f"máy chủ thư từ chối {what}: {data!r}")
@@ -289,10 +292,8 @@ class Mailbox:
 
     def unprocessed(self) -> list[MessageHeader]:
         """Messages of the folder not yet flagged as processed, oldest first."""
-        data = _check(
-            self.client.uid("SEARCH", "UNKEYWORD", PROCESSED_KEYWORD), "tìm thư"
-        )
-        uids = [int(u) for u in (data[0] or b"").split()] if data else []  # type: ignore[union-attr]
+        data = _check(self.client.uid("SEARCH", "UNKEYWORD", PROCESSED_KEYWORD), "tìm thư")
+        uids = [int(u) for u in (data[0] or b"").split()] if data else []
         if not uids:
             return []
         headers: list[MessageHeader] = []
@@ -377,7 +378,7 @@ class Mailbox:
         self.client.create(target)  # already there is fine
         # The capabilities after login are the ones that count; servers announce fewer before.
         data = _check(self.client.capability(), "liệt kê khả năng")
-        if b"MOVE" in (data[0] or b"").split():  # type: ignore[union-attr]
+        if b"MOVE" in (data[0] or b"").split():
             _check(self.client.uid("MOVE", sequence, target), "chuyển thư")
             return
         _check(self.client.uid("COPY", sequence, target), "chép thư")
@@ -424,10 +425,8 @@ def open_mailbox(settings: Settings, url: str | None = None) -> Iterator[Mailbox
         uidvalidity = int(validity[0]) if validity and validity[0] else 0
         yield Mailbox(client, location, uidvalidity)
     finally:
-        try:
+        with suppress(OSError, imaplib.IMAP4.error):
             client.logout()
-        except (OSError, imaplib.IMAP4.error):
-            pass
 
 
 def max_message_bytes(settings: Settings) -> int:
@@ -439,7 +438,7 @@ def max_message_bytes(settings: Settings) -> int:
 # Who sent it
 
 
-def sender_unit(sender: str, units_by_email: dict[str, Sequence[str]]) -> str | None:
+def sender_unit(sender: str, units_by_email: Mapping[str, Sequence[str]]) -> str | None:
     """The unit registered for the sender's address, if exactly one unit lists it."""
     units = units_by_email.get(sender.strip().lower(), ())
     return units[0] if len(units) == 1 else None

@@ -20,21 +20,77 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from khcn.settings import Settings
+from schemas.yamlio import read_yaml, write_yaml
+from warehouse.publish import published_database
+
+VIETNAM = dt.timezone(dt.timedelta(hours=7))
+ADDRESSES = {
+    "THON-01": "truongthon1@gmail.com; thon1.nghiahung@gmail.com",
+    "THON-02": "thon2.nghiahung@gmail.com",
+    "THON-03": "thon3.nghiahung@gmail.com",
+}
+
+
+@dataclass
+class Mail:
+    imap: Dovecot
+    smtp: SmtpServer
+    settings: Settings
+
+    def send(
+        self,
+        sender: str,
+        subject: str,
+        files: dict[str, bytes],
+        arrived: dt.datetime,
+        message_id: str | None = None,
+    ) -> str:
+        """Put a unit's message in the mailbox, as if it had arrived at `arrived`."""
+        message = EmailMessage()
+        message["From"] = f"Cán bộ thôn <{sender}>"
+        message["To"] = "hopthu@nghiahung.example.vn"
+        message["Subject"] = subject
+        message["Message-ID"] = message_id or make_msgid(domain="gmail.com")
+        message.set_content("Kính gửi UBND xã, thôn gửi báo cáo quý.")
+        for name, data in files.items():
+            message.add_attachment(
+                data, maintype="application", subtype="octet-stream", filename=name
+            )
+        self.imap.append(message, arrived)
+        return str(message["Message-ID"])
+
+    def published(self, sql: str) -> list[tuple[object, ...]]:
+        path = published_database(self.settings.published)
+        with duckdb.connect(str(path), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+
+def register_addresses(settings: Settings) -> None:
+    """Fill the registry's Email column of the test's schema copy with `ADDRESSES`."""
+    units = settings.schemas_dir / "units.yaml"
+    data = read_yaml(units)
+    for unit in data["units"]:
+        unit["email"] = ADDRESSES.get(unit["code"], unit["email"])
+    write_yaml(units, data, "")
+
 
 MAILBOX_USER = "hopthu@nghiahung.example.vn"
 MAILBOX_PASSWORD = "mat-khau-ung-dung-1"

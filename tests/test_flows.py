@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from schemas.schema import load_schema
 from sources.samples import SampleInbox, write_sample_inbox
 from warehouse.archive import archive
 from warehouse.publish import published_database
-
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

@@ -7,92 +7,42 @@ import datetime as dt
 import io
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 
-import duckdb
 import pytest
-from openpyxl import load_workbook
-from typer.testing import CliRunner
-
 from filemakers import csv_rows, template, write_csv, xlsx_bytes
-from flows.ingest_submissions import ingest_submissions
-from khcn.cli import app
-from khcn.settings import Settings
 from mail_support import (
     MAILBOX_PASSWORD,
     SMTP_PASSWORD,
-    Dovecot,
+    VIETNAM,
+    Mail,
     Received,
-    SmtpServer,
     combined_ca,
     dovecot,
+    register_addresses,
     smtp_server,
 )
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from flows.ingest_submissions import ingest_submissions
+from khcn.cli import app
+from khcn.settings import Settings
 from schemas.registry import units_by_email
 from schemas.schema import load_schema
 from schemas.yamlio import read_yaml, write_yaml
 from sources.guard import SUPPORTED_SUFFIXES
 from sources.mailbox import PROCESSED_KEYWORD, decode_folder, encode_folder
-from warehouse.publish import published_database
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
-VIETNAM = dt.timezone(dt.timedelta(hours=7))
 PROCESSED = "Đã xử lý"
-ADDRESSES = {
-    "THON-01": "truongthon1@gmail.com; thon1.nghiahung@gmail.com",
-    "THON-02": "thon2.nghiahung@gmail.com",
-    "THON-03": "thon3.nghiahung@gmail.com",
-}
-
-
-@dataclass
-class Mail:
-    imap: Dovecot
-    smtp: SmtpServer
-    settings: Settings
-
-    def send(
-        self,
-        sender: str,
-        subject: str,
-        files: dict[str, bytes],
-        arrived: dt.datetime,
-        message_id: str | None = None,
-    ) -> str:
-        """Put a unit's message in the mailbox, as if it had arrived at `arrived`."""
-        message = EmailMessage()
-        message["From"] = f"Cán bộ thôn <{sender}>"
-        message["To"] = "hopthu@nghiahung.example.vn"
-        message["Subject"] = subject
-        message["Message-ID"] = message_id or make_msgid(domain="gmail.com")
-        message.set_content("Kính gửi UBND xã, thôn gửi báo cáo quý.")
-        for name, data in files.items():
-            message.add_attachment(
-                data, maintype="application", subtype="octet-stream", filename=name
-            )
-        self.imap.append(message, arrived)
-        return str(message["Message-ID"])
-
-    def published(self, sql: str) -> list[tuple[object, ...]]:
-        path = published_database(self.settings.published)
-        with duckdb.connect(str(path), read_only=True) as con:
-            return con.execute(sql).fetchall()
 
 
 @pytest.fixture
-def mail(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Mail]:
+def mail(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mail]:
     """Both servers, the registry's Email column filled in, and the flows pointed at them."""
-    units = settings.schemas_dir / "units.yaml"
-    data = read_yaml(units)
-    for unit in data["units"]:
-        unit["email"] = ADDRESSES.get(unit["code"], unit["email"])
-    write_yaml(units, data, "")
+    register_addresses(settings)
     with dovecot(tmp_path / "dovecot") as imap, smtp_server(tmp_path / "smtp-tls") as smtp:
         ca = combined_ca(tmp_path, [imap.ca_file, tmp_path / "smtp-tls" / "cert.pem"])
         for name, value in {
@@ -141,7 +91,12 @@ def test_units_get_one_reply_each_and_a_second_run_sends_nothing(
     broken_id = mail.send(
         "thon2.nghiahung@gmail.com", "Bao cao thon 2", {"bao-cao-thon2.xlsx": _broken()}, arrived
     )
-    mail.send("thon3.nghiahung@gmail.com", "Thôn 3 gửi số liệu", {"thon3.csv": _csv(tmp_path, csv_rows("THON-03"))}, arrived)
+    mail.send(
+        "thon3.nghiahung@gmail.com",
+        "Thôn 3 gửi số liệu",
+        {"thon3.csv": _csv(tmp_path, csv_rows("THON-03"))},
+        arrived,
+    )
     mail.send("ai.do@gmail.com", "Chúc mừng", {}, arrived)
 
     report = ingest_submissions()
@@ -218,7 +173,12 @@ def test_the_same_message_seen_again_after_a_move_is_not_loaded_twice(mail: Mail
 def test_the_sender_is_one_more_source_of_the_unit(mail: Mail, tmp_path: Path) -> None:
     arrived = dt.datetime(2026, 10, 7, 9, 0, tzinfo=VIETNAM)
     no_unit = [row[1:] for row in csv_rows("THON-03")]  # no unit column: only the sender says
-    mail.send("thon3.nghiahung@gmail.com", "Không ghi mã", {"so-lieu.csv": _csv(tmp_path, no_unit)}, arrived)
+    mail.send(
+        "thon3.nghiahung@gmail.com",
+        "Không ghi mã",
+        {"so-lieu.csv": _csv(tmp_path, no_unit)},
+        arrived,
+    )
     # THON-01's officer sends THON-02's workbook: a conflict, never a guess.
     mail.send(
         "thon1.nghiahung@gmail.com",
@@ -238,7 +198,9 @@ def test_the_sender_is_one_more_source_of_the_unit(mail: Mail, tmp_path: Path) -
 
     assert report["mail"]["unknown_senders"] == ["la.mat@yahoo.com"]
     statuses = dict(
-        mail.published("select mail_sender, status || ':' || coalesce(unit_code, '') from mart.submissions")
+        mail.published(
+            "select mail_sender, status || ':' || coalesce(unit_code, '') from mart.submissions"
+        )
     )
     assert statuses["thon3.nghiahung@gmail.com"] == "accepted:THON-03"
     assert statuses["thon1.nghiahung@gmail.com"] == "rejected:THON-02"

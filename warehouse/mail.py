@@ -8,7 +8,9 @@ failed or interrupted one is sent again by the next run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import fcntl
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,7 +68,9 @@ def record_messages(
         fresh = [m for m in messages if m.message_id not in known]
         with transaction(con):
             for message in fresh:
-                con.execute(sql("mail/insert_message"), _message_row(message, sender_units, run_id, now))
+                con.execute(
+                    sql("mail/insert_message"), _message_row(message, sender_units, run_id, now)
+                )
                 for attachment in message.attachments:
                     receipt = receipts[attachment.url]
                     con.execute(
@@ -117,8 +121,24 @@ def unanswered(db_path: Path) -> list[MessageAnswer]:
         ids = [row[0] for row in messages]
         files: dict[str, list[FileAnswer]] = {}
         for row in con.execute(sql("mail/message_files"), {"message_ids": ids}).fetchall():
-            (message_id, _part, name, _sha, feedback, _sid, verdict, _status, unit, period,
-             version, values, _errors, _warnings, duplicate_of, findings) = row
+            (
+                message_id,
+                _part,
+                name,
+                _sha,
+                feedback,
+                _sid,
+                verdict,
+                _status,
+                unit,
+                period,
+                version,
+                values,
+                _errors,
+                _warnings,
+                duplicate_of,
+                findings,
+            ) = row
             files.setdefault(message_id, []).append(
                 FileAnswer(
                     name=name,
@@ -144,11 +164,37 @@ def unanswered(db_path: Path) -> list[MessageAnswer]:
                 too_big=too_big,
                 failures=int(failures),
             )
-            for (message_id, sender, reply_to, sender_unit, subject, _received, references,
-                 too_big, failures) in messages
+            for (
+                message_id,
+                sender,
+                reply_to,
+                sender_unit,
+                subject,
+                _received,
+                references,
+                too_big,
+                failures,
+            ) in messages
         ]
     finally:
         con.close()
+
+
+@contextmanager
+def reply_lock(db_path: Path) -> Iterator[None]:
+    """Held while replies are sent: two runs never answer the same message at once.
+
+    An operating-system lock on a file beside the warehouse, so a run killed mid-send
+    releases it with its process, and the next run is never left waiting for it.
+    """
+    path = db_path.with_name(db_path.name + ".replies.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def record_reply_attempt(
