@@ -106,7 +106,10 @@ def test_a_message_without_message_id_is_known_by_its_bytes() -> None:
 
 
 def test_a_garbled_message_still_parses() -> None:
-    raw = b"From: =?utf-8?q?=ZZ?= <<<\r\nSubject: =?bogus?x?y?=\r\nContent-Type: multipart/mixed\r\n\r\n--"
+    raw = (
+        b"From: =?utf-8?q?=ZZ?= <<<\r\nSubject: =?bogus?x?y?=\r\n"
+        b"Content-Type: multipart/mixed\r\n\r\n--"
+    )
     parsed = parse_message(raw, mailbox="m", uidvalidity=1, uid=1, received_at=ARRIVED)
     assert parsed.attachments == ()
 
