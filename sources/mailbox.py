@@ -64,7 +64,7 @@ class MailboxLocation:
     def url(self) -> str:
         """The URL without any secret, for reports and provenance."""
         scheme = "imaps" if self.tls else "imap"
-        return f"{scheme}://{quote(self.user, safe='@')}@{self.host}:{self.port}/{self.folder}"
+        return f"{scheme}://{quote(self.user, safe='')}@{self.host}:{self.port}/{self.folder}"
 
 
 def parse_mailbox_url(url: str) -> MailboxLocation:
