@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import grp
 import imaplib
 import ipaddress
 import os
@@ -201,6 +202,7 @@ def _config(folder: Path, port: int, cert: Path, key: Path) -> str:
     # Dovecot refuses to run its internal and login processes, or read mail, as root: as root
     # it uses the accounts Debian's package made (the mail folder is handed to `dovecot`).
     internal, login, mail_user = ("dovecot", "dovenull", "dovecot") if root else (me, me, me)
+    group = "dovecot" if root else grp.getgrgid(os.getegid()).gr_name
     return f"""
 base_dir = {folder}/run
 state_dir = {folder}/state
@@ -212,7 +214,7 @@ ssl_cert = <{cert}
 ssl_key = <{key}
 auth_mechanisms = plain login
 default_internal_user = {internal}
-default_internal_group = {internal}
+default_internal_group = {group}
 default_login_user = {login}
 first_valid_uid = 1
 passdb {{
@@ -339,8 +341,8 @@ class SmtpServer:
     # that SMTP reply (the tests use it to fail a send, or kill the sender mid-send).
     before_accept: Callable[[Received], str | None] | None = None
 
-    def url(self, user: str = SMTP_USER) -> str:
-        return f"smtp://{user.replace('@', '%40')}@127.0.0.1:{self.port}"
+    def url(self, user: str = SMTP_USER, scheme: str = "smtp") -> str:
+        return f"{scheme}://{user.replace('@', '%40')}@127.0.0.1:{self.port}"
 
 
 class _Handler:
@@ -360,8 +362,9 @@ class _Handler:
 
 
 @contextmanager
-def smtp_server(ca_folder: Path) -> Iterator[SmtpServer]:
-    """An SMTP server on loopback requiring STARTTLS and a login, keeping what it receives."""
+def smtp_server(ca_folder: Path, implicit_tls: bool = False) -> Iterator[SmtpServer]:
+    """An SMTP server on loopback requiring STARTTLS (or TLS from the first byte, with
+    `implicit_tls`) and a login, keeping what it receives."""
     ca_folder.mkdir(parents=True, exist_ok=True)
     cert, key = self_signed(ca_folder, "smtp")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -380,16 +383,21 @@ def smtp_server(ca_folder: Path) -> Iterator[SmtpServer]:
             server.logins.append(auth_data.login.decode())
         return AuthResult(success=ok)
 
+    tls: dict[str, Any] = (
+        # aiosmtpd counts only STARTTLS as TLS for AUTH; with TLS from the first byte every
+        # exchange is encrypted anyway.
+        {"ssl_context": context, "auth_require_tls": False}
+        if implicit_tls
+        else {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
+    )
     controller = Controller(
         _Handler(server),
         hostname="127.0.0.1",
         port=server.port,
-        tls_context=context,
-        require_starttls=True,
         authenticator=authenticate,
-        auth_require_tls=True,
         ready_timeout=30,
         server_hostname="127.0.0.1",
+        **tls,
     )
     controller.start()
     try:

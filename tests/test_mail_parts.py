@@ -7,9 +7,18 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from mail_support import SMTP_PASSWORD, SMTP_USER, smtp_server
 
 from khcn.settings import Settings, mail_password
-from outputs.replies import compose_reply, outcome, parse_smtp_url, reply_subject
+from outputs.replies import (
+    ReplyError,
+    compose_reply,
+    outcome,
+    parse_smtp_url,
+    reply_subject,
+    send,
+    smtp_session,
+)
 from sources.mailbox import (
     FileAnswer,
     MessageAnswer,
@@ -155,3 +164,50 @@ def test_the_reply_threads_and_speaks_vietnamese(tmp_path: Path) -> None:
     assert "đơn vị THON-01, kỳ 2026Q3, 12 giá trị đã ghi nhận, lần nộp thứ 2" in body
     assert "ĐÃ NHẬN TỪ TRƯỚC" in body and "bản nộp số 4" in body
     assert list(reply.iter_attachments()) == []
+
+
+@pytest.mark.parametrize("scheme", ["smtps", "smtp"])
+def test_replies_go_out_over_tls_or_starttls_with_a_login(
+    scheme: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = MessageAnswer(
+        message_id="<goc@gmail.com>",
+        recipient="thon1@gmail.com",
+        sender_unit=None,
+        subject="Báo cáo",
+        references="<goc@gmail.com>",
+        files=(FileAnswer("a.xlsx", "rejected", errors=("Ô E12: không đọc được số.",)),),
+    )
+    monkeypatch.setenv("KHCN_SMTP_PASSWORD", SMTP_PASSWORD)
+    with smtp_server(tmp_path / "tls", implicit_tls=scheme == "smtps") as server:
+        settings = Settings(
+            data_dir=tmp_path,
+            smtp=server.url(scheme=scheme),
+            mail_ca_file=tmp_path / "tls" / "cert.pem",
+        )
+        with smtp_session(settings) as client:
+            send(client, compose_reply(answer, settings, {}))
+
+    (received,) = server.received
+    assert server.logins == [SMTP_USER]
+    assert received.rcpt_tos == ["thon1@gmail.com"]
+    assert received.mail_from == SMTP_USER  # the From of replies defaults to the account
+    text = received.message.get_body(preferencelist=("plain",)).get_content()
+    assert "BỊ TỪ CHỐI" in text and "Ô E12: không đọc được số." in text
+    assert "chưa có trong danh sách đơn vị" in text
+
+
+def test_a_wrong_smtp_password_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KHCN_SMTP_PASSWORD", "sai")
+    with smtp_server(tmp_path / "tls") as server:
+        # Against aiosmtpd a refused login ends at the client's timeout: keep it short here.
+        settings = Settings(
+            data_dir=tmp_path,
+            smtp=server.url(),
+            mail_ca_file=tmp_path / "tls" / "cert.pem",
+            mail_timeout_seconds=10,
+        )
+        with pytest.raises(ReplyError, match="không gửi được thư"), smtp_session(settings):
+            pass
