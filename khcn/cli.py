@@ -367,6 +367,7 @@ def consolidate(
         _print_json(report)
         return
     _print_ingest(report)
+    _print_mail(report)
     _print_status(report["completeness"])
     _print_indicators(report["indicators"])
 
