@@ -113,7 +113,8 @@ def pull_mailbox(settings: Settings, registry: Registry) -> MailPull:
                 pull.recorded_uids.append(header.uid)
                 continue
             message = mailbox.fetch(header, max_message_bytes(settings))
-            if message.message_id in known:
+            if message.message_id in known or message.message_id in pull.sender_units:
+                # Taken before, or a second copy of a message taken in this run.
                 pull.recorded_uids.append(header.uid)
                 continue
             if not message.attachments and not message.too_big:
