@@ -251,6 +251,21 @@ def ingest_submissions(
                 report["mail"]["flagged"] = flag_messages(opaque(mail), settings)
                 replies = answer_messages(settings, opaque(schema.registry))
             report["mail"]["replies"] = replies
+        if replies:
+            create_table_artifact(
+                [
+                    {
+                        "người nhận": r["recipient"],
+                        "tiêu đề": r["subject"],
+                        "kết quả": r["outcome"],
+                        "trạng thái": r["status"],
+                        "tệp kèm": ", ".join(r["attachments"]),
+                    }
+                    for r in replies
+                ],
+                key="khcn-mail-replies",
+                description="Thư trả lời đơn vị",
+            )
     report["seconds"] = seconds
     logger.info("Ingest: %s", {k: v for k, v in report.items() if k != "feedback"})
     return report

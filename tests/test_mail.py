@@ -23,6 +23,7 @@ from mail_support import (
     smtp_server,
 )
 from openpyxl import load_workbook
+from prefect.client.orchestration import get_client
 from typer.testing import CliRunner
 
 from flows.ingest_submissions import ingest_submissions
@@ -147,6 +148,10 @@ def test_units_get_one_reply_each_and_a_second_run_sends_nothing(
     assert len(inbox) == 1 and PROCESSED_KEYWORD.encode() not in inbox[0][1]
     moved = mail.imap.folder_state('"' + encode_folder(PROCESSED) + '"')
     assert len(moved) == 3 and all(PROCESSED_KEYWORD.encode() in flags for _, flags, _ in moved)
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_latest_artifacts(limit=50)
+    assert "khcn-mail-replies" in {a.key for a in artifacts}
 
     again = ingest_submissions()
 
