@@ -275,7 +275,8 @@ def send(client: smtplib.SMTP, message: EmailMessage) -> None:
     """
     try:
         refused = client.send_message(message)
-    except (OSError, smtplib.SMTPException) as exc:
+    except (OSError, ValueError, smtplib.SMTPException) as exc:
+        # ValueError: an address the library cannot use (a sender's malformed From).
         raise ReplyError(f"máy chủ không nhận thư gửi {message['To']}: {exc}") from exc
     if refused:
         raise ReplyError(f"máy chủ từ chối người nhận {', '.join(refused)}")

@@ -211,3 +211,22 @@ def test_a_wrong_smtp_password_is_one_clear_error(
         )
         with pytest.raises(ReplyError, match="không gửi được thư"), smtp_session(settings):
             pass
+
+
+def test_a_message_without_a_usable_sender_fails_its_reply_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = MessageAnswer(
+        message_id="<x@y>", recipient="", sender_unit=None, subject="", references="", files=()
+    )
+    monkeypatch.setenv("KHCN_SMTP_PASSWORD", SMTP_PASSWORD)
+    with smtp_server(tmp_path / "tls") as server:
+        settings = Settings(
+            data_dir=tmp_path, smtp=server.url(), mail_ca_file=tmp_path / "tls" / "cert.pem"
+        )
+        with smtp_session(settings) as client:
+            with pytest.raises(ReplyError):
+                send(client, compose_reply(answer, settings, {}))
+            good = MessageAnswer("<z@y>", "thon1@gmail.com", None, "Báo cáo", "<z@y>", ())
+            send(client, compose_reply(good, settings, {}))  # the session is still usable
+    assert [r.rcpt_tos for r in server.received] == [["thon1@gmail.com"]]
