@@ -26,6 +26,7 @@ from openpyxl import load_workbook
 from prefect.client.orchestration import get_client
 from typer.testing import CliRunner
 
+from flows.consolidate_nightly import consolidate_nightly
 from flows.ingest_submissions import ingest_submissions
 from khcn.cli import app
 from khcn.settings import Settings
@@ -297,3 +298,17 @@ def test_a_unit_may_list_several_addresses(settings: Settings) -> None:
     index = units_by_email(load_schema(settings).registry)
     code = data["units"][0]["code"]
     assert index["a@x.vn"] == index["b@x.vn"] == index["c@x.vn"] == (code,)
+
+
+def test_the_nightly_consolidation_pulls_the_mailbox_too(mail: Mail) -> None:
+    mail.send(
+        "thon2.nghiahung@gmail.com",
+        "Báo cáo quý III",
+        {"THON-02_2026Q3.xlsx": xlsx_bytes(template("THON-02", "2026Q3"))},
+        dt.datetime(2026, 10, 11, 9, 0, tzinfo=VIETNAM),
+    )
+
+    report = consolidate_nightly()
+
+    assert [m["sender"] for m in report["mail"]["messages"]] == ["thon2.nghiahung@gmail.com"]
+    assert [r.rcpt_tos for r in mail.smtp.received] == [["thon2.nghiahung@gmail.com"]]
