@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 from openpyxl import load_workbook
 from prefect.client.orchestration import get_client
-from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
 from flows.consolidate_nightly import consolidate_nightly, last_closed_quarter
@@ -25,17 +23,7 @@ from sources.samples import SampleInbox, write_sample_inbox
 from warehouse.archive import archive
 from warehouse.publish import published_database
 
-
-@pytest.fixture(scope="session", autouse=True)
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """One Prefect API for the whole session, with its own home and no analytics."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PREFECT_HOME", str(home))
-        patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        patch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-        with prefect_test_harness(server_startup_timeout=120):
-            yield
+pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 @pytest.fixture
@@ -135,7 +123,7 @@ def test_consolidation_reports_the_last_quarter_past_its_deadline(settings: Sett
 
 
 def test_new_receipts_skips_known_and_repeated_bytes(settings: Settings, tmp_path: Path) -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     now = datetime.now(UTC)
     made = [
