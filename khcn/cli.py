@@ -366,6 +366,8 @@ def _rate(value: Any) -> str:
 
 
 def _print_status(status: dict[str, Any]) -> None:
+    from rich.text import Text
+
     table = Table(
         "Loại đơn vị",
         "Phải nộp",
@@ -374,6 +376,11 @@ def _print_status(status: dict[str, Any]) -> None:
         "Đúng hạn",
         "Tỷ lệ",
         "Đúng hạn %",
+        "Chưa nộp",
+        "Bị từ chối, chờ gửi lại",
+        "Nộp muộn",
+        "Có số liệu",
+        "Có tiến độ",
         title=f"Mức đầy đủ kỳ {status['period']} (hạn {status.get('deadline') or '-'})",
     )
     rows = [("Tổng", status["overall"]), *((r["unit_type"], r) for r in status["by_unit_type"])]
@@ -384,14 +391,36 @@ def _print_status(status: dict[str, Any]) -> None:
             str(figures["received"]),
             str(figures["accepted"]),
             str(figures["on_time"]),
-            _rate(figures["accepted_rate"]),
-            _rate(figures["on_time_rate"]),
+            _rate(figures.get("accepted_rate")),
+            _rate(figures.get("on_time_rate")),
+            str(figures.get("not_sent", 0)),
+            str(figures.get("rejected_only", 0)),
+            str(figures.get("late", 0)),
+            str(figures.get("values_received", 0)),
+            str(figures.get("progress_received", 0)),
         )
     out.print(table)
-    if status["missing"]:
-        out.print("Đơn vị chưa có báo cáo được chấp nhận:")
-        for unit in status["missing"]:
-            out.print(f"  {unit['unit_code']} {unit['unit_name']} ({unit['unit_type']})")
+    # Units that still owe something: a file, a corrected file, or part of their report.
+    chase = [
+        u
+        for u in status.get("units", [])
+        if u["follow_up"] != "đúng hạn" or not (u["values_received"] and u["progress_received"])
+    ]
+    if not chase:
+        return
+    units = Table(
+        "Mã đơn vị", "Tên đơn vị", "Tình trạng", "Số liệu", "Tiến độ", title="Đơn vị cần nhắc"
+    )
+    for unit in chase:
+        received = unit["follow_up"] in ("nộp muộn", "đúng hạn")
+        units.add_row(
+            Text(str(unit["unit_code"])),
+            Text(str(unit["unit_name"])),
+            unit["follow_up"],
+            ("đã nhận" if unit["values_received"] else "còn thiếu") if received else "-",
+            ("đã nhận" if unit["progress_received"] else "còn thiếu") if received else "-",
+        )
+    out.print(units)
 
 
 def _print_indicators(indicators: list[dict[str, Any]]) -> None:

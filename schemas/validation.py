@@ -427,11 +427,6 @@ class _Collector:
                 else:
                     ref = None
                 _, _, start = _period_facts(sub.period)
-                detail = (
-                    "bảng số liệu chỉ tiêu, có cột 'Mã chỉ tiêu' và 'Giá trị'"
-                    if meta.get("sheet") == "Chỉ tiêu"
-                    else "bảng tiến độ nhiệm vụ, có cột 'Mã nhiệm vụ' và 'Tình trạng'"
-                )
                 self.add(
                     rid,
                     finding(
@@ -443,10 +438,7 @@ class _Collector:
                         plan_end=years.stop - 1,
                         start=start,
                         today=self.today.strftime("%d/%m/%Y"),
-                        sheet=meta.get("sheet"),
-                        detail=detail,
                     ),
-                    key=meta.get("sheet"),
                 )
 
     def values(self, result: Any, frame: pd.DataFrame) -> None:

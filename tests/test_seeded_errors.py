@@ -272,12 +272,12 @@ def _outlier(b: Book) -> Expected:
 
 def _no_progress_sheet(b: Book) -> Expected:
     b.wb.remove(b.progress)
-    return _one("V-SHEET-MISSING", None, None)
+    return _one("W-PROGRESS-MISSING", None, None)
 
 
 def _no_values_sheet(b: Book) -> Expected:
     b.wb.remove(b.values)
-    return _one("V-SHEET-MISSING", None, None)
+    return _one("W-VALUES-MISSING", None, None)
 
 
 def _no_status_column(b: Book) -> Expected:

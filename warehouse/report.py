@@ -20,8 +20,8 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "Chưa nộp",
         "analyses/missing_units",
-        ("Mã đơn vị", "Tên đơn vị", "Loại đơn vị", "Đã gửi tệp", "Kết quả tệp cuối",
-         "Nhận lúc"),
+        ("Mã đơn vị", "Tên đơn vị", "Loại đơn vị", "Đã gửi tệp", "Tình trạng",
+         "Kết quả tệp cuối", "Nhận lúc"),
     ),
     (
         "Số liệu",

@@ -7,7 +7,12 @@ select
     on_time,
     received_rate,
     accepted_rate,
-    on_time_rate
+    on_time_rate,
+    not_sent,
+    rejected_only,
+    late,
+    values_received,
+    progress_received
 from mart.completeness
 where period = $period
 order by level desc, unit_type

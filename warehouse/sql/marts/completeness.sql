@@ -12,7 +12,12 @@ counts as (
         count(*) as expected,
         count(*) filter (where received) as received,
         count(*) filter (where accepted) as accepted,
-        count(*) filter (where on_time) as on_time
+        count(*) filter (where on_time) as on_time,
+        count(*) filter (where follow_up = 'chưa nộp') as not_sent,
+        count(*) filter (where follow_up = 'bị từ chối, chờ gửi lại') as rejected_only,
+        count(*) filter (where follow_up = 'nộp muộn') as late,
+        count(*) filter (where values_received) as values_received,
+        count(*) filter (where progress_received) as progress_received
     from expected_reports
     group by grouping sets ((period, year, unit_type), (period, year))
 ),
@@ -29,7 +34,12 @@ final as (
         on_time,
         round(100.0 * received / nullif(expected, 0), 2) as received_rate,
         round(100.0 * accepted / nullif(expected, 0), 2) as accepted_rate,
-        round(100.0 * on_time / nullif(expected, 0), 2) as on_time_rate
+        round(100.0 * on_time / nullif(expected, 0), 2) as on_time_rate,
+        not_sent,
+        rejected_only,
+        late,
+        values_received,
+        progress_received
     from counts
 )
 

@@ -39,9 +39,29 @@ received as (
         max(version) filter (where is_current) as current_version,
         max(submission_id) filter (where is_current) as current_submission_id,
         arg_max(status, submission_id) filter (where status <> 'duplicate') as last_status,
-        max(received_at) as last_received_at
+        max(received_at) as last_received_at,
+        coalesce(bool_or(value_count > 0) filter (where is_current), false) as values_received,
+        coalesce(bool_or(progress_count > 0) filter (where is_current), false)
+            as progress_received
     from submissions
     group by unit_code, period_code
+),
+
+chased as (
+    select
+        expected.period_code,
+        expected.unit_code,
+        -- Who to chase, and for what: never sent, sent but only rejected, accepted late.
+        case
+            when coalesce(received.files_received, 0) = 0 then 'chưa nộp'
+            when coalesce(received.files_accepted, 0) = 0 then 'bị từ chối, chờ gửi lại'
+            when not coalesce(received.first_accepted_on_time, false) then 'nộp muộn'
+            else 'đúng hạn'
+        end as follow_up
+    from expected
+    left join received
+        on expected.unit_code = received.unit_code
+        and expected.period_code = received.period_code
 ),
 
 final as (
@@ -62,9 +82,15 @@ final as (
         received.last_status,
         received.first_accepted_at,
         received.last_received_at,
-        expected.deadline
+        expected.deadline,
+        chased.follow_up,
+        coalesce(received.values_received, false) as values_received,
+        coalesce(received.progress_received, false) as progress_received
     from expected
     inner join units on expected.unit_code = units.unit_code
+    inner join chased
+        on expected.unit_code = chased.unit_code
+        and expected.period_code = chased.period_code
     left join received
         on expected.unit_code = received.unit_code
         and expected.period_code = received.period_code
