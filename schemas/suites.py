@@ -51,15 +51,21 @@ VALIDATION_ISSUES: dict[str, tuple[Severity, str, str]] = {
     "W-VALUES-MISSING": (
         "warning",
         "Tệp không có bảng số liệu chỉ tiêu (bảng có cột 'Mã chỉ tiêu' hoặc 'Tên chỉ tiêu' và "
-        "'Giá trị'); phần tiến độ nhiệm vụ đã được nhận, số liệu chỉ tiêu kỳ {period} vẫn còn "
-        "thiếu.",
+        "'Giá trị'); số liệu chỉ tiêu kỳ {period} vẫn còn thiếu.",
         "Gửi bổ sung số liệu chỉ tiêu trên trang tính 'Chỉ tiêu' của tệp mẫu kỳ {period} (gửi lại "
         "cả tệp, gồm cả phần tiến độ).",
     ),
+    "W-ELEMENTS-MISSING": (
+        "warning",
+        "Tệp chưa có số liệu của {count} chỉ tiêu đơn vị phải báo cáo kỳ {period}: {elements}.",
+        "Nếu đã có số liệu, ghi vào cột 'Giá trị' của các chỉ tiêu trên rồi gửi lại cả tệp; nếu "
+        "trong kỳ không phát sinh thì ghi 0; nếu chưa có số liệu thì để trống và ghi lý do vào cột "
+        "'Ghi chú'.",
+    ),
     "W-PROGRESS-MISSING": (
         "warning",
-        "Tệp không có bảng tiến độ nhiệm vụ (bảng có cột 'Mã nhiệm vụ' và 'Tình trạng'); số liệu "
-        "chỉ tiêu đã được nhận, báo cáo tiến độ kỳ {period} vẫn còn thiếu.",
+        "Tệp không có bảng tiến độ nhiệm vụ (bảng có cột 'Mã nhiệm vụ' và 'Tình trạng'); báo cáo "
+        "tiến độ kỳ {period} vẫn còn thiếu.",
         "Gửi bổ sung tiến độ các nhiệm vụ trên trang tính 'Tiến độ' của tệp mẫu kỳ {period} (gửi "
         "lại cả tệp, gồm cả số liệu chỉ tiêu).",
     ),
@@ -319,6 +325,13 @@ def build_suites(schema: Schema, name_prefix: str = "khcn") -> Suites:
             or_equal=True,
             meta=meta("W-VALUES-MISSING", None),
             **pair,
+        ),
+        # Elements the unit owes but left without a value or a note; missing when it sent no
+        # values at all (W-VALUES-MISSING says that).
+        ex.ExpectColumnValuesToBeBetween(
+            column="n_elements_missing",
+            max_value=0,
+            meta=meta("W-ELEMENTS-MISSING", None),
         ),
         ex.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="n_progress",

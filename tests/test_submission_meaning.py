@@ -147,9 +147,15 @@ def test_value_only_workbook_loads_with_a_warning(ingested: dict[str, Any]) -> N
     file = "values_only_no_progress.xlsx"
     assert ingested["submissions"][file] == ("UBND", "2026Q3", "accepted")
     assert _values(ingested, file) == {"1.1.1": 3, "1.1.2": 120, "3.1.1": 1234.5}
-    assert _errors(ingested, file) == [(None, None, "W-PROGRESS-MISSING")]
+    assert set(_errors(ingested, file)) == {
+        (None, None, "W-PROGRESS-MISSING"),
+        (None, None, "W-ELEMENTS-MISSING"),
+    }
     message = _message(ingested, file, "W-PROGRESS-MISSING")
     assert "tiến độ" in message and "2026Q3" in message
+    # UBND owes 25 elements in 2026Q3 and sent three.
+    owed = _message(ingested, file, "W-ELEMENTS-MISSING")
+    assert "22 chỉ tiêu" in owed and "1.1.3, 1.2.1" in owed
 
 
 def test_status_shows_values_received_progress_missing(ingested: dict[str, Any]) -> None:
@@ -182,7 +188,8 @@ def test_unit_by_name_and_period_in_title(ingested: dict[str, Any]) -> None:
     file = "unit_named_period_in_title.xlsx"
     assert ingested["submissions"][file] == ("TH-NH-A", "2026Q3", "accepted")
     assert _values(ingested, file) == {"5.3.1": 4, "5.3.3": 120}
-    assert _errors(ingested, file) == []
+    assert _errors(ingested, file) == [(None, None, "W-ELEMENTS-MISSING")]
+    assert "2.1.1, 2.1.2, 5.3.2, 5.3.4." in _message(ingested, file, "W-ELEMENTS-MISSING")
 
 
 def test_unit_by_alias_and_half_year_in_words(ingested: dict[str, Any]) -> None:
@@ -198,18 +205,18 @@ def test_unit_folder_named_after_the_unit(ingested: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("file", "unit", "expected"),
+    ("file", "unit", "expected", "warnings"),
     [
-        ("period_date_range.xlsx", "THON-02", {"2.1.1": 1, "2.1.2": 2}),
-        ("period_dates_with_dashes.xlsx", "THON-03", {"2.1.1": 3}),
+        ("period_date_range.xlsx", "THON-02", {"2.1.1": 1, "2.1.2": 2}, []),
+        ("period_dates_with_dashes.xlsx", "THON-03", {"2.1.1": 3}, ["W-ELEMENTS-MISSING"]),
     ],
 )
 def test_period_as_dates(
-    ingested: dict[str, Any], file: str, unit: str, expected: dict[str, float]
+    ingested: dict[str, Any], file: str, unit: str, expected: dict[str, float], warnings: list[str]
 ) -> None:
     assert ingested["submissions"][file] == (unit, "2026Q3", "accepted")
     assert _values(ingested, file) == expected
-    assert _errors(ingested, file) == []
+    assert _errors(ingested, file) == [(None, None, code) for code in warnings]
 
 
 def test_dates_that_are_no_period_name_the_close_ones(ingested: dict[str, Any]) -> None:
@@ -226,7 +233,8 @@ def test_elements_by_name_without_code_column(ingested: dict[str, Any]) -> None:
     file = "elements_by_name_no_code_column.xlsx"
     assert ingested["submissions"][file] == ("P-KT", "2026Q3", "accepted")
     assert _values(ingested, file) == {"1.1.1": 5, "1.1.2": 200, "1.3.1": 7}
-    assert _errors(ingested, file) == []
+    # Only what is owed is said: P-KT reports on 14 tasks.
+    assert _errors(ingested, file) == [(None, None, "W-ELEMENTS-MISSING")]
 
 
 def test_elements_by_name_where_codes_are_empty(ingested: dict[str, Any]) -> None:
