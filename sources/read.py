@@ -46,7 +46,6 @@ from sources.model import (
     ReadIssue,
     Submission,
     ValueRow,
-    column_letters,
     issue,
 )
 from sources.names import Names
@@ -376,8 +375,18 @@ def _claim(ctx: _Context, claims: list[_Claim], name: str, raw: object, ref: Cel
         claims.append(_Claim(period, source, ref))
 
 
-_column = lru_cache(maxsize=16384)(column_letters)
-_TITLE_ROWS = 20  # a title sits above the first table, within the sheet's first rows
+_TITLE_ROWS = 20
+
+
+@lru_cache(maxsize=65536)
+def _may_name_period(cell: str) -> bool:
+    """A title (`BÁO CÁO …`) or a line of dates (`Từ ngày …`), short enough to be one."""
+    if len(cell) > 300:
+        return False
+    key = _fold(cell)
+    return "bao cao" in key or key.startswith(
+        ("tu ngay", "(tu ngay")
+    )  # a title sits above the first table, within the sheet's first rows
 
 
 def _title_claims(
@@ -390,14 +399,11 @@ def _title_claims(
     end = min(first_table_row if first_table_row is not None else _TITLE_ROWS, len(grid.rows))
     for i in range(end):
         for j, cell in enumerate(grid.rows[i]):
-            if not isinstance(cell, str) or len(cell) > 300:
-                continue
-            if (grid.top + i + 1, _column(grid.left + j)) in labelled:
-                continue
-            key = _fold(cell)
-            if "bao cao" not in key and not key.startswith(("tu ngay", "(tu ngay")):
+            if type(cell) is not str or not _may_name_period(cell):
                 continue
             ref = grid.ref(i, j)
+            if (ref.row, ref.column) in labelled:
+                continue
             source = f"tiêu đề ở trang tính '{ref.sheet}' ô {ref.address}"
             dates = parse_date_range(cell)
             if dates is not None:

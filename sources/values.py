@@ -310,6 +310,11 @@ def parse_date_range(cell: Cell) -> DateRange | None:
     """The first `dd/mm/yyyy - dd/mm/yyyy` (or `từ ngày … đến ngày …`) in a text cell."""
     if not isinstance(cell, str) or "/" not in cell:
         return None
+    return _date_range(cell)
+
+
+@lru_cache(maxsize=16384)
+def _date_range(cell: str) -> DateRange | None:
     text = re.sub(r"\s*/\s*", "/", fold(cell))
     match = _RANGE.search(text)
     if not match:
@@ -333,6 +338,12 @@ def period_in_text(cell: Cell) -> str | None:
     """
     if not isinstance(cell, str):
         return None
+    return _period_in_text(cell)
+
+
+@lru_cache(maxsize=16384)
+def _period_in_text(cell: str) -> str | None:
+    # Titles recur in every file of a batch.
     text = _DAY_PHRASE.sub(" ", re.sub(r"\s*([-/])\s*", r"\1", fold(cell)))
     text = _PLAN_SPAN.sub(" ", text.replace("-", " - "))
     text = re.sub(r" - ", "-", text)
