@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 from filemakers import write
+from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from flows.ingest_submissions import ingest_submissions
@@ -156,6 +157,11 @@ def test_value_only_workbook_loads_with_a_warning(ingested: dict[str, Any]) -> N
     # UBND owes 25 elements in 2026Q3 and sent three.
     owed = _message(ingested, file, "W-ELEMENTS-MISSING")
     assert "22 chỉ tiêu" in owed and "1.1.3, 1.2.1" in owed
+    # The unit is told in its feedback workbook.
+    [feedback] = [p for p in ingested["report"]["feedback"] if "values_only_no_progress" in p]
+    book = load_workbook(feedback, read_only=True)
+    listed = [row[3] for row in book["Lỗi cần sửa"].iter_rows(values_only=True)]
+    assert {"W-PROGRESS-MISSING", "W-ELEMENTS-MISSING"} <= set(listed)
 
 
 def test_status_shows_values_received_progress_missing(ingested: dict[str, Any]) -> None:
