@@ -390,11 +390,16 @@ def _may_name_period(cell: str) -> bool:
 
 
 def _title_claims(
-    ctx: _Context, grid: Grid, first_table_row: int | None, labelled: set[tuple[int, str]]
+    grid: Grid,
+    first_table_row: int | None,
+    labelled: set[tuple[int, str]],
+    claims: list[_Claim],
+    issues: list[ReadIssue],
 ) -> None:
     """Periods named by title lines (`BÁO CÁO … QUÝ III NĂM 2026`) above the first table.
 
     Cells already read as a label's value (`labelled`: Excel row and column) are skipped.
+    Found periods go to `claims`, dates that span no period to `issues`.
     """
     end = min(first_table_row if first_table_row is not None else _TITLE_ROWS, len(grid.rows))
     for i in range(end):
@@ -409,14 +414,13 @@ def _title_claims(
             if dates is not None:
                 if dates.period is None:
                     close = "; ".join(dates.close_periods())
-                    found = issue("R-PERIOD-RANGE", ref, value=text_of(cell), close=close)
-                    ctx.submission.issues.append(found)
+                    issues.append(issue("R-PERIOD-RANGE", ref, value=text_of(cell), close=close))
                 else:
-                    ctx.periods.append(_Claim(dates.period, source, ref))
+                    claims.append(_Claim(dates.period, source, ref))
                 continue
             period = period_in_text(cell)
             if period is not None:
-                ctx.periods.append(_Claim(period, source, ref))
+                claims.append(_Claim(period, source, ref))
 
 
 def _resolve_units(ctx: _Context) -> None:
@@ -516,6 +520,7 @@ def _parse(ctx: _Context, unit_folder: str | None) -> Submission:
     found = False
     labels = ("unit_code", "period", "unit_name") if ctx.names else ("unit_code", "period")
     titles: list[_Claim] = []
+    title_issues: list[ReadIssue] = []
     for grid in grids:
         tables = list(find_tables(grid))
         taken = {r for t in tables for r in (*t.header_rows, *t.data_rows)}
@@ -524,25 +529,25 @@ def _parse(ctx: _Context, unit_folder: str | None) -> Submission:
             if ref.row - grid.top - 1 not in taken:
                 label_cells.add((ref.row, ref.column))
                 _claim(ctx, ctx.periods if name == "period" else ctx.units, name, raw, ref)
-        # Titles only speak after every label: a label says the period more plainly.
-        labelled = ctx.periods[:]
         first_row = min((t.header_rows[0] for t in tables), default=None)
-        _title_claims(ctx, grid, first_row, label_cells)
-        titles += ctx.periods[len(labelled) :]
-        ctx.periods[:] = labelled
+        _title_claims(grid, first_row, label_cells, titles, title_issues)
         for table in tables:
             if table.gives_values or table.gives_progress:
                 found = True
                 _rows_of(ctx, grid, table)
     if not found:
         sub.issues.append(issue("R-TABLE-NOT-FOUND", file=sub.name))
-    ctx.periods.extend(titles)
     ctx.units.extend(meta_units)
     ctx.periods.extend(meta_periods)
     from_name = from_file_name(PurePosixPath(sub.name).stem)
     if from_name:
         ctx.units.append(_Claim(from_name[0], f"tên tệp '{sub.name}'"))
         ctx.periods.append(_Claim(from_name[1], f"tên tệp '{sub.name}'"))
+    # A title speaks only when nothing else names the period: `BÁO CÁO … NĂM 2026` above a
+    # quarter's table, or the data cut-off dates of Decree 09, are no conflict with its label.
+    if not ctx.periods:
+        ctx.periods.extend(titles)
+        sub.issues.extend(title_issues)
     if unit_folder:
         ctx.units.append(_Claim(canonical(unit_folder), f"thư mục '{unit_folder}'"))
     _resolve_units(ctx)

@@ -22,6 +22,7 @@ from flows.ingest_submissions import ingest_submissions
 from khcn.cli import app
 from khcn.settings import Settings
 from schemas.registry import load_registry, read_registry
+from sources.read import read_path
 from warehouse.publish import published_database
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -305,3 +306,24 @@ def test_read_registry_splits_aliases_by_line_and_semicolon(tmp_path: Path) -> N
     )
     registry = read_registry(path)
     assert [u.aliases for u in registry.units] == [("Xóm Đông", "Thôn 1", "Đông"), ()]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "BÁO CÁO KẾT QUẢ THỰC HIỆN NHIỆM VỤ KHCN NĂM 2026",
+        "BÁO CÁO SỐ LIỆU (Từ ngày 15/6/2026 đến ngày 14/9/2026)",
+    ],
+)
+def test_a_title_gives_way_to_the_label(tmp_path: Path, title: str) -> None:
+    # A year in the title or the data cut-off dates of Decree 09 above a quarter's label.
+    rows = [
+        [title],
+        ["Mã đơn vị", "THON-02"],
+        ["Kỳ báo cáo", "Quý III/2026"],
+        [],
+        ["Mã chỉ tiêu", "Tên chỉ tiêu", "Giá trị"],
+        ["2.1.1", "Số báo cáo, văn bản đề xuất", 1],
+    ]
+    sub = read_path(write(tmp_path / "bao_cao.xlsx", {"Chỉ tiêu": rows}), settings=Settings())
+    assert (sub.unit_code, sub.period, sub.issues) == ("THON-02", "2026Q3", [])
