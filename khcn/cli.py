@@ -376,12 +376,16 @@ def _print_status(status: dict[str, Any]) -> None:
         "Đúng hạn",
         "Tỷ lệ",
         "Đúng hạn %",
+        title=f"Mức đầy đủ kỳ {status['period']} (hạn {status.get('deadline') or '-'})",
+    )
+    chased = Table(
+        "Loại đơn vị",
         "Chưa nộp",
         "Bị từ chối, chờ gửi lại",
         "Nộp muộn",
         "Có số liệu",
         "Có tiến độ",
-        title=f"Mức đầy đủ kỳ {status['period']} (hạn {status.get('deadline') or '-'})",
+        title="Theo dõi nộp báo cáo",
     )
     rows = [("Tổng", status["overall"]), *((r["unit_type"], r) for r in status["by_unit_type"])]
     for name, figures in rows:
@@ -393,6 +397,9 @@ def _print_status(status: dict[str, Any]) -> None:
             str(figures["on_time"]),
             _rate(figures.get("accepted_rate")),
             _rate(figures.get("on_time_rate")),
+        )
+        chased.add_row(
+            name,
             str(figures.get("not_sent", 0)),
             str(figures.get("rejected_only", 0)),
             str(figures.get("late", 0)),
@@ -400,6 +407,7 @@ def _print_status(status: dict[str, Any]) -> None:
             str(figures.get("progress_received", 0)),
         )
     out.print(table)
+    out.print(chased)
     # Units that still owe something: a file, a corrected file, or part of their report.
     chase = [
         u

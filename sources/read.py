@@ -12,8 +12,8 @@ Given the registry's and the catalog's `Names`, a unit may be named instead of c
 or an alias under `Tên đơn vị`, `Đơn vị báo cáo`, in `Mã đơn vị`, or as its folder's name) and
 an element by its `Tên chỉ tiêu` when the row has no code; a name that fits no unit or several
 is an error naming the candidates. A name and the code of the same unit agree. A period may be
-written in words in a title line above the tables (`BÁO CÁO … QUÝ III NĂM 2026`) or as dates
-that span exactly one period (`Từ ngày 01/7/2026 đến ngày 30/9/2026`).
+written as dates that span exactly one period (`Từ ngày 01/7/2026 đến ngày 30/9/2026`), or, when
+nothing else names it, in a title line above the tables (`BÁO CÁO … QUÝ III NĂM 2026`).
 
 Formulas without a cached result read as empty cells; for .xlsx/.xlsm the sheet XML is checked
 for them when a `Giá trị` cell is empty. In .xls and .ods files such cells are indistinguishable
