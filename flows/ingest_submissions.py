@@ -30,12 +30,14 @@ from flows.results import IngestResult
 from khcn.settings import Settings, load_settings
 from outputs.dashboard import DASHBOARD, write_dashboard
 from outputs.run_report import FileResult, RunRecord, write_run_report
+from schemas.registry import unit_names
 from schemas.schema import Schema, load_schema
 from schemas.validation import summarize, validate_in_batches
 from schemas.verdict import Verdict
 from sources.feedback import write_feedback
 from sources.inbox import InboxEntry, check_inbox, list_inbox, open_source
 from sources.model import Submission
+from sources.names import Names
 from sources.read import read_many
 from warehouse.archive import Receipt, archive
 from warehouse.dashboard import dashboard_data
@@ -107,9 +109,15 @@ def new_receipts(receipts: list[Receipt], settings: Settings) -> list[Receipt]:
 
 @task(cache_policy=NO_CACHE)
 def read_files(
-    receipts: list[Receipt], entries: list[InboxEntry], settings: Settings
+    receipts: list[Receipt],
+    entries: list[InboxEntry],
+    settings: Settings,
+    schema: Schema | None = None,
 ) -> list[Submission]:
-    """Read the archived copies in parallel worker processes, under the reading limits."""
+    """Read the archived copies in parallel worker processes, under the reading limits.
+
+    With the schema, units and elements written by name are matched to their codes.
+    """
     folders = {entry.url: entry.unit_folder for entry in entries}
     archived = [
         InboxEntry(
@@ -117,7 +125,11 @@ def read_files(
         )
         for r in receipts
     ]
-    submissions = read_many(archived, settings)
+    names = None
+    if schema is not None:
+        elements = [(e.code, e.name) for e in schema.elements.elements]
+        names = Names.of(unit_names(schema.registry), elements)
+    submissions = read_many(archived, settings, names=names)
     # The archive hashed every file, even those too big to read.
     for submission, receipt in zip(submissions, receipts, strict=True):
         submission.url, submission.sha256, submission.size = (
@@ -256,7 +268,7 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         tally.count = len(receipts)
         fresh = new_receipts(opaque(receipts), settings)
     with step("read", seconds, len(fresh)):
-        submissions = read_files(opaque(fresh), opaque(entries), settings)
+        submissions = read_files(opaque(fresh), opaque(entries), settings, opaque(schema))
         if mail:
             claim_sender_units(opaque(submissions), opaque(mail))
     with step("validate", seconds, len(submissions)):

@@ -743,6 +743,8 @@ def _print_status(status: dict[str, Any]) -> None:
         "Nộp muộn",
         "Chưa nộp",
         "Chờ gửi lại",
+        "Có số liệu",
+        "Có tiến độ",
         "Tỷ lệ",
         "Đúng hạn %",
         title=f"Mức đầy đủ kỳ {status['period']} ({when})",
@@ -758,6 +760,8 @@ def _print_status(status: dict[str, Any]) -> None:
             str(figures.get("late", 0)),
             str(figures.get("not_sent", 0)),
             str(figures.get("awaiting_resend", 0)),
+            str(figures.get("values_received", 0)),
+            str(figures.get("progress_received", 0)),
             _rate(figures.get("accepted_rate")),
             _rate(figures.get("on_time_rate")),
         )
@@ -779,6 +783,7 @@ _CHASE = (
     ("not_sent", "Chưa nộp"),
     ("awaiting_resend", "Bị từ chối, chờ gửi lại"),
     ("late", "Nộp muộn"),
+    ("partial", "Đã nộp nhưng còn thiếu số liệu hoặc tiến độ"),
 )
 
 

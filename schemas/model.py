@@ -79,6 +79,8 @@ class Unit(_Frozen):
     type: UnitType
     email: str | None = None
     active: bool = True
+    # Other names units write for themselves (`Tên khác`): matched like the name.
+    aliases: tuple[str, ...] = ()
 
 
 class Registry(_Frozen):

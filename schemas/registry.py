@@ -20,7 +20,11 @@ _COLUMNS = {
     "email": "email",
     "thu dien tu": "email",
     "dang hoat dong": "active",
+    "ten khac": "aliases",
+    "ten goi khac": "aliases",
 }
+# `Tên khác` holds several names, one per line or separated by `;`.
+_ALIAS_SEPARATORS = re.compile(r"[;\n]+")
 _TYPES = {fold(t): t for t in UNIT_TYPES}
 _YES = {"", "co", "x", "1", "true", "yes", "dang hoat dong"}
 _NO = {"khong", "0", "false", "no", "ngung hoat dong"}
@@ -32,7 +36,9 @@ SAMPLE_NOTE = "# DỮ LIỆU MẪU: thay bằng danh sách đơn vị thật c�
 def read_registry(path: Path, sample: bool = False) -> Registry:
     """Read a registry spreadsheet (`.xlsx`, `.xls`, `.ods` or `.csv`).
 
-    Columns: `Mã đơn vị`, `Tên đơn vị`, `Loại đơn vị`, optional `Email` and `Đang hoạt động`.
+    Columns: `Mã đơn vị`, `Tên đơn vị`, `Loại đơn vị`, optional `Email`, `Đang hoạt động` and
+    `Tên khác` (other names the unit goes by, one per line or separated by `;`; submissions
+    may name the unit by any of them).
 
     Raises:
         SchemaError: naming the file and row of every duplicate code, unknown type or
@@ -81,6 +87,7 @@ def read_registry(path: Path, sample: bool = False) -> Registry:
                     type=_TYPES[fold(kind)],  # type: ignore[arg-type]
                     email="; ".join(emails) or None,
                     active=active not in _NO,
+                    aliases=_aliases(cells, columns.get("aliases")),
                 )
             )
     if not units and not problems:
@@ -131,6 +138,19 @@ def _header(cells: list[Any]) -> dict[str, int] | None:
         if name and name not in found:
             found[name] = index
     return found if {"code", "name", "type"} <= found.keys() else None
+
+
+def _aliases(cells: list[Any], column: int | None) -> tuple[str, ...]:
+    if column is None or column >= len(cells) or cells[column] is None:
+        return ()
+    # Read raw: `_text` folds line breaks into spaces.
+    parts = _ALIAS_SEPARATORS.split(str(cells[column]))
+    return tuple(dict.fromkeys(canonical(p) for p in parts if p.strip()))
+
+
+def unit_names(registry: Registry) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(code, name, aliases) of every unit, for the reader's `sources.names.Names`."""
+    return [(u.code, u.name, u.aliases) for u in registry.units]
 
 
 def _text(value: Any) -> str:

@@ -46,10 +46,28 @@ _STATUS_CHOICE = "Chọn một trong: Chưa triển khai, Đang triển khai, Ho
 # code -> (severity, message template, how to fix). `{where}` is "Trang tính 'X', ô E12" when
 # the finding has a cell, else "Tệp". A rule's code is `V-RULE-<rule code>` (V-RULE-QT-5.3).
 VALIDATION_ISSUES: dict[str, tuple[Severity, str, str]] = {
-    "V-SHEET-MISSING": (
-        "error",
-        "Tệp không có bảng '{sheet}' ({detail}).",
-        "Dùng tệp mẫu của xã cho kỳ này và điền đủ trang tính '{sheet}'.",
+    # What is missing is owed, not wrong: the values sent are kept and completeness shows the
+    # rest as still to come.
+    "W-VALUES-MISSING": (
+        "warning",
+        "Tệp không có bảng số liệu chỉ tiêu (bảng có cột 'Mã chỉ tiêu' hoặc 'Tên chỉ tiêu' và "
+        "'Giá trị'); số liệu chỉ tiêu kỳ {period} vẫn còn thiếu.",
+        "Gửi bổ sung số liệu chỉ tiêu trên trang tính 'Chỉ tiêu' của tệp mẫu kỳ {period} (gửi lại "
+        "cả tệp, gồm cả phần tiến độ).",
+    ),
+    "W-ELEMENTS-MISSING": (
+        "warning",
+        "Tệp chưa có số liệu của {count} chỉ tiêu đơn vị phải báo cáo kỳ {period}: {elements}.",
+        "Nếu đã có số liệu, ghi vào cột 'Giá trị' của các chỉ tiêu trên rồi gửi lại cả tệp; nếu "
+        "trong kỳ không phát sinh thì ghi 0; nếu chưa có số liệu thì để trống và ghi lý do vào cột "
+        "'Ghi chú'.",
+    ),
+    "W-PROGRESS-MISSING": (
+        "warning",
+        "Tệp không có bảng tiến độ nhiệm vụ (bảng có cột 'Mã nhiệm vụ' và 'Tình trạng'); báo cáo "
+        "tiến độ kỳ {period} vẫn còn thiếu.",
+        "Gửi bổ sung tiến độ các nhiệm vụ trên trang tính 'Tiến độ' của tệp mẫu kỳ {period} (gửi "
+        "lại cả tệp, gồm cả số liệu chỉ tiêu).",
     ),
     "V-COLUMN-MISSING": (
         "error",
@@ -305,14 +323,21 @@ def build_suites(schema: Schema, name_prefix: str = "khcn") -> Suites:
             column_A="n_values",
             column_B="need_values",
             or_equal=True,
-            meta=meta("V-SHEET-MISSING", None, sheet="Chỉ tiêu"),
+            meta=meta("W-VALUES-MISSING", None),
             **pair,
+        ),
+        # Elements the unit owes but left without a value or a note; missing when it sent no
+        # values at all (W-VALUES-MISSING says that).
+        ex.ExpectColumnValuesToBeBetween(
+            column="n_elements_missing",
+            max_value=0,
+            meta=meta("W-ELEMENTS-MISSING", None),
         ),
         ex.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="n_progress",
             column_B="need_progress",
             or_equal=True,
-            meta=meta("V-SHEET-MISSING", None, sheet="Tiến độ"),
+            meta=meta("W-PROGRESS-MISSING", None),
             **pair,
         ),
     )

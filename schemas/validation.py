@@ -60,6 +60,7 @@ _RESULT_FORMAT: dict[str, Any] = {
     "partial_unexpected_count": 0,
 }
 _DOCS_SITE = "khcn"
+_LISTED = 12  # missing elements named in one warning; the rest are counted
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,6 +172,8 @@ class _Batch:
 
     subs: list[Submission]
     values: list[tuple[int, ValueRow]] = field(default_factory=list)
+    # Per submission: the elements it owes and left without a value or a note.
+    elements_missing: dict[int, list[str]] = field(default_factory=dict)
     progress: list[tuple[int, ProgressRow]] = field(default_factory=list)
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
 
@@ -189,20 +192,27 @@ def _period_facts(period: str | None) -> tuple[float, float, str | None]:
 def _submissions_frame(batch: _Batch, schema: Schema, today: date) -> pd.DataFrame:
 
     needs: dict[tuple[str, str], tuple[float, float]] = {}
+    owed: dict[tuple[str, str], list[str]] = {}
     rows = []
     for i, sub in enumerate(batch.subs):
         year, start, _ = _period_facts(sub.period)
         unit = schema.registry.unit(sub.unit_code) if sub.unit_code else None
         need = (math.nan, math.nan)
+        missing = math.nan
         table_found = not any(x.code == "R-TABLE-NOT-FOUND" for x in sub.issues)
         in_plan = not math.isnan(year) and int(year) in schema.plan_years
         if unit and unit.active and table_found and in_plan:
             key = (unit.code, str(sub.period))
             if key not in needs:
                 tasks = schema.tasks_due(unit, parse_period(str(sub.period)))
-                has_elements = any(schema.elements_of(t) for t in tasks)
-                needs[key] = (1.0 if has_elements else math.nan, 1.0 if tasks else math.nan)
+                owed[key] = [e.code for t in tasks for e in schema.elements_of(t)]
+                needs[key] = (1.0 if owed[key] else math.nan, 1.0 if tasks else math.nan)
             need = needs[key]
+            if sub.values:
+                answered = {r.element_code for r in sub.values if r.value is not None or r.note}
+                left = [code for code in owed[key] if code not in answered]
+                batch.elements_missing[i] = left
+                missing = float(len(left))
         rows.append(
             (
                 i,
@@ -215,6 +225,7 @@ def _submissions_frame(batch: _Batch, schema: Schema, today: date) -> pd.DataFra
                 need[0],
                 len(sub.progress),
                 need[1],
+                missing,
             )
         )
     frame = pd.DataFrame(
@@ -230,6 +241,7 @@ def _submissions_frame(batch: _Batch, schema: Schema, today: date) -> pd.DataFra
             "need_values",
             "n_progress",
             "need_progress",
+            "n_elements_missing",
         ],
     )
     frame["today_ord"] = float(today.toordinal())
@@ -427,11 +439,10 @@ class _Collector:
                 else:
                     ref = None
                 _, _, start = _period_facts(sub.period)
-                detail = (
-                    "bảng số liệu chỉ tiêu, có cột 'Mã chỉ tiêu' và 'Giá trị'"
-                    if meta.get("sheet") == "Chỉ tiêu"
-                    else "bảng tiến độ nhiệm vụ, có cột 'Mã nhiệm vụ' và 'Tình trạng'"
-                )
+                left = self.batch.elements_missing.get(rid, [])
+                shown = ", ".join(left[:_LISTED])
+                if len(left) > _LISTED:
+                    shown += f" và {len(left) - _LISTED} chỉ tiêu khác"
                 self.add(
                     rid,
                     finding(
@@ -443,10 +454,9 @@ class _Collector:
                         plan_end=years.stop - 1,
                         start=start,
                         today=self.today.strftime("%d/%m/%Y"),
-                        sheet=meta.get("sheet"),
-                        detail=detail,
+                        count=len(left),
+                        elements=shown,
                     ),
-                    key=meta.get("sheet"),
                 )
 
     def values(self, result: Any, frame: pd.DataFrame) -> None:
@@ -626,6 +636,12 @@ def validate(
     for position, index in enumerate(readable):
         found = sorted(collect.found.get(position, {}).values(), key=_order)
         verdicts[index].findings.extend(found)
+        if verdicts[index].errors:
+            # A rejected file is sent again whole; elements it seems to lack are mostly rows
+            # the errors already point at.
+            verdicts[index].findings[:] = [
+                f for f in verdicts[index].findings if f.code != "W-ELEMENTS-MISSING"
+            ]
     return verdicts
 
 

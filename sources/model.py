@@ -135,6 +135,36 @@ READ_ISSUES: dict[str, tuple[Severity, str, str]] = {
         "{where}: kỳ báo cáo ghi '{typed}', nhưng tệp này là mẫu xã lập cho kỳ {template}.",
         "Ghi lại '{template}' vào ô này; nếu báo cáo cho kỳ {typed}, dùng mẫu kỳ {typed} của xã.",
     ),
+    "R-UNIT-NAME-UNKNOWN": (
+        "error",
+        "{where}: tên đơn vị '{value}' ({source}) không có trong danh sách đơn vị của xã; các "
+        "đơn vị có tên gần giống: {candidates}.",
+        "Ghi mã đơn vị vào ô bên cạnh 'Mã đơn vị' (ví dụ THON-01), hoặc ghi đúng tên đơn vị như "
+        "trong danh sách của xã.",
+    ),
+    "R-UNIT-NAME-AMBIGUOUS": (
+        "error",
+        "{where}: tên đơn vị '{value}' ({source}) ứng với nhiều đơn vị: {candidates}.",
+        "Ghi mã đơn vị vào ô bên cạnh 'Mã đơn vị' để chỉ rõ là đơn vị nào.",
+    ),
+    "R-PERIOD-RANGE": (
+        "error",
+        "{where}: khoảng thời gian '{value}' không trùng với kỳ báo cáo nào; các kỳ gần nhất: "
+        "{close}.",
+        "Ghi kỳ báo cáo dạng 2026Q3 hoặc 'Quý III/2026', hoặc sửa ngày cho khớp trọn một kỳ.",
+    ),
+    "R-ELEMENT-NAME-UNKNOWN": (
+        "error",
+        "{where}: dòng không có mã chỉ tiêu, và tên chỉ tiêu '{value}' không có trong danh mục; "
+        "các chỉ tiêu có tên gần giống: {candidates}.",
+        "Ghi mã chỉ tiêu của dòng (ví dụ 1.1.1), hoặc chép đúng tên chỉ tiêu từ tệp mẫu.",
+    ),
+    "R-ELEMENT-NAME-AMBIGUOUS": (
+        "error",
+        "{where}: dòng không có mã chỉ tiêu, và tên chỉ tiêu '{value}' ứng với nhiều chỉ tiêu: "
+        "{candidates}.",
+        "Ghi mã chỉ tiêu của dòng để chỉ rõ là chỉ tiêu nào.",
+    ),
     "R-VALUE-NOT-NUMBER": (
         "error",
         "{where}: giá trị '{value}' không phải là số.",

@@ -8,6 +8,13 @@ Every sheet is searched for tables (`sources.tables`). Unit and period come from
 (label cells such as `Mã đơn vị | THON-01`, table columns, the hidden `_khcn` sheet), else from
 the file name `<UNIT>_<PERIOD>`, else from the unit's folder; sources that disagree are an error.
 
+Given the registry's and the catalog's `Names`, a unit may be named instead of coded (its name
+or an alias under `Tên đơn vị`, `Đơn vị báo cáo`, in `Mã đơn vị`, or as its folder's name) and
+an element by its `Tên chỉ tiêu` when the row has no code; a name that fits no unit or several
+is an error naming the candidates. A name and the code of the same unit agree. A period may be
+written as dates that span exactly one period (`Từ ngày 01/7/2026 đến ngày 30/9/2026`), or, when
+nothing else names it, in a title line above the tables (`BÁO CÁO … QUÝ III NĂM 2026`).
+
 Formulas without a cached result read as empty cells; for .xlsx/.xlsm the sheet XML is checked
 for them when a `Giá trị` cell is empty. In .xls and .ods files such cells are indistinguishable
 from empty ones and read as missing.
@@ -41,13 +48,16 @@ from sources.model import (
     ValueRow,
     issue,
 )
+from sources.names import Names
 from sources.tables import PROGRESS_FIELDS, Grid, Table, find_labels, find_tables
 from sources.values import (
     from_file_name,
     is_empty,
     parse_code,
+    parse_date_range,
     parse_number,
     parse_period,
+    period_in_text,
     text_of,
 )
 
@@ -76,6 +86,7 @@ class _Claim:
     value: str
     source: str  # Vietnamese: where it was read
     ref: CellRef | None = None
+    by_name: bool = False  # a unit named (`Tên đơn vị`), not coded
 
 
 @dataclass(slots=True)
@@ -86,6 +97,7 @@ class _Context:
     units: list[_Claim]
     periods: list[_Claim]
     hidden: dict[str, dict[str, str]] | None = None
+    names: Names | None = None
 
     def hidden_cell(self, sheet: str, address: str) -> str | None:
         """What an empty-looking xlsx cell really holds: "formula", an error text, or None."""
@@ -302,15 +314,38 @@ def _value_row(
             sub.issues.append(issue("R-FORMULA-NO-VALUE", ref))
         elif hidden:
             sub.issues.append(issue("R-CELL-ERROR", ref, value=hidden))
-    if (
-        element is None
-        and not is_empty(raw)
-        and "element_code" in refs
-        and is_empty(cell("element_code"))
-    ):
-        sub.issues.append(issue("R-CODE-MISSING", refs["element_code"]))
+    if element is None and is_empty(cell("element_code")):
+        name = text_of(cell("element_name"))
+        if name and ctx.names is not None:
+            element = _element_by_name(ctx, name, refs["element_name"])
+            if element:
+                # Findings about the element point at the cell that named it.
+                refs.setdefault("element_code", refs["element_name"])
+        elif not is_empty(raw) and ("element_code" in refs or "element_name" in refs):
+            sub.issues.append(
+                issue("R-CODE-MISSING", refs.get("element_code") or refs["element_name"])
+            )
     value = parsed.value if isinstance(parsed.value, int | float) else None
     return ValueRow(task, element, value, raw, text_of(cell("note")), ref, refs)
+
+
+def _element_by_name(ctx: _Context, name: str, ref: CellRef) -> str | None:
+    assert ctx.names is not None
+    codes = ctx.names.element_codes(name)
+    if len(codes) == 1:
+        return codes[0]
+    if codes:
+        found = issue(
+            "R-ELEMENT-NAME-AMBIGUOUS",
+            ref,
+            value=name,
+            candidates="; ".join(ctx.names.element_labels_of(codes)),
+        )
+    else:
+        candidates = "; ".join(ctx.names.nearest_elements(name)) or "không có"
+        found = issue("R-ELEMENT-NAME-UNKNOWN", ref, value=name, candidates=candidates)
+    ctx.submission.issues.append(found)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,12 +354,23 @@ def _value_row(
 
 def _claim(ctx: _Context, claims: list[_Claim], name: str, raw: object, ref: CellRef) -> None:
     source = f"trang tính '{ref.sheet}' ô {ref.address}"
-    if name == "unit_code":
+    if name in ("unit_code", "unit_name"):
         text = text_of(raw)
         if text:
-            claims.append(_Claim(text, source, ref))
+            claims.append(_Claim(text, source, ref, by_name=name == "unit_name"))
         return
     period = parse_period(raw)
+    if period is None:
+        dates = parse_date_range(raw)
+        if dates is not None:
+            period = dates.period
+            if period is None:
+                close = "; ".join(dates.close_periods())
+                found = issue("R-PERIOD-RANGE", ref, value=text_of(raw), close=close)
+                ctx.submission.issues.append(found)
+                return
+        else:
+            period = period_in_text(raw)
     if period is None:
         ctx.submission.issues.append(issue("R-PERIOD-INVALID", ref, value=text_of(raw) or raw))
     else:
@@ -357,6 +403,109 @@ def _against_template(
             kept.append(claim)
     # What is left agrees with the template wherever a cell speaks, so it settles to it.
     return kept
+
+
+_TITLE_ROWS = 20
+
+
+@lru_cache(maxsize=65536)
+def _may_name_period(cell: str) -> bool:
+    """A title (`BÁO CÁO …`) or a line of dates (`Từ ngày …`), short enough to be one."""
+    if len(cell) > 300:
+        return False
+    key = _fold(cell)
+    return "bao cao" in key or key.startswith(
+        ("tu ngay", "(tu ngay")
+    )  # a title sits above the first table, within the sheet's first rows
+
+
+def _title_claims(
+    grid: Grid,
+    first_table_row: int | None,
+    labelled: set[tuple[int, str]],
+    claims: list[_Claim],
+    issues: list[ReadIssue],
+) -> None:
+    """Periods named by title lines (`BÁO CÁO … QUÝ III NĂM 2026`) above the first table.
+
+    Cells already read as a label's value (`labelled`: Excel row and column) are skipped.
+    Found periods go to `claims`, dates that span no period to `issues`.
+    """
+    end = min(first_table_row if first_table_row is not None else _TITLE_ROWS, len(grid.rows))
+    for i in range(end):
+        for j, cell in enumerate(grid.rows[i]):
+            if type(cell) is not str or not _may_name_period(cell):
+                continue
+            ref = grid.ref(i, j)
+            if (ref.row, ref.column) in labelled:
+                continue
+            source = f"tiêu đề ở trang tính '{ref.sheet}' ô {ref.address}"
+            dates = parse_date_range(cell)
+            if dates is not None:
+                if dates.period is None:
+                    close = "; ".join(dates.close_periods())
+                    issues.append(issue("R-PERIOD-RANGE", ref, value=text_of(cell), close=close))
+                else:
+                    claims.append(_Claim(dates.period, source, ref))
+                continue
+            period = period_in_text(cell)
+            if period is not None:
+                claims.append(_Claim(period, source, ref))
+
+
+def _resolve_units(ctx: _Context) -> None:
+    """Unit names and aliases to codes; a name that fits no unit or several is an error.
+
+    A name under `Tên đơn vị` that fits no unit is only an error when nothing else in the file
+    says which unit sent it: beside a code it is the unit's own wording, not a claim.
+    """
+    names = ctx.names
+    if names is None:
+        ctx.units[:] = [c for c in ctx.units if not c.by_name]
+        return
+    # (position in the file's order, claim): the first claim still wins after resolving.
+    resolved: list[tuple[int, _Claim]] = []
+    unknown: list[_Claim] = []
+    ambiguous: list[tuple[int, _Claim, tuple[str, ...]]] = []
+    for k, claim in enumerate(ctx.units):
+        codes = names.unit_codes(claim.value)
+        if len(codes) == 1:
+            resolved.append((k, _Claim(codes[0], claim.source, claim.ref)))
+        elif codes:
+            ambiguous.append((k, claim, codes))
+        elif claim.by_name:
+            unknown.append(claim)
+        else:
+            resolved.append((k, claim))  # a code not in the registry: validation says so
+    identified = {c.value for _, c in resolved}
+    for k, claim, codes in ambiguous:
+        fitting = [code for code in codes if code in identified]
+        if len(fitting) == 1:
+            resolved.append((k, _Claim(fitting[0], claim.source, claim.ref)))
+            continue
+        candidates = "; ".join(names.unit_labels_of(codes))
+        ctx.submission.issues.append(
+            issue(
+                "R-UNIT-NAME-AMBIGUOUS",
+                claim.ref,
+                value=claim.value,
+                source=claim.source,
+                candidates=candidates,
+            )
+        )
+    if not resolved and not ambiguous:
+        for claim in unknown:
+            candidates = "; ".join(names.nearest_units(claim.value)) or "không có"
+            ctx.submission.issues.append(
+                issue(
+                    "R-UNIT-NAME-UNKNOWN",
+                    claim.ref,
+                    value=claim.value,
+                    source=claim.source,
+                    candidates=candidates,
+                )
+            )
+    ctx.units[:] = [claim for _, claim in sorted(resolved, key=lambda pair: pair[0])]
 
 
 def _settle(ctx: _Context, claims: list[_Claim], kind: str) -> str | None:
@@ -399,12 +548,19 @@ def _parse(ctx: _Context, unit_folder: str | None) -> Submission:
     ctx.units.clear()
     ctx.periods.clear()
     found = False
+    labels = ("unit_code", "period", "unit_name") if ctx.names else ("unit_code", "period")
+    titles: list[_Claim] = []
+    title_issues: list[ReadIssue] = []
     for grid in grids:
         tables = list(find_tables(grid))
         taken = {r for t in tables for r in (*t.header_rows, *t.data_rows)}
-        for name, raw, ref in find_labels(grid, ("unit_code", "period")):
+        label_cells: set[tuple[int, str]] = set()
+        for name, raw, ref in find_labels(grid, labels):
             if ref.row - grid.top - 1 not in taken:
-                _claim(ctx, ctx.units if name == "unit_code" else ctx.periods, name, raw, ref)
+                label_cells.add((ref.row, ref.column))
+                _claim(ctx, ctx.periods if name == "period" else ctx.units, name, raw, ref)
+        first_row = min((t.header_rows[0] for t in tables), default=None)
+        _title_claims(grid, first_row, label_cells, titles, title_issues)
         for table in tables:
             if table.gives_values or table.gives_progress:
                 found = True
@@ -417,8 +573,14 @@ def _parse(ctx: _Context, unit_folder: str | None) -> Submission:
     if from_name:
         ctx.units.append(_Claim(from_name[0], f"tên tệp '{sub.name}'"))
         ctx.periods.append(_Claim(from_name[1], f"tên tệp '{sub.name}'"))
+    # A title speaks only when nothing else names the period: `BÁO CÁO … NĂM 2026` above a
+    # quarter's table, or the data cut-off dates of Decree 09, are no conflict with its label.
+    if not ctx.periods:
+        ctx.periods.extend(titles)
+        sub.issues.extend(title_issues)
     if unit_folder:
         ctx.units.append(_Claim(canonical(unit_folder), f"thư mục '{unit_folder}'"))
+    _resolve_units(ctx)
     sub.unit_code = _settle(ctx, _against_template(ctx, ctx.units, meta_units, "UNIT"), "UNIT")
     sub.period = _settle(ctx, _against_template(ctx, ctx.periods, meta_periods, "PERIOD"), "PERIOD")
     if sub.unit_code is None:
@@ -448,6 +610,7 @@ def read_bytes(
     name: str | None = None,
     unit_folder: str | None = None,
     settings: Settings | Limits | None = None,
+    names: Names | None = None,
 ) -> Submission:
     """Reads one file's bytes in this process (checks, then parsing; no worker isolation).
 
@@ -459,16 +622,20 @@ def read_bytes(
         name: the file name (defaults to the last part of `url`); its suffix picks the reader.
         unit_folder: the unit folder the file was found in, if any.
         settings: the settings (or their `Limits`); default `load_settings()`.
+        names: unit and element names to resolve to codes; without them only codes are read.
 
     Returns:
         The submission; `unreadable` is True when the file itself could not be read.
     """
-    return _read(data, url, name or PurePosixPath(url).name, unit_folder, _limits(settings))
+    file_name = name or PurePosixPath(url).name
+    return _read(data, url, file_name, unit_folder, _limits(settings), names)
 
 
-def read_path(path: str | Path, settings: Settings | Limits | None = None) -> Submission:
+def read_path(
+    path: str | Path, settings: Settings | Limits | None = None, names: Names | None = None
+) -> Submission:
     """Reads a local file in this process; a convenience over `read_bytes`."""
-    return read_bytes(Path(path).read_bytes(), str(path), settings=settings)
+    return read_bytes(Path(path).read_bytes(), str(path), settings=settings, names=names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,19 +645,27 @@ class _Job:
     data: bytes
     unit_folder: str | None
     limits: Limits
+    names: Names | None = None
 
 
-def _read(data: bytes, url: str, name: str, unit_folder: str | None, limits: Limits) -> Submission:
+def _read(
+    data: bytes,
+    url: str,
+    name: str,
+    unit_folder: str | None,
+    limits: Limits,
+    names: Names | None = None,
+) -> Submission:
     sub = _new(url, name, data)
     rejected = check_structure(name, data, limits)
     if rejected:
         sub.issues.append(rejected)
         return sub
-    return _parse(_Context(sub, data, limits, [], []), unit_folder)
+    return _parse(_Context(sub, data, limits, [], [], names=names), unit_folder)
 
 
 def _work(job: _Job) -> Submission:
-    return _read(job.data, job.url, job.name, job.unit_folder, job.limits)
+    return _read(job.data, job.url, job.name, job.unit_folder, job.limits, job.names)
 
 
 def _read_local(path: str, limit: int) -> bytes:
@@ -534,6 +709,7 @@ def read_many(
     settings: Settings | Limits | None = None,
     workers: int | None = None,
     chunk_size: int = 16,
+    names: Names | None = None,
 ) -> list[Submission]:
     """Reads many listed files: structure checks and parsing in isolated worker processes.
 
@@ -548,6 +724,8 @@ def read_many(
         settings: the settings (or their `Limits`); default `load_settings()`.
         workers: worker processes; default the number of CPUs.
         chunk_size: files sent to a worker at a time.
+        names: unit and element names to resolve to codes (`Names.of` the registry and the
+            catalog); without them only codes are read.
 
     Returns:
         One submission per entry, in order.
@@ -572,7 +750,7 @@ def read_many(
         local = "://" not in entry.url
         read = _read_local if local else fetch
         data = read(entry.url, limits.max_file_bytes)
-        jobs.append(_Job(entry.url, entry.name, data, entry.unit_folder, limits))
+        jobs.append(_Job(entry.url, entry.name, data, entry.unit_folder, limits, names))
     parsed = run_isolated(
         jobs,
         _work,

@@ -1,7 +1,8 @@
 """Finding the tables in a sheet's grid, wherever and however the unit left them.
 
 A header row is a row where at least two cells name fields and one of them is an anchor
-(`Mã chỉ tiêu`, `Tình trạng` or `Kết quả đạt được`). The row below it completes the header when
+(`Mã chỉ tiêu`, `Tình trạng` or `Kết quả đạt được`), or where `Tên chỉ tiêu` and `Giá trị` both
+appear (a value table without its code column). The row below it completes the header when
 it names fields in columns the first row left unnamed (a merged `Báo cáo kết quả` over
 `Giá trị | Ghi chú`). A row of column numbers (`(1) (2) (3)`) under the header is skipped.
 Data rows follow until a signature block or the next header; blank rows and `Tổng cộng` rows
@@ -22,6 +23,7 @@ from sources.values import Cell, is_empty
 # Folded spellings of each field's header; the labels themselves are added below.
 _ALIASES: dict[str, tuple[str, ...]] = {
     "unit_code": ("ma don vi bao cao",),
+    "unit_name": ("don vi bao cao", "ten don vi bao cao", "co quan bao cao", "don vi gui bao cao"),
     "period": ("ky", "ky bao cao so lieu"),
     "task_code": ("ma nv", "ma so nhiem vu"),
     "task_content": ("nhiem vu", "ten nhiem vu", "noi dung"),
@@ -37,6 +39,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 _IGNORED = frozenset({"stt", "tt", "so tt", "so thu tu"})
 _ANCHORS = frozenset({"element_code", "status", "results"})
+# A value table without its code column: elements are then matched by name.
+_NAMED_VALUES = frozenset({"element_name", "value"})
 PROGRESS_FIELDS = ("status", "results", "difficulties", "proposals", "evidence")
 _NON_WORD = re.compile(r"[^\w]+")
 _PARENTHESES = re.compile(r"\(.*?\)|\*")
@@ -154,8 +158,8 @@ class Table:
 
     @property
     def gives_values(self) -> bool:
-        """Whether the table has a `Mã chỉ tiêu` column."""
-        return "element_code" in self.columns
+        """Whether the table has a `Mã chỉ tiêu` column, or `Tên chỉ tiêu` and `Giá trị`."""
+        return "element_code" in self.columns or self.columns.keys() >= _NAMED_VALUES
 
     @property
     def gives_progress(self) -> bool:
@@ -189,7 +193,7 @@ def _header_text(text: str) -> str | None:
 
 def _is_header(fields: dict[int, str | None]) -> bool:
     named = {f for f in fields.values() if f}
-    return len(named) >= 2 and bool(named & _ANCHORS)
+    return len(named) >= 2 and (bool(named & _ANCHORS) or named >= _NAMED_VALUES)
 
 
 def _is_numbering(grid: Grid, i: int) -> bool:

@@ -12,6 +12,7 @@ are thousands separators. A trailing unit is accepted only when it is the row's 
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import math
 import re
@@ -242,6 +243,122 @@ def parse_period(cell: Cell) -> str | None:
             return f"{groups[0]}{groups[1]}"
         if kind == "MY":
             return f"{groups[1]}{int(groups[0]):02d}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Periods in words: titles and date ranges
+
+_DATE = r"(\d{1,2})/(\d{1,2})/(20\d\d)"
+_RANGE = re.compile(rf"(?:tu ngay |tu )?{_DATE} ?(?:-|den ngay|den) ?{_DATE}")
+# `ngày 05 tháng 10 năm 2026` dates a signature or a document, never the period reported.
+_DAY_PHRASE = re.compile(r"ngay \d{1,2} ?(?:thang|/) ?\d{1,2} ?(?:nam|/) ?20\d\d")
+_PLAN_SPAN = re.compile(r"(?:giai doan|nam) 20\d\d ?- ?20\d\d")
+_TITLE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bquy ?([1-4]|iv|iii|ii|i)\b ?(?:nam|/|-)? ?(20\d\d)\b"), "Q"),
+    (re.compile(r"\b6 thang (dau|cuoi) ?(?:nam|/|-)? ?(20\d\d)\b"), "S"),
+    (re.compile(r"\bthang ?(0?[1-9]|1[0-2]) ?(?:nam|/|-) ?(20\d\d)\b"), "M"),
+    (re.compile(r"\bnam ?(20\d\d)\b"), "Y"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DateRange:
+    """A period written as dates (`Từ ngày 01/7/2026 đến ngày 30/9/2026`)."""
+
+    start: dt.date
+    end: dt.date
+    shown: str
+
+    @property
+    def period(self) -> str | None:
+        """The period these dates span exactly, or None."""
+        start, end = self.start, self.end
+        if start.day != 1 or end.day != calendar.monthrange(end.year, end.month)[1]:
+            return None
+        if start.year != end.year:
+            return None
+        months = end.month - start.month + 1
+        if months == 12:
+            return str(start.year)
+        if months == 6 and start.month in (1, 7):
+            return f"{start.year}S{1 if start.month == 1 else 2}"
+        if months == 3 and start.month % 3 == 1:
+            return f"{start.year}Q{start.month // 3 + 1}"
+        if months == 1:
+            return f"{start.year}{start.month:02d}"
+        return None
+
+    def close_periods(self, count: int = 3) -> list[str]:
+        """The periods nearest to these dates, as `2026Q3 (01/07/2026 - 30/09/2026)`."""
+        candidates = []
+        for year in range(self.start.year - 1, self.end.year + 2):
+            spans = [(str(year), 1, 12)]
+            spans += [(f"{year}S{n}", 6 * n - 5, 6 * n) for n in (1, 2)]
+            spans += [(f"{year}Q{n}", 3 * n - 2, 3 * n) for n in range(1, 5)]
+            spans += [(f"{year}{m:02d}", m, m) for m in range(1, 13)]
+            for code, first, last in spans:
+                start = dt.date(year, first, 1)
+                end = dt.date(year, last, calendar.monthrange(year, last)[1])
+                distance = abs((start - self.start).days) + abs((end - self.end).days)
+                candidates.append((distance, code, start, end))
+        candidates.sort(key=lambda c: c[:2])
+        return [f"{c} ({a:%d/%m/%Y} - {b:%d/%m/%Y})" for _, c, a, b in candidates[:count]]
+
+
+def parse_date_range(cell: Cell) -> DateRange | None:
+    """The first `dd/mm/yyyy - dd/mm/yyyy` (or `từ ngày … đến ngày …`) in a text cell."""
+    if not isinstance(cell, str) or "/" not in cell:
+        return None
+    return _date_range(cell)
+
+
+@lru_cache(maxsize=16384)
+def _date_range(cell: str) -> DateRange | None:
+    text = re.sub(r"\s*/\s*", "/", fold(cell))
+    match = _RANGE.search(text)
+    if not match:
+        return None
+    d1, m1, y1, d2, m2, y2 = (int(g) for g in match.groups())
+    try:
+        start, end = dt.date(y1, m1, d1), dt.date(y2, m2, d2)
+    except ValueError:
+        return None
+    if end < start:
+        return None
+    return DateRange(start, end, match.group(0))
+
+
+def period_in_text(cell: Cell) -> str | None:
+    """The period a title line names (`BÁO CÁO … QUÝ III NĂM 2026`), or None.
+
+    The most precise phrase wins: a quarter, a half-year (`6 tháng đầu năm 2026`), a month,
+    then a year (`năm 2026`). Dates of a day (`ngày 05 tháng 10 năm 2026`, the signature's) and
+    the plan's span (`giai đoạn 2026-2030`) are not periods.
+    """
+    if not isinstance(cell, str):
+        return None
+    return _period_in_text(cell)
+
+
+@lru_cache(maxsize=16384)
+def _period_in_text(cell: str) -> str | None:
+    # Titles recur in every file of a batch.
+    text = _DAY_PHRASE.sub(" ", re.sub(r"\s*([-/])\s*", r"\1", fold(cell)))
+    text = _PLAN_SPAN.sub(" ", text.replace("-", " - "))
+    text = re.sub(r" - ", "-", text)
+    for pattern, kind in _TITLE_PATTERNS:
+        match = pattern.search(text)
+        if not match:
+            continue
+        groups = match.groups()
+        if kind == "Q":
+            return f"{groups[1]}Q{_ROMAN.get(groups[0]) or int(groups[0])}"
+        if kind == "S":
+            return f"{groups[1]}S{1 if groups[0] == 'dau' else 2}"
+        if kind == "M":
+            return f"{groups[1]}{int(groups[0]):02d}"
+        return groups[0]
     return None
 
 

@@ -273,12 +273,25 @@ def _outlier(b: Book) -> Expected:
 
 def _no_progress_sheet(b: Book) -> Expected:
     b.wb.remove(b.progress)
-    return _one("V-SHEET-MISSING", None, None)
+    return _one("W-PROGRESS-MISSING", None, None)
 
 
 def _no_values_sheet(b: Book) -> Expected:
     b.wb.remove(b.values)
-    return _one("V-SHEET-MISSING", None, None)
+    return _one("W-VALUES-MISSING", None, None)
+
+
+def _element_left_empty(b: Book) -> Expected:
+    # An empty cell is no value: the element is still owed, the file accepted with a warning.
+    b.set_value("5.3.2", None)
+    return _one("W-ELEMENTS-MISSING", None, None)
+
+
+def _element_empty_with_note(b: Book) -> Expected:
+    # The unit said why it has no figure: nothing is owed.
+    b.set_value("5.3.2", None)
+    b.values[f"F{b.row_of('5.3.2')}"] = "Chưa tổ chức cuộc thi trong kỳ"
+    return set()
 
 
 def _no_status_column(b: Book) -> Expected:
@@ -331,6 +344,7 @@ SEEDS = [
     Seed("bat_thuong", _outlier),
     Seed("thieu_tien_do", _no_progress_sheet),
     Seed("thieu_chi_tieu", _no_values_sheet),
+    Seed("thieu_so_lieu", _element_left_empty),
     Seed("thieu_cot_tinh_trang", _no_status_column),
     Seed("thieu_cot_nhiem_vu", _no_task_column),
     Seed("khong_phai_so", _not_a_number),
@@ -360,6 +374,7 @@ def _accented_status(b: Book) -> Expected:
 
 
 CLEAN.append(Seed("sach_tinh_trang_khong_dau", _accented_status))
+CLEAN.append(Seed("sach_trong_co_ghi_chu", _element_empty_with_note))
 
 
 @pytest.fixture

@@ -149,8 +149,26 @@ def test_outliers_need_history_and_use_robust_bounds(schema: Schema) -> None:
     usual = submission(values=[("5.3", "5.3.1", 13)], statuses={})
     short = submission(unit="TH-NH-A", values=[("5.3", "5.3.1", 40)], statuses={})
     verdicts = validate([high, usual, short], schema, today=TODAY, history=history)
-    assert [[f.code for f in v.findings] for v in verdicts] == [["W-OUTLIER"], [], []]
+    # Each sends one of its elements: the others are owed (W-ELEMENTS-MISSING), not the point.
+    found = [[f.code for f in v.findings if f.code != "W-ELEMENTS-MISSING"] for v in verdicts]
+    assert found == [["W-OUTLIER"], [], []]
     assert verdicts[0].status == "warned"
+
+
+def test_missing_elements_and_tables_are_warnings(schema: Schema) -> None:
+    partial = submission(values=[("5.3", "5.3.1", 4), ("5.3", "5.3.2", None)])
+    no_progress = submission(statuses={})
+    no_progress.progress.clear()
+    no_values = submission(values=[])
+    verdicts = validate([partial, no_progress, no_values], schema, today=TODAY)
+    assert [v.status for v in verdicts] == ["warned"] * 3
+    [owed] = verdicts[0].findings
+    assert owed.code == "W-ELEMENTS-MISSING" and owed.ref is None
+    # THCS-NH owes 2.1.1, 2.1.2 and 5.3.1-5.3.4 in 2026Q3; an empty cell is no value.
+    assert "5 chỉ tiêu" in owed.message and "2.1.1, 2.1.2, 5.3.2, 5.3.3, 5.3.4" in owed.message
+    assert [f.code for f in verdicts[1].findings] == ["W-PROGRESS-MISSING"]
+    assert [f.code for f in verdicts[2].findings] == ["W-VALUES-MISSING"]
+    assert "2026Q3" in verdicts[1].findings[0].message
 
 
 def test_empty_and_unreadable_batches(schema: Schema) -> None:

@@ -6,7 +6,15 @@ import datetime as dt
 
 import pytest
 
-from sources.values import from_file_name, parse_code, parse_number, parse_period
+from sources.names import Names
+from sources.values import (
+    from_file_name,
+    parse_code,
+    parse_date_range,
+    parse_number,
+    parse_period,
+    period_in_text,
+)
 
 
 @pytest.mark.parametrize(
@@ -139,3 +147,62 @@ def test_codes_turned_into_dates_are_reported_not_guessed() -> None:
 )
 def test_file_names(stem: str, expected: tuple[str, str] | None) -> None:
     assert from_file_name(stem) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("BÁO CÁO KẾT QUẢ THỰC HIỆN NHIỆM VỤ QUÝ III NĂM 2026", "2026Q3"),
+        ("Báo cáo quý 4/2026", "2026Q4"),
+        ("BAO CAO QUY IV NAM 2027", "2027Q4"),
+        ("BÁO CÁO 6 THÁNG ĐẦU NĂM 2026", "2026S1"),
+        ("Báo cáo 6 tháng cuối năm 2026", "2026S2"),
+        ("Báo cáo tháng 7 năm 2026", "202607"),
+        ("BÁO CÁO KẾT QUẢ NĂM 2026", "2026"),
+        ("BÁO CÁO GIAI ĐOẠN 2026-2030, QUÝ 2/2027", "2027Q2"),
+        ("Báo cáo thực hiện Kế hoạch giai đoạn 2026 - 2030", None),
+        ("Nghĩa Hưng, ngày 05 tháng 10 năm 2026", None),
+        ("Báo cáo ngày 05/10/2026", None),
+    ],
+)
+def test_period_in_a_title(title: str, expected: str | None) -> None:
+    assert period_in_text(title) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "period", "close"),
+    [
+        ("Từ ngày 01/7/2026 đến ngày 30/9/2026", "2026Q3", "2026Q3 (01/07/2026 - 30/09/2026)"),
+        ("01/07/2026 - 30/09/2026", "2026Q3", "2026Q3 (01/07/2026 - 30/09/2026)"),
+        ("(từ 1/1/2026 đến 30/6/2026)", "2026S1", "2026S1 (01/01/2026 - 30/06/2026)"),
+        ("01/01/2026 – 31/12/2026", "2026", "2026 (01/01/2026 - 31/12/2026)"),
+        ("01/08/2026 - 31/08/2026", "202608", "202608 (01/08/2026 - 31/08/2026)"),
+        ("Từ ngày 01/7/2026 đến ngày 15/9/2026", None, "2026Q3 (01/07/2026 - 30/09/2026)"),
+        ("15/12/2026 - 14/03/2027", None, "2027Q1 (01/01/2027 - 31/03/2027)"),
+    ],
+)
+def test_date_ranges(text: str, period: str | None, close: str) -> None:
+    found = parse_date_range(text)
+    assert found is not None
+    assert found.period == period
+    assert found.close_periods()[0] == close
+
+
+@pytest.mark.parametrize("text", ["30/9/2026 - 01/7/2026", "31/02/2026 - 30/06/2026", "2026Q3"])
+def test_not_date_ranges(text: str) -> None:
+    assert parse_date_range(text) is None
+
+
+def test_names_fold_and_say_when_they_are_ambiguous() -> None:
+    names = Names.of(
+        [("THON-07", "Thôn Hạ", ()), ("THON-09", "Thôn Hà", ()), ("TH-A", "Trường TH A", ["A"])],
+        [("1.1.1", "Số hội nghị quán triệt, tập huấn"), ("1.4.2", "Số hội nghị, hội thảo")],
+    )
+    assert names.unit_codes("trường th a") == ("TH-A",)
+    assert names.unit_codes("TRUONG TH  A") == ("TH-A",)
+    assert names.unit_codes("th-a") == ("TH-A",)  # the code itself, any case
+    assert names.unit_codes("thôn ha") == ("THON-07", "THON-09")  # fold makes them one
+    assert names.unit_codes("Trường") == ()
+    assert names.nearest_units("Thôn Hạa")[:2] == ["Thôn Hạ (THON-07)", "Thôn Hà (THON-09)"]
+    assert names.element_codes("SỐ HỘI NGHỊ QUÁN TRIỆT, TẬP HUẤN (cuộc)") == ("1.1.1",)
+    assert names.nearest_elements("Số hội thảo")[0] == "1.4.2 Số hội nghị, hội thảo"

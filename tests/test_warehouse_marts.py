@@ -154,3 +154,58 @@ def test_receipt_needs_a_time_zone(settings: Settings) -> None:
     )
     assert receipt.archived_path.name == receipt.sha256 + ".xlsx"
     assert receipt.archived_path.read_bytes() == b"x"
+
+
+def test_status_tells_who_to_chase_and_what_arrived(settings: Settings, tmp_path: Path) -> None:
+    schema = load_schema(settings)
+    init(settings.warehouse)
+    sync_schema(settings.warehouse, schema, settings)
+    on_time, late = datetime(2026, 9, 1, 9, tzinfo=UTC), datetime(2026, 10, 2, 9, tzinfo=UTC)
+    files = [
+        # Values only, after the deadline.
+        make_file(settings, "UBND", "2026Q3", full_values(schema, "UBND", "2026Q3", 1.0),
+                  received_at=late),
+        # Progress only, on time.
+        make_file(settings, "MN-NH", "2026Q3", {}, progress={"5.3": ("Hoàn thành", "xong")},
+                  received_at=on_time),
+        # Rejected, then nothing.
+        make_file(settings, "THON-04", "2026Q3", {}, errors=["R-CODE-DATE"], received_at=on_time),
+        # Rejected on time, accepted late: late.
+        make_file(settings, "THON-03", "2026Q3", {}, errors=["R-CODE-DATE"], received_at=on_time),
+        make_file(settings, "THON-03", "2026Q3", full_values(schema, "THON-03", "2026Q3", 2.0),
+                  progress={"2.1": ("Hoàn thành", None)}, received_at=late, salt="2"),
+    ]  # fmt: skip
+    load(settings.warehouse, [f.verdict for f in files], [f.receipt for f in files], settings)
+    publish(settings.warehouse, tmp_path / "published")
+
+    status = period_status(tmp_path / "published", "2026Q3")
+    units = {u["unit_code"]: u for u in status["units"]}
+    assert len(units) == status["overall"]["expected"] == 17
+    seen = {
+        code: (u["report_state"], u["values_received"], u["progress_received"])
+        for code, u in units.items()
+        if code in ("UBND", "MN-NH", "THON-04", "THON-03", "THON-01")
+    }
+    assert seen == {
+        "UBND": ("late", True, False),
+        "MN-NH": ("on_time", False, True),
+        "THON-04": ("awaiting_resend", False, False),
+        "THON-03": ("late", True, True),
+        "THON-01": ("not_sent", False, False),
+    }
+    overall = status["overall"]
+    assert (overall["not_sent"], overall["awaiting_resend"], overall["late"]) == (13, 1, 2)
+    assert (overall["values_received"], overall["progress_received"]) == (2, 2)
+    assert overall["not_sent"] + overall["awaiting_resend"] + overall["accepted"] == 17
+    missing = {u["unit_code"]: u["report_state"] for u in status["missing"]}
+    assert missing["THON-04"] == "awaiting_resend" and missing["THON-01"] == "not_sent"
+    assert "UBND" not in missing
+    # The upstream report's section has the follow-up too.
+    _, rows = query(
+        tmp_path / "published",
+        "select report_state, count(*) from mart.expected_reports where period = '2026Q3' "
+        "group by all order by 1",
+    )
+    assert dict(rows) == {
+        "awaiting_resend": 1, "not_sent": 13, "late": 2, "on_time": 1
+    }  # fmt: skip

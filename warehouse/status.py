@@ -49,8 +49,10 @@ def period_status(source: Path, period: str) -> dict[str, Any]:
         of a single quarter, else None), `overall` (expected, received, accepted, on_time,
         not_sent, awaiting_resend, late and the rates, in %), `by_unit_type` (the same per
         unit type), `missing` (expected units with no accepted submission, each with its
-        `report_state`: `not_sent` or `awaiting_resend`), and the same units split into
-        `not_sent`, `awaiting_resend` and `late` (accepted after the deadline).
+        `report_state`: `not_sent` or `awaiting_resend`), the same units split into
+        `not_sent`, `awaiting_resend` and `late` (accepted after the deadline), `units` (every
+        expected unit with its `report_state`, `values_received` and `progress_received`) and
+        `partial` (accepted units whose values or progress are still missing).
 
     Raises:
         ValueError: `period` is not a period identifier, or none of its quarters is in the
@@ -72,12 +74,14 @@ def period_status(source: Path, period: str) -> dict[str, Any]:
             raise ValueError(f"kỳ {parsed.code} nằm ngoài kế hoạch của kho dữ liệu")
         rows: list[dict[str, Any]] = []
         owing: list[dict[str, Any]] = []
+        units: list[dict[str, Any]] = []
         for code in deadlines:
             rows += _fetch(con, "analyses/period_completeness", code)
             owing += _fetch(con, "analyses/units_to_chase", code)
+            units += _fetch(con, "analyses/period_units", code)
     finally:
         con.close()
-    for unit in owing:
+    for unit in (*owing, *units):
         for key in ("last_received_at", "first_accepted_at"):
             if unit[key] is not None:
                 unit[key] = unit[key].isoformat()
@@ -97,9 +101,16 @@ def period_status(source: Path, period: str) -> dict[str, Any]:
             {"unit_type": name, **_sum(group)} for name, group in sorted(by_type.items())
         ],
         "missing": [u for u in owing if u["report_state"] != "late"],
+        "units": units,
+        # Accepted, but without its values or without its progress table.
+        "partial": [u for u in units if u["accepted"] and not _whole(u)],
         **{state: [u for u in owing if u["report_state"] == state] for state in STATE_LABELS
            if state != "on_time"},
     }  # fmt: skip
+
+
+def _whole(unit: dict[str, Any]) -> bool:
+    return bool(unit["values_received"] and unit["progress_received"])
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, query: str, period: str) -> list[dict[str, Any]]:

@@ -278,9 +278,196 @@ def _csv(rows: list[list[object]], encoding: str, delimiter: str) -> bytes:
     return (to_cp1258_form(text) if encoding == "cp1258" else text).encode(encoding)
 
 
+# ---------------------------------------------------------------------------------------------
+# What a submission means: missing parts, units, periods and elements written in words.
+# tests/test_submission_meaning.py ingests these through the flow.
+
+MEANING_TITLE = "BÁO CÁO KẾT QUẢ THỰC HIỆN NHIỆM VỤ KHCN, ĐMST VÀ CĐS"
+MEANING_HEADER = ["Mã nhiệm vụ", "Mã chỉ tiêu", "Tên chỉ tiêu", "Đơn vị tính", "Giá trị", "Ghi chú"]
+
+
+def _meaning_head(*labels: list[object], title: str = MEANING_TITLE) -> list[list[object]]:
+    """Motto, title, the given label rows, a blank row."""
+    from filemakers import MOTTO, MOTTO2
+
+    return [[MOTTO], [MOTTO2], [title], *labels, []]
+
+
+def _meaning_progress(task: str, *labels: list[object]) -> list[list[object]]:
+    return [
+        *_meaning_head(*labels),
+        PROGRESS_HEADER,
+        [task, "Triển khai nhiệm vụ", "Đang triển khai", "Đã triển khai", None, None, None],
+    ]
+
+
+def meaning() -> dict[str, bytes]:
+    """File name -> bytes of each way a unit says what its submission is."""
+    files: dict[str, bytes] = {}
+    # Numbers only, no progress table, from a unit that leads tasks 1.1 and 3.1.
+    files["values_only_no_progress.xlsx"] = xlsx_bytes(
+        {
+            "Chỉ tiêu": [
+                *_meaning_head(["Mã đơn vị", "UBND"], ["Kỳ báo cáo", "2026Q3"]),
+                MEANING_HEADER,
+                *value_rows(),
+                *SIGNATURE,
+            ]
+        }
+    )
+    # The unit by its registry name, the period only in the title.
+    named = ["Đơn vị báo cáo: Trường Tiểu học Nghĩa Hưng A"]
+    quarter_title = f"{MEANING_TITLE} QUÝ III NĂM 2026"
+    files["unit_named_period_in_title.xlsx"] = xlsx_bytes(
+        {
+            "Chỉ tiêu": [
+                *_meaning_head(named, title=quarter_title),
+                MEANING_HEADER,
+                ["5.3", "5.3.1", "Số hoạt động STEM, trải nghiệm sáng tạo", "hoạt động", 4, None],
+                ["5.3", "5.3.3", "Số lượt học sinh tham gia", "lượt học sinh", 120, None],
+                *SIGNATURE,
+            ],
+            "Tiến độ": _meaning_progress("5.3", named),
+        }
+    )
+    # An alias from the registry's `Tên khác`, a half-year in words.
+    alias = ["Tên đơn vị", "Trường TH Nghĩa Hưng B"]
+    half = ["Kỳ báo cáo", "6 tháng đầu năm 2026"]
+    files["unit_alias_half_year_in_words.xlsx"] = xlsx_bytes(
+        {
+            "Chỉ tiêu": [
+                *_meaning_head(alias, half),
+                MEANING_HEADER,
+                ["5.3", "5.3.1", "Số hoạt động STEM, trải nghiệm sáng tạo", "hoạt động", 2, None],
+            ],
+            "Tiến độ": _meaning_progress("5.3", alias, half),
+        }
+    )
+    # Periods as date ranges that span a quarter exactly, beside the label or after it.
+    rng = ["Mã đơn vị", "THON-02"], ["Kỳ báo cáo", "Từ ngày 01/7/2026 đến ngày 30/9/2026"]
+    files["period_date_range.xlsx"] = xlsx_bytes(
+        {
+            "Chỉ tiêu": [
+                *_meaning_head(*rng),
+                MEANING_HEADER,
+                ["2.1", "2.1.1", "Số báo cáo, văn bản đề xuất", "văn bản", 1, None],
+                ["2.1", "2.1.2", "Số khó khăn, vướng mắc được tổng hợp, kiến nghị", "kiến nghị",
+                 2, None],
+            ],
+            "Tiến độ": _meaning_progress("2.1", *rng),
+        }
+    )  # fmt: skip
+    dashes = ["Mã đơn vị", "THON-03"], ["Kỳ báo cáo: 01/07/2026 - 30/09/2026"]
+    files["period_dates_with_dashes.xlsx"] = xlsx_bytes(
+        {
+            "Chỉ tiêu": [
+                *_meaning_head(*dashes),
+                MEANING_HEADER,
+                ["2.1", "2.1.1", "Số báo cáo, văn bản đề xuất", "văn bản", 3, None],
+            ],
+            "Tiến độ": _meaning_progress("2.1", *dashes),
+        }
+    )
+    # Dates that are no period: rejected, with the periods close to them.
+    files["period_range_not_a_period.xlsx"] = xlsx_bytes(
+        {
+            "Chỉ tiêu": [
+                *_meaning_head(
+                    ["Mã đơn vị", "THON-04"], ["Kỳ báo cáo", "Từ ngày 01/7/2026 đến ngày 15/9/2026"]
+                ),
+                MEANING_HEADER,
+                ["2.1", "2.1.1", "Số báo cáo, văn bản đề xuất", "văn bản", 1, None],
+            ]
+        }
+    )
+    # Elements by name: no code column at all, names in any case and spelling.
+    pkt = ["Mã đơn vị", "P-KT"], ["Kỳ báo cáo", "Quý III/2026"]
+    files["elements_by_name_no_code_column.xlsx"] = xlsx_bytes(
+        {
+            "Chỉ tiêu": [
+                *_meaning_head(*pkt),
+                ["STT", "Tên chỉ tiêu", "Đơn vị tính", "Giá trị", "Ghi chú"],
+                [1, "Số hội nghị quán triệt, tập huấn", "cuộc", 5, None],
+                [2, "SO LUOT NGUOI THAM DU HOI NGHI, TAP HUAN", "lượt người", 200, None],
+                [3, "Số tin, bài về KHCN và ĐMST trên Trang thông tin điện tử (tin, bài)",
+                 "tin, bài", 7, "Trang xã"],
+                *SIGNATURE,
+            ],
+            "Tiến độ": _meaning_progress("1.1", *pkt),
+        }
+    )  # fmt: skip
+    # The code column is there but some codes are left empty.
+    vhxh = ["Mã đơn vị", "P-VHXH"], ["Kỳ báo cáo", "2026Q3"]
+    files["elements_by_name_empty_codes.xlsx"] = xlsx_bytes(
+        {
+            "Chỉ tiêu": [
+                *_meaning_head(*vhxh),
+                MEANING_HEADER,
+                ["1.1", "1.1.1", "Số hội nghị quán triệt, tập huấn", "cuộc", 2, None],
+                ["1.1", None, "Số lượt người tham dự hội nghị, tập huấn", "lượt người", 80, None],
+                [None, "", "số  tin, bài, chuyên mục trên hệ thống truyền thanh và nền tảng số",
+                 "tin, bài", 12, None],
+            ],
+            "Tiến độ": _meaning_progress("1.1", *vhxh),
+        }
+    )  # fmt: skip
+    # Names that fit no element, or several (the test's catalog gives two elements one name).
+    thon5 = ["Mã đơn vị", "THON-05"], ["Kỳ báo cáo", "2026Q3"]
+    files["element_name_unknown.xlsx"] = xlsx_bytes(
+        {
+            "Chỉ tiêu": [
+                *_meaning_head(*thon5),
+                MEANING_HEADER,
+                ["2.1", "2.1.1", "Số báo cáo, văn bản đề xuất", "văn bản", 1, None],
+                [None, None, "Số hội thảo khoa học", "cuộc", 2, None],
+            ],
+            "Tiến độ": _meaning_progress("2.1", *thon5),
+        }
+    )
+    thon6 = ["Mã đơn vị", "THON-06"], ["Kỳ báo cáo", "2026Q3"]
+    files["element_name_ambiguous.xlsx"] = xlsx_bytes(
+        {
+            "Chỉ tiêu": [
+                *_meaning_head(*thon6),
+                MEANING_HEADER,
+                [None, None, "Số báo cáo, văn bản đề xuất", "văn bản", 1, None],
+            ],
+            "Tiến độ": _meaning_progress("2.1", *thon6),
+        }
+    )
+    # Unit names that fit no unit, or several (the test's registry gives both primary schools
+    # the alias `Trường Tiểu học Nghĩa Hưng`).
+    for name, unit in (
+        ("unit_name_unknown.xlsx", "Đơn vị báo cáo: Trường Tiểu học Nghĩa Hưng C"),
+        ("unit_name_ambiguous.xlsx", "Đơn vị báo cáo: Trường Tiểu học Nghĩa Hưng"),
+    ):
+        files[name] = xlsx_bytes(
+            {
+                "Chỉ tiêu": [
+                    *_meaning_head([unit], ["Kỳ báo cáo", "2026Q3"]),
+                    MEANING_HEADER,
+                    ["5.3", "5.3.1", "Số hoạt động STEM, trải nghiệm sáng tạo", "hoạt động", 1,
+                     None],
+                ],
+            }
+        )  # fmt: skip
+    # A unit folder named after the unit; the workbook names neither unit nor period label.
+    files["Thôn Hạ/bao_cao_quy_3.xlsx"] = xlsx_bytes(
+        {
+            "Chỉ tiêu": [
+                *_meaning_head(title="BÁO CÁO SỐ LIỆU QUÝ 3 NĂM 2026"),
+                MEANING_HEADER,
+                ["2.1", "2.1.1", "Số báo cáo, văn bản đề xuất", "văn bản", 4, None],
+            ],
+            "Tiến độ": _meaning_progress("2.1"),
+        }
+    )
+    return {name: deterministic(data) for name, data in files.items()}
+
+
 def main() -> None:
     """Writes every defect file next to this script."""
-    for name, data in defects().items():
+    for name, data in {**defects(), **meaning()}.items():
         path = HERE / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)

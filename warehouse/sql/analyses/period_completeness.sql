@@ -10,7 +10,9 @@ select
     on_time_rate,
     not_sent,
     awaiting_resend,
-    late
+    late,
+    values_received,
+    progress_received
 from mart.completeness
 where period = $period
 order by level desc, unit_type

@@ -15,7 +15,9 @@ counts as (
         count(*) filter (where on_time) as on_time,
         count(*) filter (where report_state = 'not_sent') as not_sent,
         count(*) filter (where report_state = 'awaiting_resend') as awaiting_resend,
-        count(*) filter (where report_state = 'late') as late
+        count(*) filter (where report_state = 'late') as late,
+        count(*) filter (where values_received) as values_received,
+        count(*) filter (where progress_received) as progress_received
     from expected_reports
     group by grouping sets ((period, year, unit_type), (period, year))
 ),
@@ -35,7 +37,9 @@ final as (
         round(100.0 * on_time / nullif(expected, 0), 2) as on_time_rate,
         not_sent,
         awaiting_resend,
-        late
+        late,
+        values_received,
+        progress_received
     from counts
 )
 

@@ -39,7 +39,10 @@ received as (
         max(version) filter (where is_current) as current_version,
         max(submission_id) filter (where is_current) as current_submission_id,
         arg_max(status, submission_id) filter (where status <> 'duplicate') as last_status,
-        max(received_at) as last_received_at
+        max(received_at) as last_received_at,
+        coalesce(bool_or(value_count > 0) filter (where is_current), false) as values_received,
+        coalesce(bool_or(progress_count > 0) filter (where is_current), false)
+            as progress_received
     from submissions
     group by unit_code, period_code
 ),
@@ -70,7 +73,9 @@ final as (
                     then 'on_time' else 'late' end
             when coalesce(received.files_received, 0) > 0 then 'awaiting_resend'
             else 'not_sent'
-        end as report_state
+        end as report_state,
+        coalesce(received.values_received, false) as values_received,
+        coalesce(received.progress_received, false) as progress_received
     from expected
     inner join units on expected.unit_code = units.unit_code
     left join received
