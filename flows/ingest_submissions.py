@@ -253,7 +253,7 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
     if mail_only and not settings.mailbox_url:
         get_run_logger().warning("Chưa cấu hình hộp thư (mailbox): không có gì để nhận")
         return IngestResult("", 0, 0, {}, {}, [], [], dry_run, skipped=True)
-    folder = settings.folder_inbox and not mail_only
+    folder = settings.lists_folder and not mail_only
     if folder:
         # A missing folder or an uninstalled filesystem is not transient: no retries for it.
         check_inbox(settings.inbox_url)

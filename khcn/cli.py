@@ -666,8 +666,11 @@ def _check_inbox(ctx: typer.Context) -> None:
     """Before Prefect starts: an inbox that cannot be listed ends the command at once."""
     from sources.inbox import check_inbox
 
+    settings = _settings(ctx)
+    if not settings.lists_folder:
+        return
     with _failing_cleanly():
-        check_inbox(_settings(ctx).inbox_url, reach_seconds=REACH_SECONDS)
+        check_inbox(settings.inbox_url, reach_seconds=REACH_SECONDS)
 
 
 @app.command("ingest", cls=cli_vi.Command)

@@ -181,6 +181,16 @@ class Settings(BaseSettings):
         return not is_mailbox_url(self.inbox)
 
     @property
+    def lists_folder(self) -> bool:
+        """Whether a run lists the inbox folder: always, unless the inbox is a mailbox URL or a
+        mailbox is configured beside the default folder and that folder does not exist."""
+        if not self.folder_inbox:
+            return False
+        if self.mailbox_url and "inbox" not in self.model_fields_set:
+            return Path(self.inbox_url).is_dir()
+        return True
+
+    @property
     def plan_years(self) -> range:
         return range(self.plan_start_year, self.plan_end_year + 1)
 
