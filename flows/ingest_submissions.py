@@ -22,7 +22,9 @@ from khcn.settings import Settings, load_settings
 from schemas.schema import Schema, load_schema
 from schemas.validation import summarize, validate_in_batches
 from schemas.verdict import Verdict
+from sources.archives import is_archive, member_url, unit_folder_of, unpack_many
 from sources.feedback import write_feedback
+from sources.guard import Limits
 from sources.inbox import InboxEntry, list_inbox, open_source
 from sources.model import Submission
 from sources.read import read_many
@@ -83,6 +85,50 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
 
 
 @task(cache_policy=NO_CACHE)
+def unpack_archives(receipts: list[Receipt], settings: Settings) -> list[Receipt]:
+    """Replace each received .zip by its members, each archived as a receipt of its own.
+
+    The .zip itself stays in the archive. Unpacking runs in worker processes under the reading
+    limits; an archive that is rejected (hostile, broken, empty) stays a receipt of its own, and
+    reading it gives the reason. Members keep the archive's reception time.
+    """
+    zips = [r for r in receipts if is_archive(r.name)]
+    if not zips:
+        return receipts
+    limits = Limits.of(settings)
+    unpacked = dict(
+        zip(
+            (r.archived_path for r in zips),
+            unpack_many([(r.name, _archived_bytes(r, limits)) for r in zips], limits),
+            strict=True,
+        )
+    )
+    out: list[Receipt] = []
+    for receipt in receipts:
+        result = unpacked.get(receipt.archived_path) if is_archive(receipt.name) else None
+        if result is None or result.issue is not None:
+            out.append(receipt)
+            continue
+        out.extend(
+            archive(
+                member.data,
+                name=member.name,
+                url=member_url(receipt.url, member.path),
+                archive_dir=settings.archive,
+                received_at=receipt.received_at,
+            )
+            for member in result.members
+        )
+    return out
+
+
+def _archived_bytes(receipt: Receipt, limits: Limits) -> bytes:
+    # Too big a file is read only up to the limit; the worker then rejects it unopened.
+    with receipt.archived_path.open("rb") as handle:
+        return handle.read(limits.max_file_bytes + 1)
+
+
+@task(cache_policy=NO_CACHE)
 def new_receipts(receipts: list[Receipt], settings: Settings) -> list[Receipt]:
     """The files whose bytes the warehouse has never seen (each once)."""
     known = set(known_hashes(settings.warehouse))
@@ -101,7 +147,10 @@ def read_files(
     folders = {entry.url: entry.unit_folder for entry in entries}
     archived = [
         InboxEntry(
-            url=str(r.archived_path), name=r.name, size=r.size, unit_folder=folders.get(r.url)
+            url=str(r.archived_path),
+            name=r.name,
+            size=r.size,
+            unit_folder=unit_folder_of(r.url, folders),
         )
         for r in receipts
     ]
@@ -180,6 +229,7 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[
     with _timed(seconds, "receive"):
         entries = list_submissions(settings.inbox_url)
         receipts = receive_files(opaque(entries), settings)
+        receipts = unpack_archives(opaque(receipts), settings)
         fresh = new_receipts(opaque(receipts), settings)
     with _timed(seconds, "read"):
         submissions = read_files(opaque(fresh), opaque(entries), settings)

@@ -2,13 +2,13 @@
 
 The inbox is walked recursively. A folder per unit is allowed (`inbox/THON-01/bao-cao.xlsx`):
 the nearest folder below the inbox root whose name is not a period is the entry's unit folder.
-Office lock files, `.DS_Store` and `Thumbs.db` are skipped; every other file is listed, so
-anything unreadable is reported by the reader rather than silently dropped.
+Office lock files, `.DS_Store`, `Thumbs.db` and `__MACOSX` folders are skipped; every other
+file is listed (images, PDFs, .doc, .rar…), so that anything unreadable is answered by the
+reader rather than silently dropped.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -17,11 +17,8 @@ from typing import Any, BinaryIO
 import fsspec
 from fsspec.core import url_to_fs
 
+from sources.archives import is_junk
 from sources.values import parse_period
-
-_IGNORED_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
-# `~$x.xlsx` (Excel), `.~lock.x.ods#` (LibreOffice), `._x.xlsx` (macOS resource forks).
-_IGNORED_PATTERN = re.compile(r"^(~\$|\.~lock\.|\._)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +34,7 @@ class InboxEntry:
 
 def is_ignored(name: str) -> bool:
     """Whether a file name is housekeeping, not a submission (lock files, `.DS_Store`…)."""
-    return name.lower() in _IGNORED_NAMES or bool(_IGNORED_PATTERN.match(name))
+    return is_junk(name)
 
 
 def list_inbox(url: str) -> list[InboxEntry]:
