@@ -45,7 +45,8 @@ READ_ISSUES: dict[str, tuple[Severity, str, str]] = {
         "error",
         "Tệp '{file}' được đặt mật khẩu nên không mở được.",
         "Mở tệp, gỡ mật khẩu (Excel: Tệp > Thông tin > Bảo vệ sổ làm việc > Mã hoá bằng mật "
-        "khẩu, xoá mật khẩu), lưu rồi gửi lại; không gửi mật khẩu qua thư.",
+        "khẩu, xoá mật khẩu; tệp nén: nén lại không đặt mật khẩu), lưu rồi gửi lại; không gửi "
+        "mật khẩu qua thư.",
     ),
     "R-FILE-ARCHIVE-NESTED": (
         "error",
