@@ -125,7 +125,7 @@ def unpack(name: str, data: bytes, limits: Limits) -> Unpacked:
 
 
 def _rejected(code: str, **params: object) -> Unpacked:
-    return Unpacked(issue=issue(code, **params))
+    return Unpacked(issue=issue(code, None, **params))
 
 
 def _unpack(name: str, archive: zipfile.ZipFile, limits: Limits) -> Unpacked:
