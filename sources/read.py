@@ -28,11 +28,10 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from lxml import etree
 from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
 
 from khcn.text import canonical, fold
-from sources import archives, textfile, word
+from sources import archives, textfile
 from sources.guard import ZIP_MAGIC, Limits, check_structure, run_isolated, sheet_parts
 from sources.model import (
     FIELD_LABELS,
@@ -174,6 +173,9 @@ def _text_grid(ctx: _Context) -> Grid:
 
 
 def _docx_grids(ctx: _Context) -> list[Grid]:
+    # Imported here: python-docx costs every worker's start, and most inboxes hold no .docx.
+    from sources import word
+
     sub = ctx.submission
     try:
         return word.grids(ctx.data, sub.url, ctx.limits.max_cells)
@@ -186,8 +188,9 @@ def _docx_grids(ctx: _Context) -> list[Grid]:
             limit=ctx.limits.max_cells,
         )
         raise _Unreadable(found) from exc
-    except (ValueError, KeyError, LookupError, AttributeError, etree.LxmlError) as exc:
-        detail = f"không mở được tài liệu Word: {str(exc)[:160]}"
+    except word.NotADocument as exc:
+        # python-docx's messages are English and name internals: the unit is told plainly.
+        detail = "không phải tài liệu Word .docx hợp lệ"
         raise _Unreadable(issue("R-FILE-CORRUPT", file=sub.name, detail=detail)) from exc
 
 

@@ -17,8 +17,10 @@ import io
 from typing import Any
 
 from docx import Document
+from docx.opc.exceptions import OpcError
 from docx.table import Table as DocxTable
 from docx.text.paragraph import Paragraph
+from lxml import etree
 
 from sources.tables import Grid
 
@@ -28,6 +30,10 @@ TEXT_SHEET = "Văn bản"
 def table_sheet(number: int) -> str:
     """The name a .docx table's grid goes by: `Bảng 1`, `Bảng 2`…"""
     return f"Bảng {number}"
+
+
+class NotADocument(Exception):
+    """The bytes are not a Word document python-docx can open."""
 
 
 class TooManyCells(Exception):
@@ -49,9 +55,12 @@ def grids(data: bytes, file: str, max_cells: int) -> list[Grid]:
 
     Raises:
         TooManyCells: the tables hold more than `max_cells` cells.
-        ValueError, KeyError: python-docx could not open the package.
+        NotADocument: python-docx could not open the package.
     """
-    document = Document(io.BytesIO(data))
+    try:
+        document = Document(io.BytesIO(data))
+    except (ValueError, LookupError, AttributeError, etree.LxmlError, OpcError) as exc:
+        raise NotADocument(str(exc)) from exc
     paragraphs: list[str] = []
     before_last: list[str] = []
     tables: list[Grid] = []

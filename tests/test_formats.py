@@ -120,6 +120,13 @@ def test_word_report_without_tables_and_the_text_grid() -> None:
     assert sub.issues[0].ref is not None and sub.issues[0].ref.sheet == "Văn bản"
 
 
+@pytest.mark.parametrize("data", [xlsx_bytes(template()), zip_bytes({"a.txt": b"x"})])
+def test_other_zips_named_docx_are_corrupt(data: bytes) -> None:
+    sub = read_bytes(data, "bao-cao.docx", settings=LIMITS)
+    assert [i.code for i in sub.issues] == ["R-FILE-CORRUPT"]
+    assert "không phải tài liệu Word .docx hợp lệ" in sub.issues[0].message
+
+
 @pytest.mark.parametrize(
     "name",
     [
