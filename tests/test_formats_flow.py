@@ -211,6 +211,13 @@ def test_mixed_inbox_listed_equals_recorded(
         f"{get_column_letter(value_column + 1)}2",
     )
 
+    # The unit's feedback names the table and the cell too.
+    cell = f"{get_column_letter(value_column + 1)}2"
+    feedback = next(Path(p) for p in report["feedback"] if "bao-cao-sai" in p)
+    found = load_workbook(feedback)["Lỗi cần sửa"]
+    texts = [str(c) for row in found.iter_rows(values_only=True) for c in row if c]
+    assert any(f"'Bảng 1', ô {cell}" in t and "khoảng năm" in t for t in texts)
+
     # Originals are kept: the archive itself and each member, content-addressed.
     kept = {p.suffix for p in settings.archive.rglob("*") if p.is_file()}
     assert {".zip", ".docx", ".xlsx", ".txt", ".jpg", ".pdf", ".doc", ".rar", ".7z"} <= kept
