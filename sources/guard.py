@@ -162,6 +162,8 @@ def _check_zip(
         parts = PurePosixPath(info.filename.replace("\\", "/")).parts
         if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in info.filename:
             return issue("R-FILE-UNSAFE", file=name, detail=f"mục nén '{info.filename}'")
+        if info.flag_bits & 1:
+            return issue("R-FILE-PASSWORD", file=name)
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
         if total > limits.max_unpacked_bytes or (

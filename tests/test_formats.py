@@ -3,6 +3,8 @@ non-spreadsheet files, read through the worker processes as the flow reads them.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -118,6 +120,13 @@ def test_word_report_without_tables_and_the_text_grid() -> None:
     sub = read_bytes(docx_bytes(blocks), "y.docx", settings=LIMITS)
     assert [c for c, _, _ in codes(sub)] == ["R-PERIOD-CONFLICT"]
     assert sub.issues[0].ref is not None and sub.issues[0].ref.sheet == "Văn bản"
+
+
+def test_workbook_with_encrypted_parts_is_password_protected() -> None:
+    parts = zipfile.ZipFile(io.BytesIO(xlsx_bytes(template())))
+    locked = zip_bytes({n: parts.read(n) for n in parts.namelist()}, encrypted=True)
+    sub = read_bytes(locked, "THON-01_2026Q3.xlsx", settings=LIMITS)
+    assert [i.code for i in sub.issues] == ["R-FILE-PASSWORD"] and sub.unreadable
 
 
 @pytest.mark.parametrize("data", [xlsx_bytes(template()), zip_bytes({"a.txt": b"x"})])
