@@ -125,8 +125,8 @@ def run(size: int, work: Path) -> None:
     started = time.perf_counter()
     report = ingest_submissions()
     total = time.perf_counter() - started
-    seconds = report["seconds"]
-    print(f"  verdicts: {report['verdicts']}  load: {report.get('load')}")
+    seconds = report.seconds
+    print(f"  verdicts: {report.verdicts}  load: {report.load}")
     for step, value in seconds.items():
         print(f"  {step:<17} {value:8.2f} s  {1000 * value / size:7.3f} ms/file")
     print(f"  {'flow total':<17} {total:8.2f} s  {size / total:7.1f} files/s")

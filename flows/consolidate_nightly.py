@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from prefect import flow, task
@@ -10,18 +10,23 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.ingest_submissions import VIETNAM, ingest_submissions
+from flows.results import ConsolidateResult
 from khcn.settings import Settings, load_settings
 from schemas.periods import Period, quarters
 from warehouse.query import query
 from warehouse.status import period_status
 
 
-@task(cache_policy=NO_CACHE)
-def current_quarter(settings: Settings) -> Period:
-    """The latest quarter of the plan that has started."""
-    today = datetime.now(VIETNAM).date()
-    started = [q for q in quarters(settings.plan_years) if q.start <= today]
-    return started[-1] if started else quarters(settings.plan_years)[0]
+def last_closed_quarter(settings: Settings, today: date) -> Period:
+    """The latest plan quarter whose deadline has passed (the first one before any has).
+
+    That is the quarter the commune is chasing; the open quarter is 0% and not yet due.
+    """
+    plan = quarters(settings.plan_years)
+    closed = [
+        q for q in plan if q.deadline(settings.deadline_day, settings.deadline_month_offset) < today
+    ]
+    return closed[-1] if closed else plan[0]
 
 
 @task(cache_policy=NO_CACHE)
@@ -45,11 +50,22 @@ def report_indicators(settings: Settings) -> list[dict[str, Any]]:
 
 
 @flow(name="consolidate-nightly")
-def consolidate_nightly() -> dict[str, Any]:
-    """Ingest everything received, republish the warehouse, and report the period."""
+def consolidate_nightly(period: str | None = None) -> ConsolidateResult:
+    """Ingest everything received, republish the warehouse, and report a period.
+
+    Args:
+        period: the period to report (any kind: `2026Q3`, `2026S1`, `2026`, `202607`);
+            default the last quarter whose deadline has passed.
+    """
     settings = load_settings()
-    report = ingest_submissions()
-    period = current_quarter(settings)
-    report["completeness"] = report_completeness(settings, period)
-    report["indicators"] = report_indicators(settings)
-    return report
+    chosen = (
+        settings.plan_period(period)
+        if period
+        else last_closed_quarter(settings, datetime.now(VIETNAM).date())
+    )
+    ingest = ingest_submissions()
+    return ConsolidateResult(
+        ingest=ingest,
+        completeness=report_completeness(settings, chosen),
+        indicators=report_indicators(settings),
+    )

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
@@ -18,17 +15,22 @@ from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
 from prefect.utilities.annotations import quote
 
+from flows.progress import listening, step
+from flows.results import IngestResult
 from khcn.settings import Settings, load_settings
+from outputs.dashboard import DASHBOARD, write_dashboard
+from outputs.run_report import FileResult, RunRecord, write_run_report
 from schemas.schema import Schema, load_schema
 from schemas.validation import summarize, validate_in_batches
 from schemas.verdict import Verdict
 from sources.archives import is_archive, member_url, unit_folder_of, unpack_many
 from sources.feedback import write_feedback
 from sources.guard import Limits
-from sources.inbox import InboxEntry, list_inbox, open_source
+from sources.inbox import InboxEntry, check_inbox, list_inbox, open_source
 from sources.model import Submission
 from sources.read import read_many
 from warehouse.archive import Receipt, archive
+from warehouse.dashboard import dashboard_data
 from warehouse.history import value_history
 from warehouse.load import LoadSummary, known_hashes, load, sync_schema
 from warehouse.migrate import init
@@ -177,18 +179,26 @@ def validate_submissions(
         today=datetime.now(VIETNAM).date(),
         history=history,
         batch_size=settings.validation_batch,
-        data_docs_dir=(settings.reports / "data-docs").resolve(),
+        data_docs_dir=_data_docs(settings),
     )
+
+
+def _data_docs(settings: Settings) -> Path | None:
+    """Great Expectations' Data Docs folder when the commune asked for them (English, online)."""
+    return (settings.reports / "data-docs").resolve() if settings.data_docs else None
 
 
 @task(cache_policy=NO_CACHE)
 def send_feedback(
     verdicts: list[Verdict], receipts: list[Receipt], settings: Settings
-) -> list[Path]:
-    """Write a marked-up copy of each rejected or warned workbook to the unit's outbox."""
+) -> list[Path | None]:
+    """Write a marked-up copy of each rejected or warned workbook to the unit's outbox.
+
+    Returns:
+        One entry per verdict: its feedback workbook, or None when accepted without warnings.
+    """
     originals = {r.sha256: r.archived_path for r in receipts}
-    written = (write_feedback(v, originals[v.submission.sha256], settings.outbox) for v in verdicts)
-    return [path for path in written if path is not None]
+    return [write_feedback(v, originals[v.submission.sha256], settings.outbox) for v in verdicts]
 
 
 @task(cache_policy=NO_CACHE)
@@ -203,62 +213,110 @@ def load_warehouse(
         sync_schema(settings.warehouse, schema, settings)
         summary = load(settings.warehouse, verdicts, receipts, settings)
         publish(settings.warehouse, settings.published)
+        refresh_dashboard(settings)
     return summary
 
 
-@contextmanager
-def _timed(seconds: dict[str, float], step: str) -> Iterator[None]:
-    started = time.perf_counter()
-    yield
-    seconds[step] = round(time.perf_counter() - started, 3)
+def refresh_dashboard(settings: Settings) -> None:
+    """Rewrite the dashboard from the copy just published, under the writer's lock so pages
+    follow publications in order.
+
+    The page is derived: when it cannot be drawn the load still stands, the run log says why,
+    and `khcn dashboard` draws it again.
+    """
+    try:
+        page = settings.published / DASHBOARD
+        write_dashboard(page, dashboard_data(settings.published), settings.commune_name)
+    except Exception as exc:  # any failure of a derived page must not undo a finished load
+        get_run_logger().warning("Không ghi được bảng theo dõi: %s", exc)
+
+
+def file_results(verdicts: list[Verdict], feedback: list[Path | None]) -> list[FileResult]:
+    """One line per file read: who sent it for which period, the verdict, and why."""
+    return [
+        FileResult(
+            file=v.submission.name,
+            url=v.submission.url,
+            unit=v.submission.unit_code,
+            period=v.submission.period,
+            verdict=v.status,
+            errors=[f.message for f in v.errors],
+            warnings=[f.message for f in v.warnings],
+            feedback=str(path) if path else None,
+        )
+        for v, path in zip(verdicts, feedback, strict=True)
+    ]
 
 
 @flow(name="ingest-submissions")
-def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[str, Any]:
+def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> IngestResult:
     """Ingest what units sent; with `dry_run`, validate and write feedback but load nothing.
+
+    Each step reports its progress (`flows.progress`), to the run log and to any listener in
+    the process; every run leaves a Vietnamese HTML report under `<reports>/runs/`.
 
     Args:
         dry_run: validate and write feedback only.
         inbox: an fsspec URL to read instead of the configured inbox.
     """
     logger = get_run_logger()
-    settings = load_settings(inbox=inbox)
+    with listening(lambda event: logger.info(event.line())):
+        return _ingest(load_settings(inbox=inbox), dry_run)
+
+
+def _ingest(settings: Settings, dry_run: bool) -> IngestResult:
+    started_at = datetime.now(VIETNAM)
+    # A missing folder or an uninstalled filesystem is not transient: no retries for it.
+    check_inbox(settings.inbox_url)
     seconds: dict[str, float] = {}
-    with _timed(seconds, "schema"):
+    with step("schema", seconds):
         schema = load_task_schema(settings)
-    with _timed(seconds, "receive"):
+    with step("receive", seconds) as tally:
         entries = list_submissions(settings.inbox_url)
+        tally.count = len(entries)
         receipts = receive_files(opaque(entries), settings)
         receipts = unpack_archives(opaque(receipts), settings)
         fresh = new_receipts(opaque(receipts), settings)
-    with _timed(seconds, "read"):
+    with step("read", seconds, len(fresh)):
         submissions = read_files(opaque(fresh), opaque(entries), settings)
-    with _timed(seconds, "validate"):
+    with step("validate", seconds, len(submissions)):
         verdicts = validate_submissions(opaque(submissions), opaque(schema), settings)
-    with _timed(seconds, "feedback"):
+    with step("feedback", seconds, len(verdicts)):
         feedback = send_feedback(opaque(verdicts), opaque(fresh), settings)
     summary = summarize(verdicts)
     create_markdown_artifact(summary.markdown(), key="khcn-validation", description="Kiểm tra")
     create_table_artifact(summary.table_rows(), key="khcn-validation-table", description="Kiểm tra")
-    report: dict[str, Any] = {
-        "inbox": settings.inbox_url,
-        "listed": len(entries),
-        "new": len(fresh),
-        "verdicts": dict(summary.by_status),
-        "summary": asdict(summary),
-        "feedback": [str(path) for path in feedback],
-        "data_docs": str((settings.reports / "data-docs").resolve()),
-        "dry_run": dry_run,
-    }
+    result = IngestResult(
+        inbox=settings.inbox_url,
+        listed=len(entries),
+        new=len(fresh),
+        verdicts={str(k): v for k, v in summary.by_status.items()},
+        summary=asdict(summary),
+        files=file_results(verdicts, feedback),
+        feedback=[str(path) for path in feedback if path is not None],
+        dry_run=dry_run,
+        data_docs=str(docs) if (docs := _data_docs(settings)) else None,
+    )
     if not dry_run:
-        with _timed(seconds, "load_and_publish"):
+        with step("load_and_publish", seconds, len(receipts)):
             loaded = load_warehouse(opaque(verdicts), opaque(receipts), opaque(schema), settings)
-        report["load"] = {k: v for k, v in loaded.as_dict().items() if k != "files"}
+        result.load = {k: v for k, v in loaded.as_dict().items() if k != "files"}
         create_table_artifact(
-            [{"kết quả": k, "số tệp": v} for k, v in report["load"].items() if k != "run_id"],
+            [{"kết quả": k, "số tệp": v} for k, v in result.load.items() if k != "run_id"],
             key="khcn-load",
             description="Nạp vào kho",
         )
-    report["seconds"] = seconds
-    logger.info("Ingest: %s", {k: v for k, v in report.items() if k != "feedback"})
-    return report
+    result.seconds = seconds
+    record = RunRecord(
+        started_at=started_at,
+        inbox=result.inbox,
+        dry_run=dry_run,
+        listed=result.listed,
+        new=result.new,
+        verdicts=result.verdicts,
+        files=result.files,
+        load=result.load,
+        seconds=seconds,
+    )
+    result.run_report = str(write_run_report(settings.reports / "runs", record))
+    return result

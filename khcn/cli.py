@@ -3,34 +3,82 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from khcn.settings import Settings, export_overrides, load_settings, prefect_defaults
+from khcn import cli_vi
+from khcn.settings import (
+    Settings,
+    export_overrides,
+    load_settings,
+    prefect_defaults,
+    seed_schemas,
+)
 from schemas.errors import SchemaError
 
-app = typer.Typer(no_args_is_help=True, help="Tổng hợp báo cáo KHCN, ĐMST và CĐS của xã.")
-catalog_app = typer.Typer(no_args_is_help=True, help="Danh mục nhiệm vụ của kế hoạch.")
-units_app = typer.Typer(no_args_is_help=True, help="Danh sách đơn vị báo cáo.")
+if TYPE_CHECKING:
+    from flows.progress import StepEvent
+    from flows.results import IngestResult
+
+cli_vi.install()
+_OPTIONS = "[TUỲ CHỌN]"
+_SUBCOMMAND = "LỆNH [THAM SỐ]..."
+app = typer.Typer(
+    cls=cli_vi.Group,
+    no_args_is_help=True,
+    add_completion=False,
+    help="Tổng hợp báo cáo KHCN, ĐMST và CĐS của xã.",
+    options_metavar=_OPTIONS,
+    subcommand_metavar=_SUBCOMMAND,
+)
+catalog_app = typer.Typer(
+    cls=cli_vi.Group,
+    no_args_is_help=True,
+    help="Danh mục nhiệm vụ của kế hoạch.",
+    options_metavar=_OPTIONS,
+    subcommand_metavar=_SUBCOMMAND,
+)
+units_app = typer.Typer(
+    cls=cli_vi.Group,
+    no_args_is_help=True,
+    help="Danh sách đơn vị báo cáo.",
+    options_metavar=_OPTIONS,
+    subcommand_metavar=_SUBCOMMAND,
+)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(units_app, name="units")
+tokens_app = typer.Typer(
+    cls=cli_vi.Group, no_args_is_help=True, help="Mã truy cập dịch vụ truy vấn (khcn serve)."
+)
+app.add_typer(tokens_app, name="tokens")
+targets_app = typer.Typer(
+    cls=cli_vi.Group, no_args_is_help=True, help="Mục tiêu theo năm của chỉ tiêu, chỉ số."
+)
+app.add_typer(targets_app, name="targets")
 
-out = Console()
-err = Console(stderr=True)
+# Nothing the command prints is markup to colour by guess (numbers, paths, brackets).
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
 
 
 @app.callback()
 def main(
     ctx: typer.Context,
     schemas_dir: Annotated[
-        Path | None, typer.Option(help="Thư mục danh mục, đơn vị, chỉ tiêu (schemas/).")
+        Path | None,
+        typer.Option(
+            help="Thư mục danh mục, đơn vị, chỉ tiêu của xã (mặc định <thư mục dữ liệu>/schemas)."
+        ),
     ] = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="Thư mục dữ liệu: inbox, outbox, archive, kho DuckDB.")
@@ -38,15 +86,17 @@ def main(
     inbox: Annotated[
         str | None, typer.Option(help="Nơi nhận báo cáo: thư mục hoặc URL fsspec.")
     ] = None,
-    warehouse: Annotated[Path | None, typer.Option(help="Tệp kho DuckDB.")] = None,
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(help="Tệp kho DuckDB; các lệnh chỉ đọc (status, query, report) đọc tệp này."),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="Tệp cấu hình TOML (mặc định khcn.toml).")
     ] = None,
 ) -> None:
     """Settings come from these options, `KHCN_…` variables, `khcn.toml`, then defaults."""
     if config is not None and not config.is_file():
-        err.print(f"[red]Lỗi[/red] không thấy tệp cấu hình {config}")
-        raise typer.Exit(1)
+        _fail(f"không thấy tệp cấu hình {config}")
     options = {
         "config": config,
         "schemas_dir": schemas_dir,
@@ -59,6 +109,32 @@ def main(
     prefect_defaults(ctx.obj)
 
 
+def _say_error(message: str) -> None:
+    line = Text("Lỗi: ", style="red")
+    line.append(message)
+    err.print(line, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str) -> NoReturn:
+    """End the command: one Vietnamese line on stderr, exit 1."""
+    _say_error(message)
+    raise typer.Exit(1)
+
+
+def _os_error(exc: OSError) -> str:
+    """An operating-system error in Vietnamese, naming the file."""
+    name = exc.filename or ""
+    if isinstance(exc, FileNotFoundError):
+        return f"không thấy tệp hoặc thư mục {name}" if name else str(exc)
+    if isinstance(exc, PermissionError):
+        return f"không có quyền đọc hoặc ghi {name}" if name else str(exc)
+    if isinstance(exc, IsADirectoryError):
+        return f"{name} là một thư mục, cần một tệp"
+    if isinstance(exc, NotADirectoryError):
+        return f"{name} không phải là thư mục"
+    return f"lỗi hệ thống với {name}: {exc.strerror or exc}" if name else str(exc)
+
+
 @contextmanager
 def _failing_cleanly() -> Iterator[None]:
     """A run that cannot do its job ends with its reasons on stderr and a non-zero exit."""
@@ -66,11 +142,34 @@ def _failing_cleanly() -> Iterator[None]:
         yield
     except SchemaError as exc:
         for problem in exc.problems:
-            err.print(f"[red]Lỗi[/red] {problem}", highlight=False, soft_wrap=True)
+            _say_error(str(problem))
         raise typer.Exit(1) from None
-    except (OSError, ValueError) as exc:
-        err.print(f"[red]Lỗi[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+    except OSError as exc:
+        _fail(_os_error(exc))
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _existing_file(path: Path) -> Path:
+    """The path, when it is a file; else a ValueError naming it."""
+    if not path.is_file():
+        raise ValueError(
+            f"không thấy tệp {path}" if not path.exists() else f"{path} không phải là một tệp"
+        )
+    return path
+
+
+def _read_source(settings: Settings) -> Path:
+    """What read-only commands read: `--warehouse` when given (it must exist), else the
+    published copy."""
+    if "warehouse_path" in settings.model_fields_set:
+        if not settings.warehouse.is_file():
+            raise ValueError(
+                f"không thấy tệp kho dữ liệu {settings.warehouse}; kiểm tra đường dẫn --warehouse, "
+                "hoặc bỏ tùy chọn này để đọc bản công bố."
+            )
+        return settings.warehouse
+    return settings.published
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -83,29 +182,45 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-@catalog_app.command("import")
+@catalog_app.command("import", cls=cli_vi.Command)
 def catalog_import(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Phụ lục kế hoạch: .txt, .docx hoặc .xlsx.")],
     out_file: Annotated[
-        Path | None, typer.Option("--out", help="Tệp danh mục (mặc định schemas/catalog.yaml).")
+        Path | None,
+        typer.Option(
+            "--out", help="Tệp danh mục (mặc định <thư mục dữ liệu>/schemas/catalog.yaml)."
+        ),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
 ) -> None:
-    """Đọc phụ lục kế hoạch và ghi danh mục nhiệm vụ."""
+    """Đọc phụ lục kế hoạch và ghi danh mục nhiệm vụ vào thư mục dữ liệu của xã."""
     from schemas.appendix import parse_appendix, read_rows
     from schemas.catalog import write_catalog
     from schemas.parties import load_parties
 
     settings = _settings(ctx)
     with _failing_cleanly():
-        parties = load_parties(settings.schemas_dir / "parties.yaml")
-        catalog = parse_appendix(read_rows(path), str(path), parties, settings.plan_years)
-        target = out_file or settings.schemas_dir / "catalog.yaml"
+        rows = read_rows(_existing_file(path))
+        # The commune's files live with its data, never in the installed code.
+        seed_schemas(settings)
+        folder = settings.commune_schemas
+        parties = load_parties(folder / "parties.yaml")
+        catalog = parse_appendix(rows, str(path), parties, settings.plan_years)
+        target = out_file or folder / "catalog.yaml"
         write_catalog(catalog, target)
-    out.print(f"Đã ghi {len(catalog.groups)} nhóm, {len(catalog.tasks)} nhiệm vụ vào {target}")
+    if as_json:
+        _print_json(
+            {"file": str(target), "groups": len(catalog.groups), "tasks": len(catalog.tasks)}
+        )
+        return
+    out.print(
+        f"Đã ghi {len(catalog.groups)} nhóm, {len(catalog.tasks)} nhiệm vụ vào {target}",
+        highlight=False,
+    )
 
 
-@catalog_app.command("show")
+@catalog_app.command("show", cls=cli_vi.Command)
 def catalog_show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
@@ -147,7 +262,7 @@ def catalog_show(
     out.print(table)
 
 
-@catalog_app.command("matrix")
+@catalog_app.command("matrix", cls=cli_vi.Command)
 def catalog_matrix(
     ctx: typer.Context,
     year: Annotated[int | None, typer.Option(help="Chỉ in một năm của kế hoạch.")] = None,
@@ -187,27 +302,33 @@ def catalog_matrix(
         err.print(f"[yellow]Chú ý[/yellow]: không đơn vị nào ứng với: {', '.join(missing)}")
 
 
-@units_app.command("import")
+@units_app.command("import", cls=cli_vi.Command)
 def units_import(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Danh sách đơn vị: .xlsx, .xls, .ods hoặc .csv.")],
     sample: Annotated[bool, typer.Option(help="Đánh dấu là dữ liệu mẫu.")] = False,
     out_file: Annotated[
-        Path | None, typer.Option("--out", help="Tệp đơn vị (mặc định schemas/units.yaml).")
+        Path | None,
+        typer.Option("--out", help="Tệp đơn vị (mặc định <thư mục dữ liệu>/schemas/units.yaml)."),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
 ) -> None:
-    """Nạp danh sách đơn vị từ bảng tính."""
+    """Nạp danh sách đơn vị từ bảng tính vào thư mục dữ liệu của xã."""
     from schemas.registry import read_registry, write_registry
 
     settings = _settings(ctx)
     with _failing_cleanly():
-        registry = read_registry(path, sample=sample)
-        target = out_file or settings.schemas_dir / "units.yaml"
+        registry = read_registry(_existing_file(path), sample=sample)
+        seed_schemas(settings)
+        target = out_file or settings.commune_schemas / "units.yaml"
         write_registry(registry, target)
-    out.print(f"Đã ghi {len(registry.units)} đơn vị vào {target}")
+    if as_json:
+        _print_json({"file": str(target), "units": len(registry.units)})
+        return
+    out.print(f"Đã ghi {len(registry.units)} đơn vị vào {target}", highlight=False)
 
 
-@units_app.command("show")
+@units_app.command("show", cls=cli_vi.Command)
 def units_show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
@@ -228,28 +349,102 @@ def units_show(
         err.print("[yellow]Chú ý[/yellow]: đây là dữ liệu mẫu, hãy nạp danh sách thật.")
 
 
-@app.command("template")
+@targets_app.command("template", cls=cli_vi.Command)
+def targets_template(
+    ctx: typer.Context,
+    out_file: Annotated[Path, typer.Option("--out", help="Tệp Excel để điền mục tiêu.")],
+) -> None:
+    """Tạo bảng tính mục tiêu theo năm (điền sẵn mục tiêu hiện có) để điền rồi nạp lại."""
+    from schemas.schema import load_schema
+    from schemas.targets import write_template
+
+    with _failing_cleanly():
+        schema = load_schema(_settings(ctx))
+        write_template(out_file, schema.elements, schema.targets, schema.plan_years)
+    out.print(f"Đã tạo bảng mục tiêu: {out_file}", highlight=False, soft_wrap=True)
+
+
+@targets_app.command("import", cls=cli_vi.Command)
+def targets_import(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Bảng mục tiêu đã điền (.xlsx, .xls, .ods).")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Tệp mục tiêu (mặc định schemas/targets.yaml).")
+    ] = None,
+) -> None:
+    """Nạp mục tiêu theo năm từ bảng tính; lỗi nêu rõ sheet, hàng, cột."""
+    from schemas.schema import load_schema
+    from schemas.targets import load_targets, read_targets_workbook, write_targets
+
+    settings = _settings(ctx)
+    with _failing_cleanly():
+        schema = load_schema(settings)
+        elements, indicators = read_targets_workbook(path, schema.elements, schema.plan_years)
+        target = out_file or settings.schemas_dir / "targets.yaml"
+        write_targets(target, elements, indicators)
+        load_targets(target, schema.elements, schema.plan_years)
+    out.print(
+        f"Đã ghi {len(elements)} mục tiêu chỉ tiêu, {len(indicators)} mục tiêu chỉ số vào {target}",
+        highlight=False,
+    )
+    out.print("Chạy khcn init (hoặc lần tổng hợp sau) để đưa mục tiêu vào kho.")
+
+
+@targets_app.command("show", cls=cli_vi.Command)
+def targets_show(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
+) -> None:
+    """In mục tiêu theo năm của chỉ tiêu và chỉ số."""
+    from schemas.schema import load_schema
+
+    with _failing_cleanly():
+        schema = load_schema(_settings(ctx))
+    years, found = schema.plan_years, schema.targets
+    rows = [
+        ("Chỉ tiêu", e.code, e.name, [found.element(e.code, y) for y in years])
+        for e in schema.elements.elements
+    ] + [
+        ("Chỉ số", i.code, i.name, [found.indicator(i.code, y) for y in years])
+        for i in schema.elements.indicators
+    ]
+    if as_json:
+        _print_json(
+            [
+                {"kind": k, "code": c, "name": n, "targets": dict(zip(years, t, strict=True))}
+                for k, c, n, t in rows
+            ]  # fmt: skip
+        )
+        return
+    table = Table("Loại", "Mã", "Tên", *(str(y) for y in years))
+    for kind, code, name, targets in rows:
+        table.add_row(kind, code, Text(name), *(_number(t) for t in targets))
+    out.print(table)
+    if found.sample:
+        err.print("[yellow]Chú ý[/yellow]: đây là mục tiêu mẫu, hãy nạp mục tiêu thật.")
+
+
+@app.command("template", cls=cli_vi.Command)
 def template(
     ctx: typer.Context,
     period: Annotated[str, typer.Option(help="Kỳ báo cáo, ví dụ 2026Q3.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Thư mục ghi các tệp mẫu.")],
     unit: Annotated[str | None, typer.Option(help="Chỉ một đơn vị (mã đơn vị).")] = None,
     all_units: Annotated[bool, typer.Option("--all", help="Mọi đơn vị đang hoạt động.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
 ) -> None:
     """Tạo tệp báo cáo điền sẵn cho từng đơn vị: <MÃ ĐƠN VỊ>_<KỲ>.xlsx."""
     from rich.progress import track
 
-    from schemas.periods import parse_period
     from schemas.schema import load_schema
     from sources.template import template_name, write_template
 
+    settings = _settings(ctx)
     with _failing_cleanly():
         if (unit is None) == (not all_units):
             raise ValueError("chọn một trong hai: --unit MÃ hoặc --all")
-        schema = load_schema(_settings(ctx))
-        parsed = parse_period(period)
-        if parsed.year not in schema.plan_years:
-            raise ValueError(f"kỳ {period} nằm ngoài kế hoạch")
+        parsed = settings.plan_period(period)
+        schema = load_schema(settings)
         if unit is not None:
             found = schema.registry.unit(unit)
             if found is None:
@@ -260,17 +455,32 @@ def template(
         chosen = [u for u in units if schema.tasks_due(u, parsed)]
         out_dir.mkdir(parents=True, exist_ok=True)
         written = [
-            write_template(schema, u, parsed, out_dir / template_name(u, parsed))
-            for u in track(chosen, description="Tạo mẫu", console=err, disable=len(chosen) < 5)
+            write_template(
+                schema, u, parsed, out_dir / template_name(u, parsed), settings.commune_name
+            )
+            for u in track(
+                chosen,
+                description="Tạo mẫu",
+                console=err,
+                disable=len(chosen) < 5 or as_json or not err.is_terminal,
+            )
         ]
-    for skipped in (u for u in units if u not in chosen):
-        err.print(f"{skipped.code}: không có nhiệm vụ phải báo cáo trong kỳ {parsed}")
-    out.print(f"Đã tạo {len(written)} tệp trong {out_dir}")
+    skipped = [u.code for u in units if u not in chosen]
+    if as_json:
+        _print_json({"period": parsed.code, "files": [str(p) for p in written], "skipped": skipped})
+        return
+    for code in skipped:
+        err.print(Text(f"{code}: không có nhiệm vụ phải báo cáo trong kỳ {parsed}"))
+    out.print(f"Đã tạo {len(written)} tệp trong {out_dir}", highlight=False)
 
 
-@app.command("init")
-def init_warehouse(ctx: typer.Context) -> None:
-    """Tạo hoặc nâng cấp kho DuckDB, nạp danh mục, đơn vị, chỉ tiêu; chạy lại không sao."""
+@app.command("init", cls=cli_vi.Command)
+def init_warehouse(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
+) -> None:
+    """Chuẩn bị thư mục dữ liệu (danh mục của xã, hộp thư đến) và tạo hoặc nâng cấp kho DuckDB;
+    chạy lại không sao."""
     from khcn.commune import describe_commune
     from schemas.schema import load_schema
     from warehouse.load import sync_schema
@@ -279,86 +489,231 @@ def init_warehouse(ctx: typer.Context) -> None:
     settings = _settings(ctx)
     with _failing_cleanly():
         commune = describe_commune(settings)
+        seeded = seed_schemas(settings)
+        if seeded:
+            # Read the commune's own copies from now on.
+            settings = load_settings()
+        if "://" not in settings.inbox_url:
+            Path(settings.inbox_url).mkdir(parents=True, exist_ok=True)
         schema = load_schema(settings)
         settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
         applied = init(settings.warehouse)
         counts = sync_schema(settings.warehouse, schema, settings)
-    out.print(f"Xã: {commune}")
+    if as_json:
+        _print_json(
+            {
+                "commune": commune,
+                "schemas_dir": str(settings.schemas_dir),
+                "seeded": [str(p) for p in seeded],
+                "inbox": settings.inbox_url,
+                "warehouse": str(settings.warehouse),
+                "applied": applied,
+                "counts": counts,
+            }
+        )
+        return
+    out.print(f"Xã: {commune}", highlight=False)
+    out.print(
+        f"Danh mục, đơn vị, chỉ tiêu: {settings.schemas_dir}"
+        + (f" (vừa tạo {len(seeded)} tệp từ mặc định)" if seeded else ""),
+        highlight=False,
+    )
     out.print(
         f"Kho {settings.warehouse}: "
         + (f"áp dụng {', '.join(applied)}" if applied else "đã ở phiên bản mới nhất")
         + "; "
-        + ", ".join(f"{k}: {v}" for k, v in counts.items())
+        + ", ".join(f"{k}: {v}" for k, v in counts.items()),
+        highlight=False,
     )
 
 
-def _run_flow(title: str, run: Any) -> dict[str, Any]:
-    with _failing_cleanly(), err.status(title):
-        report = run()
-    assert isinstance(report, dict)
-    return report
+class _Progress:
+    """Shows the steps of a run: live in a terminal, one plain line each otherwise."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.live = err.is_terminal
+        self.status = err.status(title) if self.live else None
+
+    def __enter__(self) -> _Progress:
+        if self.status is not None:
+            self.status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def __call__(self, event: StepEvent) -> None:
+        if self.status is not None and event.seconds is None:
+            self.status.update(f"{self.title} {event.line()}")
+            return
+        if event.seconds is None:
+            return
+        if self.status is not None:
+            self.status.update(self.title)
+        prefix = "✓ " if self.live else "khcn: "
+        err.print(Text(prefix + event.line(), style="dim" if self.live else ""), highlight=False)
 
 
-def _print_ingest(report: dict[str, Any]) -> None:
-    from schemas.validation import RunSummary
+def _run_flow(title: str, run: Callable[[], Any]) -> Any:
+    """Run a flow in this process, its steps shown on stderr, its failures as one line."""
+    from flows.progress import listening
 
-    if not report["listed"]:
-        out.print(f"Không có tệp nào trong {report['inbox']}.", highlight=False)
-    verdicts = report["verdicts"]
+    with _failing_cleanly(), _Progress(title) as progress, listening(progress):
+        try:
+            return run()
+        except (OSError, ValueError, SchemaError):
+            raise
+        except Exception as exc:
+            # The traceback is in the run's log (Prefect's API); the analyst gets one line.
+            _fail(
+                f"lần chạy dừng vì lỗi không lường trước ({type(exc).__name__}: {exc}); "
+                "chi tiết trong nhật ký lần chạy của Prefect; những gì đã nạp vẫn giữ nguyên"
+            )
+
+
+def _screenful() -> int:
+    """How many file rows fit before the table collapses to counts."""
+    return max(10, (out.size.height if out.is_terminal else 40) - 12)
+
+
+def _print_files(result: IngestResult) -> None:
+    """One row per file read (unit-supplied text printed as is), or counts past a screenful."""
+    files = result.files
+    if not files:
+        return
+    if len(files) <= _screenful():
+        table = Table(title="Từng tệp")
+        table.add_column("Tệp", overflow="fold", ratio=3)
+        table.add_column("Đơn vị", overflow="fold", ratio=1)
+        table.add_column("Kỳ", no_wrap=True)
+        table.add_column("Kết quả", no_wrap=True)
+        table.add_column("Lỗi", justify="right")
+        table.add_column("Tệp phản hồi", overflow="fold", ratio=3)
+        for f in files:
+            table.add_row(
+                Text(f.file),
+                Text(f.unit or "?"),
+                Text(f.period or "?"),
+                Text(f.verdict_label, style=_VERDICT_STYLE.get(f.verdict, "")),
+                str(len(f.errors)) if f.errors else "",
+                Text(Path(f.feedback).name if f.feedback else ""),
+            )
+        out.print(table)
+        return
+    by_verdict = Counter(f.verdict for f in files)
+    table = Table(
+        "Kết quả", "Số tệp", "Số đơn vị", title=f"Từng tệp: {len(files)} tệp, gộp theo kết quả"
+    )
+    for verdict, count in sorted(by_verdict.items()):
+        units = {f.unit for f in files if f.verdict == verdict}
+        label = files[[f.verdict for f in files].index(verdict)].verdict_label
+        table.add_row(
+            Text(label, style=_VERDICT_STYLE.get(verdict, "")), str(count), str(len(units))
+        )
+    out.print(table)
+    out.print("Danh sách từng tệp: xem báo cáo lần chạy bên dưới, hoặc `khcn ingest --json`.")
+
+
+_VERDICT_STYLE = {"accepted": "green", "warned": "yellow", "rejected": "red"}
+
+
+def _print_ingest(result: IngestResult) -> None:
+    if not result.listed:
+        out.print(Text(f"Không có tệp nào trong {result.inbox}."))
+    verdicts = result.verdicts
     out.print(
-        f"Đã nhận {report['listed']} tệp, {report['new']} tệp mới: "
+        f"Đã nhận {result.listed} tệp, {result.new} tệp mới: "
         f"{verdicts['accepted']} chấp nhận, {verdicts['warned']} chấp nhận có cảnh báo, "
-        f"{verdicts['rejected']} bị từ chối."
+        f"{verdicts['rejected']} bị từ chối.",
+        highlight=False,
     )
-    if "load" in report:
-        load = report["load"]
+    if result.load is not None:
+        load = result.load
         out.print(
             f"Nạp kho: {load['imported']} mới, {load['updated']} thay thế bản cũ, "
-            f"{load['ignored']} trùng (bỏ qua), {load['rejected']} bị từ chối."
+            f"{load['ignored']} trùng (bỏ qua), {load['rejected']} bị từ chối.",
+            highlight=False,
         )
-    elif report.get("dry_run"):
+    elif result.dry_run:
         out.print("Chạy thử (--dry-run): không nạp gì vào kho.")
-    summary = RunSummary(**report["summary"])
+    _print_files(result)
+    from schemas.validation import RunSummary
+
+    summary = RunSummary(**result.summary)
     if summary.top_findings:
         out.print(summary.renderable())
-        out.print(f"Chi tiết kiểm tra (Data Docs): {report['data_docs']}")
-    if report["feedback"]:
-        out.print(f"Tệp phản hồi cho đơn vị ({len(report['feedback'])}):")
-        for path in report["feedback"]:
-            out.print(f"  {path}", highlight=False)
+    if result.feedback:
+        folders = sorted({str(Path(p).parent.parent) for p in result.feedback})
+        out.print(
+            Text(f"{len(result.feedback)} tệp phản hồi cho đơn vị trong {', '.join(folders)}"),
+            soft_wrap=True,
+        )
+    if result.run_report:
+        out.print(
+            Text(f"Báo cáo lần chạy (mở bằng trình duyệt): {result.run_report}"), soft_wrap=True
+        )
+    if result.data_docs:
+        out.print(Text(f"Chi tiết kiểm tra (Data Docs): {result.data_docs}"), soft_wrap=True)
 
 
-@app.command("ingest")
+# How long an analyst waits for a remote inbox to answer before being told it does not.
+REACH_SECONDS = 20.0
+
+
+def _check_inbox(ctx: typer.Context) -> None:
+    """Before Prefect starts: an inbox that cannot be listed ends the command at once."""
+    from sources.inbox import check_inbox
+
+    with _failing_cleanly():
+        check_inbox(_settings(ctx).inbox_url, reach_seconds=REACH_SECONDS)
+
+
+@app.command("ingest", cls=cli_vi.Command)
 def ingest(
+    ctx: typer.Context,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Chỉ kiểm tra và viết phản hồi, không nạp kho.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
 ) -> None:
     """Nhận báo cáo trong inbox: đọc, kiểm tra, nạp kho, viết phản hồi, công bố bản đọc."""
+    _check_inbox(ctx)
     from flows.ingest_submissions import ingest_submissions
 
-    report = _run_flow("Đang tổng hợp báo cáo…", lambda: ingest_submissions(dry_run=dry_run))
+    result = _run_flow("Đang tổng hợp báo cáo…", lambda: ingest_submissions(dry_run=dry_run))
     if as_json:
-        _print_json(report)
+        _print_json(result.to_dict())
     else:
-        _print_ingest(report)
+        _print_ingest(result)
 
 
-@app.command("consolidate")
+@app.command("consolidate", cls=cli_vi.Command)
 def consolidate(
+    ctx: typer.Context,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            help="Kỳ báo cáo (2026Q3, 2026S1, 2026, 202607); mặc định: kỳ gần nhất đã quá hạn."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
 ) -> None:
     """Tổng hợp như lịch chạy đêm: nhận báo cáo mới, công bố kho, báo cáo mức đầy đủ."""
+    with _failing_cleanly():
+        if period is not None:
+            _settings(ctx).plan_period(period)
+    _check_inbox(ctx)
     from flows.consolidate_nightly import consolidate_nightly
 
-    report = _run_flow("Đang tổng hợp…", consolidate_nightly)
+    result = _run_flow("Đang tổng hợp…", lambda: consolidate_nightly(period=period))
     if as_json:
-        _print_json(report)
+        _print_json(result.to_dict())
         return
-    _print_ingest(report)
-    _print_status(report["completeness"])
-    _print_indicators(report["indicators"])
+    _print_ingest(result.ingest)
+    _print_status(result.completeness)
+    _print_indicators(result.indicators)
 
 
 def _rate(value: Any) -> str:
@@ -366,32 +721,55 @@ def _rate(value: Any) -> str:
 
 
 def _print_status(status: dict[str, Any]) -> None:
+    quarters = ", ".join(q["period"] for q in status.get("quarters", []))
+    deadline = status.get("deadline")
+    when = f"hạn {deadline}" if deadline else f"gồm {quarters}" if quarters else "hạn -"
     table = Table(
         "Loại đơn vị",
         "Phải nộp",
         "Đã nộp",
         "Được chấp nhận",
         "Đúng hạn",
+        "Nộp muộn",
+        "Chưa nộp",
+        "Chờ gửi lại",
         "Tỷ lệ",
         "Đúng hạn %",
-        title=f"Mức đầy đủ kỳ {status['period']} (hạn {status.get('deadline') or '-'})",
+        title=f"Mức đầy đủ kỳ {status['period']} ({when})",
     )
     rows = [("Tổng", status["overall"]), *((r["unit_type"], r) for r in status["by_unit_type"])]
     for name, figures in rows:
         table.add_row(
-            name,
+            Text(str(name)),
             str(figures["expected"]),
             str(figures["received"]),
             str(figures["accepted"]),
             str(figures["on_time"]),
-            _rate(figures["accepted_rate"]),
-            _rate(figures["on_time_rate"]),
+            str(figures.get("late", 0)),
+            str(figures.get("not_sent", 0)),
+            str(figures.get("awaiting_resend", 0)),
+            _rate(figures.get("accepted_rate")),
+            _rate(figures.get("on_time_rate")),
         )
     out.print(table)
-    if status["missing"]:
-        out.print("Đơn vị chưa có báo cáo được chấp nhận:")
-        for unit in status["missing"]:
-            out.print(f"  {unit['unit_code']} {unit['unit_name']} ({unit['unit_type']})")
+    several = len(status.get("quarters", [])) > 1
+    for key, heading in _CHASE:
+        units = status.get(key) or []
+        if not units:
+            continue
+        out.print(f"{heading} ({len(units)}):")
+        for unit in units:
+            line = f"  {unit['unit_code']} {unit['unit_name']} ({unit['unit_type']})"
+            if several:
+                line += f" - kỳ {unit['period']}"
+            out.print(Text(line))
+
+
+_CHASE = (
+    ("not_sent", "Chưa nộp"),
+    ("awaiting_resend", "Bị từ chối, chờ gửi lại"),
+    ("late", "Nộp muộn"),
+)
 
 
 def _print_indicators(indicators: list[dict[str, Any]]) -> None:
@@ -416,49 +794,227 @@ def _number(value: Any) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
 
 
-@app.command("status")
+@app.command("status", cls=cli_vi.Command)
 def status(
     ctx: typer.Context,
-    period: Annotated[str, typer.Option(help="Kỳ báo cáo, ví dụ 2026Q3.")],
+    period: Annotated[
+        str, typer.Option(help="Kỳ báo cáo: 2026Q3 (quý), 2026S1 (nửa năm), 2026 (năm), 202607.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
 ) -> None:
-    """Mức đầy đủ của một kỳ và các đơn vị còn thiếu báo cáo."""
+    """Mức đầy đủ của một kỳ: ai chưa nộp, ai bị từ chối chờ gửi lại, ai nộp muộn."""
     from warehouse.status import period_status
 
+    settings = _settings(ctx)
     with _failing_cleanly():
-        found = period_status(_settings(ctx).published, period)
+        parsed = settings.plan_period(period)
+        found = period_status(_read_source(settings), parsed.code)
     if as_json:
         _print_json(found)
     else:
         _print_status(found)
 
 
-@app.command("query")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _inert(value: Any) -> Text:
+    """A value as plain text: no markup, no links, control characters shown, not obeyed.
+
+    Cells carry text units sent; `[/x]` must print as itself and an escape sequence must not
+    reach the terminal.
+    """
+    text = "" if value is None else str(value)
+    return Text(_CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
+
+def _print_error(message: str) -> None:
+    """One line on stderr, printed as plain text whatever the message quotes."""
+    err.print(Text.assemble(("Lỗi", "red"), ": ", _inert(message)), soft_wrap=True)
+
+
+@app.command("query", cls=cli_vi.Command)
 def query(
     ctx: typer.Context,
     sql_text: Annotated[str, typer.Argument(metavar="SQL", help="Câu lệnh SQL (chỉ đọc).")],
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
+    rows: Annotated[
+        int | None,
+        typer.Option("--rows", min=1, help="Số dòng in ra bảng (mặc định query_terminal_rows)."),
+    ] = None,
 ) -> None:
-    """Truy vấn bản đọc đã công bố của kho (schema mart)."""
-    import duckdb
+    """Truy vấn bản đọc đã công bố của kho (schema mart), có giới hạn thời gian và bộ nhớ."""
+    from warehouse.query import QueryError, QueryLimits, run_bounded
 
-    from warehouse.query import query as run_query
-
-    with _failing_cleanly():
-        try:
-            columns, rows = run_query(_settings(ctx).published, sql_text)
-        except duckdb.Error as exc:
-            raise ValueError(f"truy vấn lỗi: {exc}") from None
+    settings = _settings(ctx)
+    try:
+        result = run_bounded(_read_source(settings), sql_text, QueryLimits.from_settings(settings))
+    except (QueryError, ValueError) as exc:
+        _print_error(str(exc))
+        raise typer.Exit(1) from None
+    total = result.table.num_rows
+    cut = (
+        f"kết quả bị cắt ở {total} dòng đầu (query_max_rows = {settings.query_max_rows}); "
+        "thêm điều kiện where hoặc tổng hợp bằng group by để lấy đủ."
+    )
     if as_json:
-        _print_json([dict(zip(columns, row, strict=True)) for row in rows])
+        _print_json(result.records())
+        if result.truncated:
+            err.print(Text(f"Chú ý: {cut}"), soft_wrap=True)
         return
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+    shown = rows or settings.query_terminal_rows
+    table = Table()
+    for column in result.columns:
+        table.add_column(_inert(column))
+    for row in result.rows[:shown]:
+        table.add_row(*(_inert(v) for v in row))
+    out.print(table)
+    if total > shown:
+        out.print(
+            Text(
+                f"Đã in {shown}/{total} dòng, {total - shown} dòng không in; "
+                "xem đủ bằng --json hoặc --rows N."
+            ),
+            soft_wrap=True,
+        )
+    if result.truncated:
+        err.print(Text(f"Chú ý: {cut}"), soft_wrap=True)
+
+
+@app.command("serve", cls=cli_vi.Command)
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option(help="Địa chỉ lắng nghe (mặc định serve_host, 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Cổng (mặc định serve_port, 8000).")] = None,
+) -> None:
+    """Mở dịch vụ truy vấn chỉ đọc cho cấp trên: /api/marts, /api/query, trang tổng quan ở /."""
+    import socket
+
+    from khcn.service import QUERY_LOG
+    from khcn.service import serve as run_service
+    from khcn.tokens import TokenError, load_tokens, tokens_file
+    from warehouse.publish import published_database
+
+    settings = _settings(ctx)
+    host = host or settings.serve_host
+    port = settings.serve_port if port is None else port
+    try:
+        if not any(r.active for r in load_tokens(tokens_file(settings.service)).values()):
+            err.print(
+                Text("Chú ý: chưa cấp mã truy cập nào, mọi yêu cầu sẽ bị từ chối; cấp mã bằng ")
+                + Text("khcn tokens add <tên>", style="bold"),
+                soft_wrap=True,
+            )
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except TokenError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        _print_error(
+            f"không mở được cổng {port} trên {host} ({exc.strerror}); chọn cổng khác bằng --port."
+        )
+        raise typer.Exit(1) from None
+    if not published_database(settings.published).is_file():
+        err.print(
+            Text(
+                f"Chú ý: chưa có bản công bố tại {settings.published}; dịch vụ trả lời lỗi 503 "
+                "cho đến khi khcn ingest công bố kho."
+            ),
+            soft_wrap=True,
+        )
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        err.print(
+            Text(
+                "Chú ý: dịch vụ dùng HTTP không mã hoá; khi mở ra mạng, đặt nó sau một proxy "
+                "HTTPS để mã truy cập không lộ trên đường truyền."
+            ),
+            soft_wrap=True,
+        )
+    out.print(
+        Text(
+            f"Dịch vụ truy vấn: http://{host}:{port}/ (Ctrl-C để dừng); "
+            f"nhật ký truy vấn: {settings.service / QUERY_LOG}"
+        ),
+        soft_wrap=True,
+    )
+    run_service(settings, host, port)
+
+
+@tokens_app.command("add", cls=cli_vi.Command)
+def tokens_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Tên người hoặc đơn vị dùng mã, ví dụ so-khcn.")],
+) -> None:
+    """Cấp mã truy cập dịch vụ truy vấn; mã chỉ in ra một lần, kho chỉ giữ mã băm."""
+    from khcn.tokens import TokenError, add_token, tokens_file
+
+    try:
+        token = add_token(tokens_file(_settings(ctx).service), name)
+    except TokenError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(1) from None
+    err.print(
+        Text(f"Mã truy cập của «{name}» (chỉ hiện lần này, hãy gửi riêng cho người dùng):"),
+        soft_wrap=True,
+    )
+    sys.stdout.write(token + "\n")
+
+
+@tokens_app.command("revoke", cls=cli_vi.Command)
+def tokens_revoke(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Tên đã cấp mã.")],
+) -> None:
+    """Thu hồi mã truy cập: các yêu cầu dùng mã đó bị từ chối ngay."""
+    from khcn.tokens import TokenError, revoke_token, tokens_file
+
+    try:
+        revoke_token(tokens_file(_settings(ctx).service), name)
+    except TokenError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(1) from None
+    out.print(Text(f"Đã thu hồi mã truy cập của «{name}»."), soft_wrap=True)
+
+
+@tokens_app.command("list", cls=cli_vi.Command)
+def tokens_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
+) -> None:
+    """In các mã đã cấp: tên, ngày cấp, ngày thu hồi (không in mã)."""
+    from khcn.tokens import TokenError, load_tokens, tokens_file
+
+    try:
+        records = sorted(
+            load_tokens(tokens_file(_settings(ctx).service)).values(), key=lambda r: r.name
+        )
+    except TokenError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(1) from None
+    if as_json:
+        _print_json(
+            [
+                {"name": r.name, "created_at": r.created_at, "revoked_at": r.revoked_at}
+                for r in records
+            ]
+        )
+        return
+    if not records:
+        out.print("Chưa cấp mã truy cập nào; cấp bằng khcn tokens add <tên>.")
+        return
+    table = Table("Tên", "Cấp lúc", "Trạng thái")
+    for r in records:
+        state = "đang dùng" if r.active else f"thu hồi lúc {r.revoked_at}"
+        table.add_row(_inert(r.name), _inert(r.created_at), _inert(state))
     out.print(table)
 
 
-@app.command("demo")
+@app.command("demo", cls=cli_vi.Command)
 def demo(
     ctx: typer.Context,
     quarters: Annotated[int, typer.Option(help="Số quý đã kết thúc dùng làm mẫu.")] = 3,
@@ -494,39 +1050,80 @@ def demo(
         f"{folder / 'inbox'}; {len(made.missing)} lượt đơn vị không nộp."
     )
     for name, slip in made.defects.items():
-        out.print(f"  {name}: {slip}", highlight=False)
-    report = _run_flow("Đang tổng hợp…", consolidate_nightly)
-    _print_ingest(report)
+        out.print(Text(f"  {name}: {slip}"))
+    result = _run_flow("Đang tổng hợp…", lambda: consolidate_nightly(period=periods[-1]))
+    _print_ingest(result.ingest)
     for period in periods:
         with _failing_cleanly():
             _print_status(period_status(settings.published, period))
-    _print_indicators(report["indicators"])
+    _print_indicators(result.indicators)
     out.print(f"Kho: {settings.warehouse}; bản đọc: {settings.published}")
     out.print(f"Phản hồi cho đơn vị: {settings.outbox}")
+    # The ingest wrote it already; a page it could not draw is drawn (or explained) here.
+    board = _write_dashboard(settings)
+    report_paths = _write_report(settings, periods[-1], None, pdf=True)
+    out.print(f"Bảng theo dõi: {board}", highlight=False, soft_wrap=True)
+    for path in report_paths:
+        out.print(f"Báo cáo kỳ {periods[-1]}: {path}", highlight=False, soft_wrap=True)
 
 
-@app.command("report")
+@app.command("dashboard", cls=cli_vi.Command)
+def dashboard(
+    ctx: typer.Context,
+    open_it: Annotated[
+        bool, typer.Option("--open", help="Mở bằng trình duyệt của máy sau khi ghi.")
+    ] = False,
+) -> None:
+    """Ghi lại bảng theo dõi (HTML, xem được không cần mạng) từ bản công bố; in đường dẫn."""
+    settings = _settings(ctx)
+    path = _write_dashboard(settings)
+    out.print(f"Bảng theo dõi: {path}", highlight=False, soft_wrap=True)
+    if open_it:
+        import webbrowser
+
+        if not webbrowser.open(path.resolve().as_uri()):
+            err.print("Không mở được trình duyệt; hãy mở tệp trên bằng tay.", highlight=False)
+
+
+def _write_dashboard(settings: Settings) -> Path:
+    from outputs.dashboard import DASHBOARD, write_dashboard
+    from warehouse.dashboard import dashboard_data
+
+    with _failing_cleanly():
+        data = dashboard_data(settings.published)
+        return write_dashboard(settings.published / DASHBOARD, data, settings.commune_name)
+
+
+@app.command("report", cls=cli_vi.Command)
 def report(
     ctx: typer.Context,
-    period: Annotated[str, typer.Option(help="Kỳ báo cáo, ví dụ 2026Q3.")],
+    period: Annotated[
+        str, typer.Option(help="Kỳ báo cáo: quý 2026Q3, năm 2026 hoặc giai đoạn 2026-2030.")
+    ],
     out_file: Annotated[
         Path | None,
         typer.Option("--out", help="Tệp Excel (mặc định data/reports/bao-cao_<KỲ>.xlsx)."),
     ] = None,
+    pdf: Annotated[bool, typer.Option(help="In thêm bản PDF cùng tên để gửi thư.")] = True,
 ) -> None:
-    """Lập báo cáo kỳ gửi cấp trên: mức đầy đủ, đơn vị chưa nộp, số liệu, tiến độ, chỉ số."""
-    from schemas.periods import parse_period
-    from sources.report import write_period_report
-    from warehouse.report import period_report
+    """Lập báo cáo gửi cấp trên: mức đầy đủ, chỉ số so với mục tiêu, tiến độ, kèm biểu đồ."""
+    paths = _write_report(_settings(ctx), period, out_file, pdf)
+    for path in paths:
+        out.print(f"Đã lập báo cáo: {path}", highlight=False, soft_wrap=True)
 
-    settings = _settings(ctx)
+
+def _write_report(settings: Settings, period: str, out_file: Path | None, pdf: bool) -> list[Path]:
+    from datetime import datetime
+
+    from outputs.report import VIETNAM, Heading, workbook_to_pdf, write_report_workbook
+    from warehouse.report import period_report, report_scope
+
     with _failing_cleanly():
-        code = parse_period(period).code
-        sections = period_report(settings.published, code)
-        target = out_file or settings.reports / f"bao-cao_{code}.xlsx"
-        title = (
-            "Báo cáo kết quả thực hiện nhiệm vụ KHCN, ĐMST và CĐS - "
-            f"xã {settings.commune_name} - kỳ {code}"
-        )
-        write_period_report(target, title, sections)
-    out.print(f"Đã lập báo cáo kỳ {code}: {target}")
+        scope = report_scope(period, settings.plan_years, datetime.now(VIETNAM).date())
+        data = period_report(_read_source(settings), scope)
+        target = out_file or settings.reports / f"bao-cao_{scope.code}.xlsx"
+        paths = [write_report_workbook(target, data, Heading(commune=settings.commune_name))]
+        if pdf:
+            with err.status("Đang in bản PDF…"):
+                paths.append(workbook_to_pdf(target))
+    return paths

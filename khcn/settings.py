@@ -7,11 +7,12 @@ See `khcn.example.toml` for every setting.
 from __future__ import annotations
 
 import os
+import shutil
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,8 +20,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from schemas.periods import Period, parse_period
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = PROJECT_ROOT / "schemas"
+# The files of the commune's own plan, registry and data elements; the shipped ones are defaults.
+SCHEMA_FILES: tuple[str, ...] = ("catalog.yaml", "units.yaml", "parties.yaml", "elements.yaml")
 
 
 class Settings(BaseSettings):
@@ -35,7 +40,11 @@ class Settings(BaseSettings):
     plan_start_year: int = 2026
     plan_end_year: int = 2030
 
-    schemas_dir: Path = SCHEMAS_DIR
+    schemas_dir: Path = Field(
+        default=SCHEMAS_DIR,
+        description="catalog, units, parties and elements; default <data_dir>/schemas once "
+        "`khcn init` has seeded it, the shipped defaults before",
+    )
     data_dir: Path = Path("data")
     inbox: str = Field(default="", description="fsspec URL of submissions; default data/inbox")
     outbox_dir: Path | None = None
@@ -48,6 +57,9 @@ class Settings(BaseSettings):
         default=None, description="folder of run reports and Great Expectations Data Docs"
     )
     validation_batch: int = 5000
+    data_docs: bool = Field(
+        default=False, description="also write Great Expectations' Data Docs (English, online)"
+    )
 
     # Decree 09/2019/NĐ-CP: quarterly figures close on the 14th of the quarter's last month;
     # the report is due a few days later.
@@ -60,6 +72,34 @@ class Settings(BaseSettings):
     read_timeout_seconds: float = 30.0
     read_memory_bytes: int = 400 * 1024 * 1024
 
+    # SQL from analysts (`khcn query`) and from upstream (`khcn serve`): bounded so a careless
+    # or hostile statement cannot hold the machine. Each running statement gets its own memory
+    # and threads, so the service's worst case is query_concurrency times these.
+    query_timeout_seconds: float = 30.0
+    query_memory_bytes: int = 512 * 1024 * 1024
+    query_threads: int = 2
+    query_max_rows: int = 100_000
+    query_terminal_rows: int = 50
+    query_concurrency: int = 4
+    query_queue_seconds: float = Field(
+        default=60.0, description="how long a request waits for one of the running slots"
+    )
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8000
+    service_dir: Path | None = Field(
+        default=None, description="folder of API tokens (hashed) and the query log"
+    )
+    _schemas_given: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="after")
+    def _commune_schemas(self) -> Settings:
+        # The commune's files live with its data; until `khcn init` seeds them there, the
+        # shipped defaults are read (never written).
+        self._schemas_given = "schemas_dir" in self.model_fields_set
+        if not self._schemas_given and (self.commune_schemas / "catalog.yaml").is_file():
+            self.schemas_dir = self.commune_schemas
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -71,6 +111,11 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         config = Path(os.environ.get("KHCN_CONFIG", "khcn.toml"))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config))
+
+    @property
+    def commune_schemas(self) -> Path:
+        """Where the commune's catalog, registry and elements are written (imports, `init`)."""
+        return self.schemas_dir if self._schemas_given else self.data_dir / "schemas"
 
     @cached_property
     def inbox_url(self) -> str:
@@ -96,14 +141,50 @@ class Settings(BaseSettings):
     def reports(self) -> Path:
         return self.reports_path or self.data_dir / "reports"
 
+    @cached_property
+    def service(self) -> Path:
+        return self.service_dir or self.data_dir / "service"
+
     @property
     def plan_years(self) -> range:
         return range(self.plan_start_year, self.plan_end_year + 1)
+
+    def plan_period(self, text: str) -> Period:
+        """A period of the plan, parsed: `2026Q3`, `2026S1`, `2026` or `202607`.
+
+        Raises:
+            ValueError: not a period identifier, or outside the plan's years.
+        """
+        period = parse_period(text)
+        if period.year not in self.plan_years:
+            years = self.plan_years
+            raise ValueError(f"kỳ {period} nằm ngoài kế hoạch {years[0]}-{years[-1]}")
+        return period
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings with the given options on top; `None` options are left to the other sources."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def seed_schemas(settings: Settings) -> list[Path]:
+    """Copy the shipped catalog, registry and elements into the commune's folder where missing.
+
+    Files already there are the commune's own and are never overwritten.
+
+    Returns:
+        The files copied now.
+    """
+    target = settings.commune_schemas
+    if target.resolve() == SCHEMAS_DIR.resolve():
+        return []
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for name in SCHEMA_FILES:
+        if not (target / name).exists():
+            shutil.copy2(SCHEMAS_DIR / name, target / name)
+            copied.append(target / name)
+    return copied
 
 
 def export_overrides(**overrides: Any) -> None:
@@ -118,7 +199,7 @@ def export_overrides(**overrides: Any) -> None:
 
 
 def prefect_defaults(settings: Settings) -> None:
-    """Defaults for Prefect run from the command line without a server; set variables win.
+    """Defaults for Prefect run from the command line; variables already set win.
 
     Prefect reads its settings when first imported, so this runs before any flow is imported.
     The ephemeral API keeps its SQLite file beside the data, starts slowly on a busy machine,
@@ -132,3 +213,6 @@ def prefect_defaults(settings: Settings) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # The analyst's terminal shows the command's own Vietnamese lines; Prefect's English log
+    # lines and tracebacks still reach its API (the run's log), just not the console.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")

@@ -116,7 +116,8 @@ class Indicator(_Frozen):
     unit_type: str | None = None
     scale: float = 1.0
     target_op: Literal[">=", "<=", "all_units"] | None = None
-    targets: dict[int, float] = {}
+    # Holds for every plan year that schemas/targets.yaml leaves empty.
+    default_target: float | None = None
 
 
 class Elements(_Frozen):

@@ -13,6 +13,7 @@ from schemas.model import Catalog, Element, Elements, Registry, Role, Task, Unit
 from schemas.parties import Parties, load_parties
 from schemas.periods import Period
 from schemas.registry import load_registry
+from schemas.targets import Targets, load_targets
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Schema:
     registry: Registry
     elements: Elements
     plan_years: range
+    targets: Targets
 
     @cached_property
     def roles(self) -> dict[tuple[str, str], Role]:
@@ -102,10 +104,12 @@ def load_schema(settings: Settings) -> Schema:
     base, years = settings.schemas_dir, settings.plan_years
     parties = load_parties(base / "parties.yaml")
     catalog = load_catalog(base / "catalog.yaml", parties, years)
+    elements = load_elements(base / "elements.yaml", catalog)
     return Schema(
         catalog=catalog,
         parties=parties,
         registry=load_registry(base / "units.yaml"),
-        elements=load_elements(base / "elements.yaml", catalog),
+        elements=elements,
         plan_years=years,
+        targets=load_targets(base / "targets.yaml", elements, years),
     )

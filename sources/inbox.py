@@ -9,13 +9,16 @@ reader rather than silently dropped.
 
 from __future__ import annotations
 
+import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 import fsspec
-from fsspec.core import url_to_fs
+from fsspec.core import split_protocol, url_to_fs
+from fsspec.registry import known_implementations
 
 from sources.archives import is_junk
 from sources.values import parse_period
@@ -35,6 +38,75 @@ class InboxEntry:
 def is_ignored(name: str) -> bool:
     """Whether a file name is housekeeping, not a submission (lock files, `.DS_Store`…)."""
     return is_junk(name)
+
+
+def check_inbox(url: str, reach_seconds: float | None = None) -> None:
+    """Fail fast, in one Vietnamese sentence, on an inbox that cannot be listed at all.
+
+    A local folder must exist (a typo must not pass for an empty run); a URL's filesystem must
+    be known and its packages installed. With `reach_seconds`, a remote inbox must also answer
+    within that time (an analyst waiting at a terminal); a scheduled run leaves reaching it to
+    the listing, which retries what is transient.
+
+    Raises:
+        ValueError: the folder does not exist, the scheme is unknown, its packages are
+            missing, or the remote inbox does not answer.
+    """
+    protocol, path = split_protocol(url)
+    protocol = protocol or "file"
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except ImportError as exc:
+        known = known_implementations.get(protocol, {})
+        packages = re.findall(r'"([\w.-]+)"', str(exc)) or re.findall(
+            r"[Ii]nstall ([\w.-]+)", str(exc)
+        )
+        names = packages or [str(known.get("class", protocol)).split(".")[0]]
+        raise ValueError(
+            f"hộp thư đến {url} cần gói Python {', '.join(f'«{n}»' for n in names)}, chưa được "
+            f"cài: cài bằng `uv add {' '.join(names)}` (hoặc `pip install {' '.join(names)}`) "
+            "rồi chạy lại"
+        ) from None
+    except ValueError:
+        raise ValueError(
+            f"hộp thư đến {url}: không đọc được địa chỉ dạng «{protocol}://»; "
+            "dùng một thư mục hoặc một URL fsspec (s3://, gcs://, sftp://…)"
+        ) from None
+    if protocol in ("file", "local"):
+        if not Path(path).is_dir():
+            raise ValueError(
+                f"không thấy thư mục hộp thư đến {path}: kiểm tra đường dẫn (--inbox, KHCN_INBOX) "
+                "hoặc chạy `khcn init` để tạo"
+            )
+        return
+    if reach_seconds is not None:
+        _reach(url, reach_seconds)
+
+
+def _reach(url: str, seconds: float) -> None:
+    """Ask a remote inbox whether its root exists, giving up after `seconds`."""
+    answer: list[BaseException | bool] = []
+
+    def ask() -> None:
+        try:
+            fs, root = url_to_fs(url)
+            answer.append(bool(fs.exists(root.rstrip("/"))))
+        except Exception as exc:  # any failure of any filesystem is the answer
+            answer.append(exc)
+
+    # A daemon thread: a host that never answers must not hold the command after it gives up.
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    asker.join(seconds)
+    if not answer:
+        raise ValueError(f"hộp thư đến {url} không trả lời sau {seconds:.0f} giây: kiểm tra mạng")
+    if isinstance(answer[0], BaseException):
+        raise ValueError(
+            f"không kết nối được tới hộp thư đến {url} ({type(answer[0]).__name__}: "
+            f"{answer[0]}): kiểm tra địa chỉ và mạng"
+        )
+    if answer[0] is False:
+        raise ValueError(f"không thấy hộp thư đến {url}: kiểm tra đường dẫn (--inbox, KHCN_INBOX)")
 
 
 def list_inbox(url: str) -> list[InboxEntry]:

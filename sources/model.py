@@ -142,6 +142,11 @@ READ_ISSUES: dict[str, tuple[Severity, str, str]] = {
         "Mã đơn vị không thống nhất: {first} ghi '{a}', còn {second} ghi '{b}'.",
         "Sửa cho cùng một mã đơn vị (đúng đơn vị gửi báo cáo) rồi gửi lại.",
     ),
+    "R-UNIT-TEMPLATE": (
+        "error",
+        "{where}: mã đơn vị ghi '{typed}', nhưng tệp này là mẫu xã lập cho đơn vị {template}.",
+        "Ghi lại '{template}' vào ô này; nếu báo cáo cho đơn vị {typed}, dùng mẫu của đơn vị đó.",
+    ),
     "R-PERIOD-MISSING": (
         "error",
         "Không xác định được kỳ báo cáo của tệp '{file}'.",
@@ -156,6 +161,11 @@ READ_ISSUES: dict[str, tuple[Severity, str, str]] = {
         "error",
         "Kỳ báo cáo không thống nhất: {first} ghi '{a}', còn {second} ghi '{b}'.",
         "Sửa cho cùng một kỳ báo cáo rồi gửi lại.",
+    ),
+    "R-PERIOD-TEMPLATE": (
+        "error",
+        "{where}: kỳ báo cáo ghi '{typed}', nhưng tệp này là mẫu xã lập cho kỳ {template}.",
+        "Ghi lại '{template}' vào ô này; nếu báo cáo cho kỳ {typed}, dùng mẫu kỳ {typed} của xã.",
     ),
     "R-VALUE-NOT-NUMBER": (
         "error",

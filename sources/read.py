@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 
 _SKIPPED_SHEETS = frozenset({"huong dan"})
 _META_SHEET = "_khcn"
+# The hidden sheet is invisible to the officer: messages speak of the template instead.
+_TEMPLATE_SOURCE = "mẫu báo cáo xã gửi"
 # Sheet names, unit codes and periods recur in every file of a batch.
 _fold = lru_cache(maxsize=4096)(fold)
 
@@ -144,9 +146,9 @@ def _read_meta(ctx: _Context, rows: Sequence[Sequence[object]]) -> None:
         if key == "template_version":
             ctx.submission.template_version = value
         elif key == "unit_code":
-            ctx.units.append(_Claim(value, f"trang tính ẩn {_META_SHEET}"))
+            ctx.units.append(_Claim(value, _TEMPLATE_SOURCE))
         elif key == "period":
-            ctx.periods.append(_Claim(parse_period(value) or value, f"trang tính ẩn {_META_SHEET}"))
+            ctx.periods.append(_Claim(parse_period(value) or value, _TEMPLATE_SOURCE))
 
 
 def _text_grid(ctx: _Context) -> Grid:
@@ -333,6 +335,34 @@ def _claim(ctx: _Context, claims: list[_Claim], name: str, raw: object, ref: Cel
         claims.append(_Claim(period, source, ref))
 
 
+def _against_template(
+    ctx: _Context, claims: list[_Claim], template: list[_Claim], kind: str
+) -> list[_Claim]:
+    """Visible cells that contradict the commune's template: an error at the cell, saying what
+    to type; the file stays filed under the template's unit and period.
+
+    The hidden sheet is what the commune issued and what the pre-filled rows were made for; the
+    visible cell is only a copy of it (locked in the template), so a different value there is a
+    slip or a reused workbook, never a better source.
+
+    Returns:
+        The claims left to settle: the contradicting cells removed.
+    """
+    if not template:
+        return claims
+    issued = template[0].value
+    kept = []
+    for claim in claims:
+        if claim.ref is not None and _fold(claim.value) != _fold(issued):
+            ctx.submission.issues.append(
+                issue(f"R-{kind}-TEMPLATE", claim.ref, typed=claim.value, template=issued)
+            )
+        else:
+            kept.append(claim)
+    # What is left agrees with the template wherever a cell speaks, so it settles to it.
+    return kept
+
+
 def _settle(ctx: _Context, claims: list[_Claim], kind: str) -> str | None:
     """The first claim wins; every claim that disagrees with it is an error naming both."""
     if not claims:
@@ -392,8 +422,8 @@ def _parse(ctx: _Context, unit_folder: str | None) -> Submission:
         ctx.periods.append(_Claim(from_name[1], f"tên tệp '{sub.name}'"))
     if unit_folder:
         ctx.units.append(_Claim(canonical(unit_folder), f"thư mục '{unit_folder}'"))
-    sub.unit_code = _settle(ctx, ctx.units, "UNIT")
-    sub.period = _settle(ctx, ctx.periods, "PERIOD")
+    sub.unit_code = _settle(ctx, _against_template(ctx, ctx.units, meta_units, "UNIT"), "UNIT")
+    sub.period = _settle(ctx, _against_template(ctx, ctx.periods, meta_periods, "PERIOD"), "PERIOD")
     if sub.unit_code is None:
         sub.issues.append(issue("R-UNIT-MISSING", file=sub.name))
     if sub.period is None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -12,8 +13,8 @@ from openpyxl import load_workbook
 from prefect.client.orchestration import get_client
 from typer.testing import CliRunner
 
-from flows.consolidate_nightly import consolidate_nightly
-from flows.ingest_submissions import VIETNAM, ingest_submissions, new_receipts
+from flows.consolidate_nightly import consolidate_nightly, last_closed_quarter
+from flows.ingest_submissions import ingest_submissions, new_receipts
 from khcn.cli import app
 from khcn.settings import Settings
 from schemas.periods import parse_period
@@ -46,16 +47,26 @@ def _count(settings: Settings, sql: str) -> int:
 def test_ingest_loads_rejects_and_gives_feedback(inbox: SampleInbox, settings: Settings) -> None:
     report = ingest_submissions()
 
-    verdicts = report["verdicts"]
-    assert report["listed"] == len(inbox.files)
-    assert report["new"] == len(inbox.files) - 1  # one file was sent twice
+    verdicts = report.verdicts
+    assert report.listed == len(inbox.files)
+    assert report.new == len(inbox.files) - 1  # one file was sent twice
     assert verdicts["rejected"] >= 1 and verdicts["accepted"] >= 1
-    assert report["load"]["ignored"] == 1
-    assert report["load"]["rejected"] == verdicts["rejected"]
-    assert len(report["feedback"]) == verdicts["rejected"] + verdicts["warned"]
-    assert all(Path(p).is_file() and "_phan-hoi" in p for p in report["feedback"])
+    assert report.load is not None
+    assert report.load["ignored"] == 1
+    assert report.load["rejected"] == verdicts["rejected"]
+    assert len(report.feedback) == verdicts["rejected"] + verdicts["warned"]
+    assert all(Path(p).is_file() and "_phan-hoi" in p for p in report.feedback)
     assert _count(settings, "select count(*) from mart.submissions") == len(inbox.files)
-    assert set(report["seconds"]) >= {"read", "validate", "load_and_publish"}
+    assert set(report.seconds) >= {"read", "validate", "load_and_publish"}
+    # Every file read has its line: unit, period, verdict, and its feedback when it has one.
+    assert len(report.files) == report.new
+    assert Counter(f.verdict for f in report.files) == +Counter(verdicts)
+    assert sorted(f.feedback for f in report.files if f.feedback) == sorted(report.feedback)
+    assert all(f.errors for f in report.files if f.verdict == "rejected")
+    assert report.run_report and Path(report.run_report).is_file()
+    assert (Path(report.run_report).parent / "index.html").is_file()
+    # Great Expectations' Data Docs (English, styles from the internet) only when asked for.
+    assert report.data_docs is None and not (settings.reports / "data-docs").exists()
 
     with get_client(sync_client=True) as client:
         artifact = client.read_latest_artifacts(limit=20)
@@ -70,16 +81,17 @@ def test_second_ingest_of_the_same_inbox_changes_nothing(
 
     again = ingest_submissions()
 
-    assert again["new"] == 0
-    assert again["load"]["imported"] == again["load"]["updated"] == 0
+    assert again.new == 0
+    assert again.load is not None
+    assert again.load["imported"] == again.load["updated"] == 0
     assert _count(settings, "select count(*) from mart.data_values") == values
 
 
 def test_dry_run_validates_and_loads_nothing(inbox: SampleInbox, settings: Settings) -> None:
     report = ingest_submissions(dry_run=True)
 
-    assert report["dry_run"] is True and "load" not in report
-    assert report["feedback"]
+    assert report.dry_run is True and report.load is None
+    assert report.feedback
     assert not settings.warehouse.exists()
     assert not published_database(settings.published).exists()
 
@@ -87,20 +99,27 @@ def test_dry_run_validates_and_loads_nothing(inbox: SampleInbox, settings: Setti
 def test_nightly_consolidation_reports_completeness_and_indicators(
     inbox: SampleInbox, settings: Settings
 ) -> None:
-    report = consolidate_nightly()
+    report = consolidate_nightly(period="2026Q2")
 
-    today = datetime.now(VIETNAM).date()
-    current = report["completeness"]
-    assert parse_period(current["period"]).start <= today <= parse_period(current["period"]).end
+    current = report.completeness
+    assert current["period"] == "2026Q2"
     assert current["overall"]["expected"] == 17
-    assert report["load"]["imported"] > 0
-    spent = {row["indicator_code"]: row for row in report["indicators"] if row["year"] == 2026}
+    assert report.ingest.load is not None and report.ingest.load["imported"] > 0
+    spent = {row["indicator_code"]: row for row in report.indicators if row["year"] == 2026}
     assert spent["CS-NS-KHCN"]["denominator"] > 0
-    assert {row["indicator_code"] for row in report["indicators"]} == {
+    assert {row["indicator_code"] for row in report.indicators} == {
         "CS-NS-KHCN",
         "CS-DT-KNS",
         "CS-STEM-TH",
     }
+
+
+def test_consolidation_reports_the_last_quarter_past_its_deadline(settings: Settings) -> None:
+    # The open quarter is 0% and not due: the nightly report is about the one just closed.
+    assert last_closed_quarter(settings, date(2026, 11, 30)) == parse_period("2026Q3")
+    assert last_closed_quarter(settings, date(2026, 9, 20)) == parse_period("2026Q2")
+    assert last_closed_quarter(settings, date(2026, 9, 21)) == parse_period("2026Q3")
+    assert last_closed_quarter(settings, date(2026, 2, 1)) == parse_period("2026Q1")
 
 
 def test_new_receipts_skips_known_and_repeated_bytes(settings: Settings, tmp_path: Path) -> None:
@@ -122,6 +141,16 @@ def test_cli_ingest_status_query(inbox: SampleInbox, settings: Settings) -> None
     ingested = runner.invoke(app, ["ingest", "--json"])
     assert ingested.exit_code == 0, ingested.output
     assert json.loads(ingested.stdout)["load"]["imported"] > 0
+    assert (settings.published / "dashboard.html").is_file()  # each publish rewrites it
+    shown = json.loads(ingested.stdout)
+    assert shown["load"]["imported"] > 0
+    # Every file read, with its unit, period, verdict, errors and feedback file.
+    assert len(shown["files"]) == shown["new"] == len(inbox.files) - 1
+    rejected = [f for f in shown["files"] if f["verdict"] == "rejected"]
+    assert rejected and all(f["errors"] and f["feedback"] for f in rejected)
+    assert {f["unit"] for f in shown["files"]} <= {
+        u.code for u in load_schema(settings).registry.units
+    } | {None}
 
     status = runner.invoke(app, ["status", "--period", "2026Q2", "--json"])
     assert status.exit_code == 0, status.output
@@ -134,13 +163,18 @@ def test_cli_ingest_status_query(inbox: SampleInbox, settings: Settings) -> None
     assert json.loads(query.stdout) == [{"n": len(inbox.files)}]
 
     target = settings.data_dir / "bao-cao.xlsx"
-    report = runner.invoke(app, ["report", "--period", "2026Q2", "--out", str(target)])
+    report = runner.invoke(app, ["report", "--period", "2026Q2", "--out", str(target), "--no-pdf"])
     assert report.exit_code == 0, report.output
     book = load_workbook(target)
-    assert book.sheetnames == ["Mức đầy đủ", "Chưa nộp", "Số liệu", "Tiến độ", "Chỉ số"]
-    overall = [c.value for c in book["Mức đầy đủ"][5]]
-    assert overall[:2] == ["Tổng", 17]
-    values = {row[1]: row[5] for row in book["Số liệu"].iter_rows(min_row=5, values_only=True)}
+    assert book.sheetnames == ["Báo cáo", "Mức đầy đủ", "Chưa nộp", "Số liệu", "Tiến độ"]
+    detail = book["Mức đầy đủ"]
+    overall = [c.value for c in detail[detail.max_row]]  # the total comes last
+    assert overall[:3] == ["2026Q2", "Tổng cộng", 17]
+    values = {
+        row[0]: row[5]
+        for row in book["Số liệu"].iter_rows(min_row=4, values_only=True)
+        if row[5] is not None
+    }
     with duckdb.connect(str(published_database(settings.published)), read_only=True) as con:
         expected = dict(
             con.execute(
@@ -152,7 +186,28 @@ def test_cli_ingest_status_query(inbox: SampleInbox, settings: Settings) -> None
 
     bad = runner.invoke(app, ["query", "delete from mart.submissions"])
     assert bad.exit_code == 1
-    assert "truy vấn lỗi" in bad.stderr
+    assert bad.stderr.startswith("Lỗi: bản công bố chỉ cho đọc")
+
+
+def test_cli_ingest_shows_steps_and_every_file(inbox: SampleInbox, settings: Settings) -> None:
+    hostile = settings.data_dir / "inbox" / "[red]THON-01[bold]_2026Q2.csv"
+    hostile.write_text("Mã đơn vị,[bold]x[/bold]\n", encoding="utf-8")
+
+    ingested = CliRunner().invoke(app, ["ingest", "--dry-run"], terminal_width=200)
+
+    assert ingested.exit_code == 0, ingested.output
+    # Not a terminal: one plain line per finished step, with its count and rate.
+    steps = [line for line in ingested.stderr.splitlines() if line.startswith("khcn: ")]
+    assert [line.split(":")[1].strip() for line in steps] == [
+        "nạp danh mục", "nhận tệp", "đọc", "kiểm tra", "viết phản hồi"
+    ]  # fmt: skip
+    assert f"đọc: {len(inbox.files)} tệp trong" in ingested.stderr
+    assert ingested.stderr.count("\n") == len(steps)  # nothing from Prefect
+    # The per-file table, unit-supplied names printed as typed (no markup run).
+    assert "Từng tệp" in ingested.stdout
+    assert "[red]THON-01" in ingested.stdout and "[bold]x[/bold]" in ingested.stdout
+    assert "bị từ chối" in ingested.stdout
+    assert "Báo cáo lần chạy" in ingested.stdout
 
 
 def test_oversized_file_is_archived_whole_and_rejected(
@@ -164,7 +219,7 @@ def test_oversized_file_is_archived_whole_and_rejected(
 
     report = ingest_submissions()
 
-    assert report["load"]["rejected"] >= 1
+    assert report.load is not None and report.load["rejected"] >= 1
     with duckdb.connect(str(published_database(settings.published)), read_only=True) as con:
         found = con.execute(
             "select error_code from mart.submission_errors where file_name = ?", [big.name]
@@ -174,4 +229,4 @@ def test_oversized_file_is_archived_whole_and_rejected(
         p for p in settings.archive.rglob("*.xlsx") if p.stat().st_size == big.stat().st_size
     ]
     assert len(archived) == 1 and archived[0].read_bytes() == big.read_bytes()
-    assert report["verdicts"]["accepted"] > 0
+    assert report.verdicts["accepted"] > 0

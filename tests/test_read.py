@@ -72,12 +72,27 @@ def test_unit_and_period_from_file_name_then_folder() -> None:
     assert "THON-01" in both.issues[0].message and "THON-02" in both.issues[0].message
 
 
-def test_hidden_sheet_conflicts_with_visible_cell() -> None:
+def test_visible_cell_contradicting_the_template_names_the_cell() -> None:
     sheets = dict(template())
     sheets["_khcn"] = [["unit_code", "THON-01"], ["period", "2026Q2"]]
     sub = read_bytes(write_bytes(sheets), "x.xlsx")
-    assert sub.period == "2026Q3"
-    assert [i.code for i in sub.issues] == ["R-PERIOD-CONFLICT"]
+    # Filed under the period the commune issued the workbook for, not the one typed over it.
+    assert sub.period == "2026Q2"
+    # Each sheet's period cell is named: both are to be fixed.
+    assert {i.code for i in sub.issues} == {"R-PERIOD-TEMPLATE"}
+    for found in sub.issues:
+        assert found.ref is not None
+        assert f"Trang tính '{found.ref.sheet}', ô {found.ref.address}" in found.message
+        assert "_khcn" not in found.message and "Ghi lại '2026Q2' vào ô này" in found.message
+
+
+def test_visible_unit_contradicting_the_template_names_the_cell() -> None:
+    sheets = dict(template())
+    sheets["_khcn"] = [["unit_code", "THON-02"], ["period", "2026Q3"]]
+    sub = read_bytes(write_bytes(sheets), "x.xlsx")
+    assert sub.unit_code == "THON-02"
+    assert sub.issues and {i.code for i in sub.issues} == {"R-UNIT-TEMPLATE"}
+    assert all("Ghi lại 'THON-02' vào ô này" in i.message for i in sub.issues)
 
 
 def test_missing_value_column_is_reported() -> None:

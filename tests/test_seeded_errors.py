@@ -91,14 +91,15 @@ class Book:
         return address
 
     def add_value(self, task: str, element: str, value: object) -> int:
-        row = self.values.max_row + 1
+        # Into the blank row that parts the table from the signature block.
+        row = max(self._rows(VALUES)) + 1
         for column, cell in zip("ABCE", (task, element, "thêm", value), strict=True):
             self.values[f"{column}{row}"] = cell
         self.values[f"A{row}"].data_type = self.values[f"B{row}"].data_type = "s"
         return row
 
     def add_progress(self, task: str, status: str) -> int:
-        row = self.progress.max_row + 1
+        row = max(self._rows(PROGRESS)) + 1
         self.progress[f"A{row}"] = task
         self.progress[f"C{row}"] = status
         return row

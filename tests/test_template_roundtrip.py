@@ -54,6 +54,12 @@ def _schema(folder: Path) -> Schema:
     return load_schema(Settings(schemas_dir=SCHEMAS_DIR, data_dir=folder))
 
 
+def _table_rows(rows: list[list[object]]) -> list[list[object]]:
+    body = rows[9:]
+    blank = next((i for i, row in enumerate(body) if all(c in ("", None) for c in row)), None)
+    return body[:blank]
+
+
 def _copy(path: Path, suffix: str) -> Path:
     """The same content saved in another format, as a unit's office suite would."""
     if suffix == ".xlsx":
@@ -69,9 +75,10 @@ def _copy(path: Path, suffix: str) -> Path:
     unit, period = path.stem.split("_")
     header = ["Mã đơn vị", "Kỳ báo cáo", *sheets[VALUES_SHEET][8], *sheets[PROGRESS_SHEET][8][2:]]
     rows: list[list[object]] = [header]
-    for row in sheets[VALUES_SHEET][9:]:
+    # One CSV holds both tables: each sheet's rows up to the blank row above its signature.
+    for row in _table_rows(sheets[VALUES_SHEET]):
         rows.append([unit, period, *row, *[""] * 5])
-    for row in sheets[PROGRESS_SHEET][9:]:
+    for row in _table_rows(sheets[PROGRESS_SHEET]):
         rows.append([unit, period, row[0], "", "", "", "", "", *row[2:]])
     return filemakers.write_csv(target, rows, encoding="utf-8-sig", delimiter=";")
 
@@ -83,7 +90,8 @@ def test_template_holds_the_units_tasks(filled: list[tuple[Path, dict, dict]]) -
     assert book.sheetnames[0] == "Hướng dẫn"
     values = book[VALUES_SHEET]
     codes = [values.cell(r, 2).value for r in range(10, values.max_row + 1)]
-    assert codes == ["2.1.1", "2.1.2", "5.3.1", "5.3.2", "5.3.3", "5.3.4"]
+    # The table, a blank row, then the signature block.
+    assert codes[: codes.index(None)] == ["2.1.1", "2.1.2", "5.3.1", "5.3.2", "5.3.3", "5.3.4"]
     assert values.cell(10, 2).number_format == "@" and values.cell(10, 2).protection.locked
     assert not values.cell(10, 5).protection.locked and values.protection.sheet
     progress = book[PROGRESS_SHEET]
@@ -97,6 +105,41 @@ def test_template_holds_the_units_tasks(filled: list[tuple[Path, dict, dict]]) -
         "unit_code": "TH-NH-A",
         "period": "2026Q3",
     }
+
+
+def test_template_guards_what_units_type_and_prints_on_a4(
+    filled: list[tuple[Path, dict, dict]],
+) -> None:
+    by_unit = {path.stem.split("_")[0]: path for path, _, _ in filled}
+    book = load_workbook(by_unit["TH-NH-A"])
+    values = book[VALUES_SHEET]
+    rules = {r.type: r for r in values.data_validations.dataValidation}
+    # 2.1.1 and 2.1.2 count documents, 5.3.x count activities and pupils: whole numbers ≥ 0.
+    assert set(rules) == {"whole"}
+    whole = rules["whole"]
+    assert (whole.operator, whole.formula1, whole.showErrorMessage) == (
+        "greaterThanOrEqual",
+        "0",
+        True,
+    )
+    assert {str(c) for c in whole.sqref.ranges} == {f"E{r}" for r in range(10, 16)}
+    assert "số nguyên không âm" in whole.error and "Ghi chú" in whole.error
+    ubnd = load_workbook(by_unit["UBND"])[VALUES_SHEET]
+    amounts = {r.type: r for r in ubnd.data_validations.dataValidation}["decimal"]
+    money_rows = [
+        r for r in range(10, 60) if ubnd.cell(r, 4).value == "triệu đồng"
+    ]  # fmt: skip
+    assert money_rows and {str(c) for c in amounts.sqref.ranges} == {f"E{r}" for r in money_rows}
+    # Unit and period: shown, locked under the sheet's protection.
+    for sheet in (values, book[PROGRESS_SHEET]):
+        assert sheet.protection.sheet
+        assert sheet["B5"].value == "TH-NH-A" and sheet["B5"].protection.locked
+        assert sheet["B7"].value == "2026Q3" and sheet["B7"].protection.locked
+        assert int(sheet.page_setup.paperSize) == 9  # A4
+        assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert sheet["A1"].value == "UBND XÃ NGHĨA HƯNG"
+        assert "THỦ TRƯỞNG ĐƠN VỊ" in [c.value for row in sheet.iter_rows() for c in row]
 
 
 def test_annual_task_only_in_the_period_that_closes_the_year(settings: Settings) -> None:

@@ -131,7 +131,7 @@ def _period_columns(periods: Iterable[Period], settings: Settings) -> dict[str, 
 
 def sync_schema(db_path: Path, schema: Schema, settings: Settings) -> dict[str, int]:
     """Rewrite the dimensions from the schema: plan years, units, tasks, elements, indicators,
-    the responsibility matrix, and the plan's quarters with their deadlines.
+    their targets, the responsibility matrix, and the plan's quarters with their deadlines.
 
     Safe to rerun; one transaction. Periods already known (loads add the ones submissions name)
     keep their rows, with deadlines recomputed from the current settings.
@@ -144,7 +144,10 @@ def sync_schema(db_path: Path, schema: Schema, settings: Settings) -> dict[str, 
     elements = schema.elements.elements
     indicators = schema.elements.indicators
     assignments = [a for a in schema.matrix() if a.role is not None]
-    targets = [(i.code, year, target) for i in indicators for year, target in i.targets.items()]
+    targets = [(code, year, target) for (code, year), target in schema.targets.indicators.items()]
+    element_targets = [
+        (code, year, target) for (code, year), target in schema.targets.elements.items()
+    ]
     tables: dict[str, dict[str, list[Any]]] = {
         "plan_years": {"year": list(schema.plan_years)},
         "units": {
@@ -182,6 +185,11 @@ def sync_schema(db_path: Path, schema: Schema, settings: Settings) -> dict[str, 
             "unit_type": [i.unit_type for i in indicators],
             "scale": [i.scale for i in indicators],
             "target_op": [i.target_op for i in indicators],
+        },
+        "element_targets": {
+            "element_code": [t[0] for t in element_targets],
+            "year": [t[1] for t in element_targets],
+            "target": [t[2] for t in element_targets],
         },
         "indicator_targets": {
             "indicator_code": [t[0] for t in targets],

@@ -1,69 +1,132 @@
-"""The period report for upstream: the published marts cut to one period."""
+"""The period report for upstream: the published marts cut to a quarter, a year or the plan."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from schemas.periods import parse_period
+from schemas.periods import Period, parse_period, quarters
 from warehouse.db import sql
 from warehouse.query import open_published
 
-# Section title, query, and the Vietnamese column headings of each section.
-SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    (
-        "Mức đầy đủ",
-        "analyses/report_completeness",
-        ("Loại đơn vị", "Phải nộp", "Đã nộp", "Được chấp nhận", "Đúng hạn", "Tỷ lệ (%)",
-         "Đúng hạn (%)"),
-    ),
-    (
-        "Chưa nộp",
-        "analyses/missing_units",
-        ("Mã đơn vị", "Tên đơn vị", "Loại đơn vị", "Đã gửi tệp", "Kết quả tệp cuối",
-         "Nhận lúc"),
-    ),
-    (
-        "Số liệu",
-        "analyses/report_values",
-        ("Mã nhiệm vụ", "Mã chỉ tiêu", "Tên chỉ tiêu", "Đơn vị tính", "Số đơn vị báo cáo",
-         "Tổng"),
-    ),
-    (
-        "Tiến độ",
-        "analyses/report_progress",
-        ("Mã nhiệm vụ", "Nội dung nhiệm vụ", "Đơn vị phải báo cáo", "Đã báo cáo",
-         "Chưa triển khai", "Đang triển khai", "Hoàn thành", "Kết quả đạt được",
-         "Khó khăn, vướng mắc", "Đề xuất, kiến nghị", "Minh chứng"),
-    ),
-    (
-        "Chỉ số",
-        "analyses/report_indicators",
-        ("Mã chỉ số", "Chỉ số", "Tử số", "Mẫu số", "Giá trị", "Mục tiêu", "Đạt"),
-    ),
-)  # fmt: skip
+_RANGE = re.compile(r"^\s*(\d{4})\s*-\s*(\d{4})\s*$")
+_ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
 
-def period_report(
-    source: Path, period: str
-) -> list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]]:
-    """Every section of the period report: title, headings and rows.
+@dataclass(frozen=True)
+class Scope:
+    """What a report covers: its code, its words, its quarters and years."""
+
+    code: str
+    label: str
+    periods: tuple[str, ...]
+    years: tuple[int, ...]
+
+
+@dataclass
+class ReportData:
+    """Every table of the period report, rows as dictionaries."""
+
+    scope: Scope
+    sections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.scope.label
+
+    @property
+    def years(self) -> tuple[int, ...]:
+        return self.scope.years
+
+
+def report_scope(period: str, plan_years: range, today: date) -> Scope:
+    """The quarters and years a report for `period` covers.
+
+    `2026Q3` (a quarter), `2026S1`, `2026` (a year) or `2026-2030` (the plan so far: the
+    quarters started by `today`).
+
+    Raises:
+        ValueError: in Vietnamese, when the period is malformed or outside the plan.
+    """
+    first, last = plan_years[0], plan_years[-1]
+    outside = f"kỳ «{period.strip()}» nằm ngoài kế hoạch {first}-{last}"
+    if match := _RANGE.match(period):
+        start, end = int(match[1]), int(match[2])
+        if start > end or start not in plan_years or end not in plan_years:
+            raise ValueError(outside)
+        started = [q for q in quarters(range(start, end + 1)) if q.start <= today]
+        chosen = started or quarters(range(start, start + 1))[:1]
+        return Scope(
+            code=f"{start}-{end}",
+            label=f"giai đoạn {start}-{end} (đến {chosen[-1].end:%d/%m/%Y})",
+            periods=tuple(q.code for q in chosen),
+            years=tuple(range(start, max(q.year for q in chosen) + 1)),
+        )
+    parsed = parse_period(period)
+    if parsed.year not in plan_years:
+        raise ValueError(outside)
+    if parsed.kind == "month":
+        # Units report by quarter; a month has no completeness or progress of its own.
+        raise ValueError(
+            f"kỳ «{parsed.code}»: báo cáo lập theo quý (2026Q3), nửa năm (2026S1), "
+            f"năm (2026) hoặc giai đoạn ({first}-{last})"
+        )
+    inside = [q for q in quarters(range(parsed.year, parsed.year + 1)) if _within(q, parsed)]
+    return Scope(
+        code=parsed.code,
+        label=_label(parsed),
+        periods=tuple(q.code for q in inside) or (parsed.code,),
+        years=(parsed.year,),
+    )
+
+
+def _within(quarter: Period, period: Period) -> bool:
+    return period.start <= quarter.start and quarter.end <= period.end
+
+
+def _label(period: Period) -> str:
+    if period.kind == "quarter":
+        return f"quý {_ROMAN[(period.start.month + 2) // 3]} năm {period.year}"
+    if period.kind == "half":
+        half = "6 tháng đầu" if period.start.month == 1 else "6 tháng cuối"
+        return f"{half} năm {period.year}"
+    if period.kind == "month":
+        return f"tháng {period.start.month:02d} năm {period.year}"
+    return f"năm {period.year}"
+
+
+# Section key and the query under warehouse/sql/analyses.
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("completeness", "analyses/report_completeness"),
+    ("missing", "analyses/report_missing"),
+    ("values", "analyses/report_values"),
+    ("progress", "analyses/report_progress"),
+    ("indicators", "analyses/report_indicators"),
+)
+
+
+def period_report(source: Path, scope: Scope) -> ReportData:
+    """Every section of the report for `scope`, read from the published copy.
 
     Args:
         source: the published folder (or a DuckDB file, opened read-only).
-        period: a canonical period such as `2026Q3`.
+        scope: what the report covers (`report_scope`).
+
+    Raises:
+        FileNotFoundError: nothing has been published yet.
     """
-    parsed = parse_period(period)
     con = open_published(source)
     try:
-        sections = []
-        for title, query, headings in SECTIONS:
+        data = ReportData(scope)
+        params: dict[str, Any] = {"periods": list(scope.periods), "years": list(scope.years)}
+        for key, query in SECTIONS:
             text = sql(query)
-            params: dict[str, Any] = {"period": parsed.code, "year": parsed.year}
-            rows = con.execute(
-                text, {k: v for k, v in params.items() if f"${k}" in text}
-            ).fetchall()
-            sections.append((title, headings, rows))
-        return sections
+            cursor = con.execute(text, {k: v for k, v in params.items() if f"${k}" in text})
+            columns = [d[0] for d in cursor.description]
+            data.sections[key] = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        return data
     finally:
         con.close()

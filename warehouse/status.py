@@ -1,57 +1,125 @@
-"""Completeness of one period at a glance: who was expected, who sent, who is missing."""
+"""Completeness of one period at a glance: who was expected, who sent, who to chase."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from schemas.periods import parse_period
+import duckdb
+
+from schemas.periods import Period, parse_period, quarters
 from warehouse.db import sql
 from warehouse.query import open_published
 
+# What each unit that owes something must do, in the words the analyst reads.
+STATE_LABELS: dict[str, str] = {
+    "not_sent": "chưa nộp",
+    "awaiting_resend": "bị từ chối, chờ gửi lại",
+    "late": "nộp muộn",
+    "on_time": "đúng hạn",
+}
+
+
+def covered_quarters(period: Period) -> list[Period]:
+    """The plan quarters a period speaks of: its own quarters, or the quarter holding a month.
+
+    Units report by quarter; a year or a half-year is the sum of its quarters, and a month is
+    read as the quarter it falls in.
+    """
+    if period.kind == "month":
+        return [parse_period(f"{period.year}Q{(period.start.month - 1) // 3 + 1}")]
+    return [q for q in quarters(range(period.year, period.year + 1)) if period.start <= q.start
+            and q.end <= period.end]  # fmt: skip
+
 
 def period_status(source: Path, period: str) -> dict[str, Any]:
-    """Completeness per unit type and overall, and the missing units, for one period.
+    """Completeness per unit type and overall, and the units to chase, for one period.
+
+    A quarter is read as is; a year or half-year adds up its quarters (one expected report per
+    unit and quarter); a month stands for its quarter.
 
     Args:
         source: the published folder, or a DuckDB file (published or not; opened read-only,
             so not while a load holds it).
-        period: a canonical period identifier such as `2026Q3`.
+        period: a period identifier: `2026Q3`, `2026S2`, `2026` or `202608`.
 
     Returns:
-        `period`, `deadline` (ISO date or None), `overall` (expected, received, accepted,
-        on_time and their rates, in %), `by_unit_type` (the same per unit type) and `missing`
-        (expected units with no accepted submission: code, name, type, whether anything was
-        received, the last status and when).
+        `period`, `quarters` (the quarters counted, with their deadlines), `deadline` (ISO date
+        of a single quarter, else None), `overall` (expected, received, accepted, on_time,
+        not_sent, awaiting_resend, late and the rates, in %), `by_unit_type` (the same per
+        unit type), `missing` (expected units with no accepted submission, each with its
+        `report_state`: `not_sent` or `awaiting_resend`), and the same units split into
+        `not_sent`, `awaiting_resend` and `late` (accepted after the deadline).
 
     Raises:
-        ValueError: `period` is not a period identifier.
+        ValueError: `period` is not a period identifier, or none of its quarters is in the
+            warehouse's plan.
         FileNotFoundError: there is no warehouse at `source`.
     """
-    code = parse_period(period).code
+    parsed = parse_period(period)
+    wanted = covered_quarters(parsed)
     con = open_published(source)
     try:
-        deadline = con.execute(sql("analyses/period_deadline"), {"period": code}).fetchone()
-        cursor = con.execute(sql("analyses/period_completeness"), {"period": code})
-        columns = [d[0] for d in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-        cursor = con.execute(sql("analyses/missing_units"), {"period": code})
-        columns = [d[0] for d in cursor.description]
-        missing = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        deadlines = {
+            q.code: found[0]
+            for q in wanted
+            if (
+                found := con.execute(sql("analyses/period_deadline"), {"period": q.code}).fetchone()
+            )
+        }
+        if not deadlines:
+            raise ValueError(f"kỳ {parsed.code} nằm ngoài kế hoạch của kho dữ liệu")
+        rows: list[dict[str, Any]] = []
+        owing: list[dict[str, Any]] = []
+        for code in deadlines:
+            rows += _fetch(con, "analyses/period_completeness", code)
+            owing += _fetch(con, "analyses/units_to_chase", code)
     finally:
         con.close()
-    for unit in missing:
-        if unit["last_received_at"] is not None:
-            unit["last_received_at"] = unit["last_received_at"].isoformat()
-    overall = next((r for r in rows if r["level"] == "overall"), None)
-    empty = {"expected": 0, "received": 0, "accepted": 0, "on_time": 0}
-    strip = ("level", "unit_type")
+    for unit in owing:
+        for key in ("last_received_at", "first_accepted_at"):
+            if unit[key] is not None:
+                unit[key] = unit[key].isoformat()
+        unit["state_label"] = STATE_LABELS[unit["report_state"]]
+    overall = _sum(r for r in rows if r["level"] == "overall")
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["level"] != "overall":
+            by_type.setdefault(row["unit_type"], []).append(row)
+    single = len(deadlines) == 1
     return {
-        "period": code,
-        "deadline": deadline[0].isoformat() if deadline else None,
-        "overall": {k: v for k, v in overall.items() if k not in strip} if overall else empty,
+        "period": parsed.code,
+        "quarters": [{"period": q, "deadline": d.isoformat()} for q, d in deadlines.items()],
+        "deadline": next(iter(deadlines.values())).isoformat() if single else None,
+        "overall": overall,
         "by_unit_type": [
-            {k: v for k, v in r.items() if k != "level"} for r in rows if r["level"] != "overall"
+            {"unit_type": name, **_sum(group)} for name, group in sorted(by_type.items())
         ],
-        "missing": missing,
-    }
+        "missing": [u for u in owing if u["report_state"] != "late"],
+        **{state: [u for u in owing if u["report_state"] == state] for state in STATE_LABELS
+           if state != "on_time"},
+    }  # fmt: skip
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, query: str, period: str) -> list[dict[str, Any]]:
+    cursor = con.execute(sql(query), {"period": period})
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _sum(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Counts added up over quarters, and every `<count>_rate` recomputed from them."""
+    total: dict[str, Any] = {"expected": 0, "received": 0, "accepted": 0, "on_time": 0}
+    for row in rows:
+        for key, value in row.items():
+            if key in ("level", "unit_type", "period", "year") or key.endswith("_rate"):
+                continue
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                total[key] = total.get(key, 0) + value
+    for key in list(total):
+        total[f"{key}_rate"] = (
+            round(100.0 * total[key] / total["expected"], 2) if total["expected"] else None
+        )
+    total.pop("expected_rate")
+    return total

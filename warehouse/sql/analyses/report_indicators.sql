@@ -1,12 +1,20 @@
--- The indicators of the period's year.
-select
-    indicator_code,
-    indicator_name,
-    numerator,
-    denominator,
-    value,
-    target,
-    met
-from mart.indicators
-where year = $year
-order by indicator_code
+-- The plan's indicators in the report's years, against their targets.
+with indicators as (
+    select * from mart.indicators
+    where list_contains($years, year)
+),
+
+final as (
+    select
+        indicator_code,
+        indicator_name,
+        year,
+        actual,
+        target,
+        percent_of_target / 100 as share_of_target,
+        case when met then 'Đạt' when not met then 'Chưa đạt' else 'Chưa có số liệu' end as met
+    from indicators
+)
+
+select * from final
+order by indicator_code, year

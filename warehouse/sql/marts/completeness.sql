@@ -12,7 +12,10 @@ counts as (
         count(*) as expected,
         count(*) filter (where received) as received,
         count(*) filter (where accepted) as accepted,
-        count(*) filter (where on_time) as on_time
+        count(*) filter (where on_time) as on_time,
+        count(*) filter (where report_state = 'not_sent') as not_sent,
+        count(*) filter (where report_state = 'awaiting_resend') as awaiting_resend,
+        count(*) filter (where report_state = 'late') as late
     from expected_reports
     group by grouping sets ((period, year, unit_type), (period, year))
 ),
@@ -29,7 +32,10 @@ final as (
         on_time,
         round(100.0 * received / nullif(expected, 0), 2) as received_rate,
         round(100.0 * accepted / nullif(expected, 0), 2) as accepted_rate,
-        round(100.0 * on_time / nullif(expected, 0), 2) as on_time_rate
+        round(100.0 * on_time / nullif(expected, 0), 2) as on_time_rate,
+        not_sent,
+        awaiting_resend,
+        late
     from counts
 )
 

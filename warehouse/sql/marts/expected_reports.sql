@@ -62,7 +62,15 @@ final as (
         received.last_status,
         received.first_accepted_at,
         received.last_received_at,
-        expected.deadline
+        expected.deadline,
+        -- Who to chase: nothing sent, only rejected files (must resend), or accepted but late.
+        case
+            when coalesce(received.files_accepted, 0) > 0
+                then case when coalesce(received.first_accepted_on_time, false)
+                    then 'on_time' else 'late' end
+            when coalesce(received.files_received, 0) > 0 then 'awaiting_resend'
+            else 'not_sent'
+        end as report_state
     from expected
     inner join units on expected.unit_code = units.unit_code
     left join received

@@ -114,6 +114,8 @@ final as (
         denominator::double as denominator,
         value::double as value,
         target::double as target,
+        value::double as actual,
+        round(100 * value / nullif(target, 0), 1)::double as percent_of_target,
         target_op,
         case
             when value is null or target is null then null

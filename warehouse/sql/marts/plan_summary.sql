@@ -1,5 +1,6 @@
 -- Per task, plan year and element: the commune's total (flows summed, stocks by each unit's
--- latest value) against the element's target when the schema sets one.
+-- latest value) against the element's target for the year (schemas/targets.yaml): actual,
+-- percent of target, and met; all three null while the element is unreported or untargeted.
 with tasks as (
     select * from core.tasks
 ),
@@ -58,6 +59,8 @@ final as (
         coalesce(totals.units_reporting, 0) as units_reporting,
         coalesce(responsible.units_expected, 0) as units_expected,
         targets.target,
+        totals.total as actual,
+        round(100 * totals.total / nullif(targets.target, 0), 1) as percent_of_target,
         case when targets.target is not null then totals.total >= targets.target end as met
     from tasks
     inner join elements on tasks.task_code = elements.task_code

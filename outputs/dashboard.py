@@ -1,0 +1,481 @@
+"""The plan at a glance: a self-contained, offline HTML dashboard of the published marts'
+tables (`warehouse.dashboard.dashboard_data`).
+
+Plotly draws every chart; its script is embedded once in the page, so the file opens without a
+network. Each chart has its table below it; a year and a period filter show the matching rows
+and charts.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+DASHBOARD = "dashboard.html"
+_STATES = {
+    "Đúng hạn": 4,
+    "Được chấp nhận, trễ hạn": 3,
+    "Chưa đến hạn": 2,
+    "Bị từ chối, cần gửi lại": 1,
+    "Chưa gửi": 0,
+}
+_STATE_COLOURS = ("#d9534f", "#f0ad4e", "#d0d0d0", "#9bd17a", "#2e7d32")
+_STATUS = (
+    ("units_not_started", "Chưa triển khai", "#c0504d"),
+    ("units_in_progress", "Đang triển khai", "#f6a821"),
+    ("units_completed", "Hoàn thành", "#4f9a3a"),
+)
+_CONFIG = {"displaylogo": False, "responsive": True, "locale": "vi"}
+
+
+def write_dashboard(target: Path, data: dict[str, pd.DataFrame], commune: str = "") -> Path:
+    """Write the dashboard atomically: a reader opens the old page or the new one, whole.
+
+    Args:
+        target: the page, normally `<published>/dashboard.html` (`DASHBOARD`).
+        data: the tables of `warehouse.dashboard.dashboard_data`.
+        commune: the commune's name for the heading.
+
+    Returns:
+        The path written.
+    """
+    page = render_dashboard(data, commune)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(page)
+        Path(tmp).chmod(0o644)  # readers of the published folder are other users
+        Path(tmp).replace(target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def render_dashboard(data: dict[str, pd.DataFrame], commune: str = "") -> str:
+    """The whole page as one HTML string."""
+    completeness, units = data["completeness"], data["units"]
+    periods = sorted(set(completeness["period"]) | set(units["period"]))
+    years = sorted({int(p[:4]) for p in periods} | set(data["indicators"]["year"].astype(int)))
+    sections = [
+        _completeness_by_type(completeness),
+        _completeness_by_unit(units, periods),
+        _on_time(completeness),
+        _indicators(data["indicators"]),
+        _progress(data["progress"]),
+        _to_send(units),
+    ]
+    now = datetime.now(VIETNAM)
+    title = "Bảng theo dõi kế hoạch KHCN, ĐMST và CĐS" + (f" - xã {commune}" if commune else "")
+    options = "".join(f'<option value="{y}">{y}</option>' for y in years)
+    period_options = "".join(f'<option value="{p}">{p}</option>' for p in periods)
+    return _PAGE.format(
+        title=html.escape(title),
+        plotly=get_plotlyjs(),
+        updated=f"{now:%H:%M ngày %d/%m/%Y}",
+        years=options,
+        periods=period_options,
+        body="\n".join(sections),
+        script=_FILTER_SCRIPT,
+    )
+
+
+def _figure(fig: go.Figure, attrs: str = "", height: int = 380) -> str:
+    fig.update_layout(
+        height=height,
+        margin={"l": 50, "r": 20, "t": 50, "b": 60},
+        legend={"orientation": "h", "y": -0.2},
+        font={"family": "Arial, sans-serif", "size": 12},
+        template="plotly_white",
+    )
+    inner = pio.to_html(fig, include_plotlyjs=False, full_html=False, config=_CONFIG)
+    return f'<div class="chart" {attrs}>{inner}</div>'
+
+
+def _table(frame: pd.DataFrame, headings: dict[str, str], formats: dict[str, str]) -> str:
+    """A table whose rows carry their year and period, for the filters."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headings.values())
+    rows = []
+    for record in frame.to_dict("records"):
+        cells = "".join(
+            f"<td>{html.escape(_cell(record[c], formats.get(c)))}</td>" for c in headings
+        )
+        rows.append(f"<tr{_filter_attrs(record)}>{cells}</tr>")
+    empty = f'<tr><td colspan="{len(headings)}">Chưa có số liệu.</td></tr>' if not rows else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}{empty}</tbody></table>"
+
+
+def _filter_attrs(record: dict[str, Any]) -> str:
+    attrs = ""
+    if record.get("year") is not None and not pd.isna(record["year"]):
+        attrs += f' data-year="{int(record["year"])}"'
+    if record.get("period"):
+        attrs += f' data-period="{html.escape(str(record["period"]))}"'
+    return attrs
+
+
+def _cell(value: Any, fmt: str | None) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "-"
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return f"{value.astimezone(VIETNAM):%d/%m/%Y %H:%M}"
+    if isinstance(value, date):  # a day (pandas reads DuckDB dates as naive timestamps)
+        return f"{value:%d/%m/%Y}"
+    if fmt == "%":
+        return f"{float(value):.1f}%".replace(".", ",")
+    if isinstance(value, float):
+        text = f"{value:,.2f}".rstrip("0").rstrip(".")
+        return text.replace(",", " ").replace(".", ",")
+    return str(value)
+
+
+def _section(key: str, title: str, note: str, *parts: str) -> str:
+    return (
+        f'<section id="{key}"><h2>{html.escape(title)}</h2>'
+        f'<p class="note">{html.escape(note)}</p>{"".join(parts)}</section>'
+    )
+
+
+def _completeness_by_type(frame: pd.DataFrame) -> str:
+    fig = go.Figure()
+    for unit_type, rows in frame.groupby("unit_type", sort=False):
+        fig.add_bar(x=rows["period"], y=rows["accepted_rate"], name=str(unit_type))
+    fig.update_layout(
+        title="Tỷ lệ đơn vị có báo cáo được chấp nhận, theo loại đơn vị",
+        yaxis={"title": "%", "range": [0, 105]},
+        barmode="group",
+    )
+    table = _table(
+        frame,
+        {
+            "period": "Kỳ",
+            "unit_type": "Loại đơn vị",
+            "expected": "Phải nộp",
+            "received": "Đã nộp",
+            "accepted": "Được chấp nhận",
+            "on_time": "Đúng hạn",
+            "accepted_rate": "Tỷ lệ chấp nhận",
+            "on_time_rate": "Tỷ lệ đúng hạn",
+        },
+        {"accepted_rate": "%", "on_time_rate": "%"},
+    )
+    return _section(
+        "day-du-loai",
+        "Mức đầy đủ theo loại đơn vị qua các kỳ",
+        "Mỗi cột: phần trăm đơn vị phải báo cáo đã có báo cáo được chấp nhận trong kỳ.",
+        _figure(fig),
+        table,
+    )
+
+
+def _completeness_by_unit(frame: pd.DataFrame, periods: list[str]) -> str:
+    units = frame.drop_duplicates("unit_code")[["unit_code", "unit_name", "unit_type"]]
+    labels = [f"{c} - {n}" for c, n in zip(units["unit_code"], units["unit_name"], strict=True)]
+    states = frame.set_index(["unit_code", "period"])["state"].to_dict()
+    z = [[_STATES.get(states.get((code, p), "")) for p in periods] for code in units["unit_code"]]
+    text = [
+        [states.get((code, p), "Không phải báo cáo") for p in periods]
+        for code in units["unit_code"]
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=periods,
+            y=labels,
+            text=text,
+            hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
+            colorscale=_steps(_STATE_COLOURS),
+            zmin=-0.5,
+            zmax=len(_STATE_COLOURS) - 0.5,
+            xgap=2,
+            ygap=2,
+            colorbar={
+                "tickvals": list(_STATES.values()),
+                "ticktext": list(_STATES),
+                "title": "Tình trạng",
+            },
+        )
+    )
+    fig.update_layout(
+        title="Tình trạng báo cáo của từng đơn vị theo kỳ", yaxis={"autorange": "reversed"}
+    )
+    table = _table(
+        frame,
+        {
+            "period": "Kỳ",
+            "unit_code": "Mã đơn vị",
+            "unit_name": "Tên đơn vị",
+            "unit_type": "Loại đơn vị",
+            "state": "Tình trạng",
+            "last_received_at": "Nhận lần cuối",
+        },
+        {},
+    )
+    height = max(380, 90 + 22 * len(labels))
+    return _section(
+        "day-du-don-vi",
+        "Mức đầy đủ theo đơn vị qua các kỳ",
+        "Mỗi ô: tình trạng báo cáo của một đơn vị trong một kỳ.",
+        _figure(fig, height=height),
+        "<details><summary>Bảng số liệu</summary>" + table + "</details>",
+    )
+
+
+def _steps(colours: tuple[str, ...]) -> list[tuple[float, str]]:
+    """A colour scale with one flat band per state, so each state has exactly one colour."""
+    bands = []
+    for i, colour in enumerate(colours):
+        bands += [(i / len(colours), colour), ((i + 1) / len(colours), colour)]
+    return bands
+
+
+def _on_time(frame: pd.DataFrame) -> str:
+    overall = frame[frame["unit_type"] == "Tổng cộng"]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=overall["period"], y=overall["on_time_rate"], name="Đúng hạn", mode="lines+markers"
+    )
+    fig.add_scatter(
+        x=overall["period"], y=overall["accepted_rate"], name="Được chấp nhận", mode="lines+markers"
+    )
+    fig.update_layout(
+        title="Tỷ lệ báo cáo đúng hạn của cả xã", yaxis={"title": "%", "range": [0, 105]}
+    )
+    table = _table(
+        overall,
+        {
+            "period": "Kỳ",
+            "expected": "Phải nộp",
+            "on_time": "Đúng hạn",
+            "on_time_rate": "Tỷ lệ đúng hạn",
+            "accepted_rate": "Tỷ lệ chấp nhận",
+        },
+        {"on_time_rate": "%", "accepted_rate": "%"},
+    )
+    return _section(
+        "dung-han",
+        "Tỷ lệ đúng hạn",
+        "Đúng hạn: báo cáo được chấp nhận đầu tiên đến trước hạn nộp của kỳ.",
+        _figure(fig, height=320),
+        table,
+    )
+
+
+def _indicators(frame: pd.DataFrame) -> str:
+    codes = list(dict.fromkeys(frame["indicator_code"]))
+    names = frame.drop_duplicates("indicator_code").set_index("indicator_code")["indicator_name"]
+    fig = make_subplots(
+        rows=1, cols=max(1, len(codes)), subplot_titles=[str(names[c]) for c in codes]
+    )
+    for col, code in enumerate(codes, start=1):
+        rows = frame[frame["indicator_code"] == code]
+        years = rows["year"].astype(str)
+        fig.add_bar(
+            x=years,
+            y=rows["actual"],
+            name="Thực hiện",
+            marker_color="#2f6db5",
+            showlegend=col == 1,
+            row=1,
+            col=col,
+        )
+        fig.add_scatter(
+            x=years,
+            y=rows["target"],
+            name="Mục tiêu",
+            mode="lines+markers",
+            line={"color": "#c0504d", "dash": "dash"},
+            showlegend=col == 1,
+            row=1,
+            col=col,
+        )
+    fig.update_annotations(font_size=11)
+    fig.update_layout(title="Chỉ số so với mục tiêu, 2026-2030")
+    table = _table(
+        frame,
+        {
+            "indicator_code": "Mã chỉ số",
+            "indicator_name": "Chỉ số",
+            "year": "Năm",
+            "actual": "Thực hiện",
+            "target": "Mục tiêu",
+            "percent_of_target": "% mục tiêu",
+            "met": "Đánh giá",
+        },
+        {"percent_of_target": "%"},
+    )
+    return _section(
+        "chi-so",
+        "Chỉ số so với mục tiêu",
+        "Cột: giá trị thực hiện trong năm; đường: mục tiêu của năm.",
+        _figure(fig, height=400),
+        table,
+    )
+
+
+def _progress(frame: pd.DataFrame) -> str:
+    parts = []
+    for period, rows in frame.groupby("period", sort=True):
+        year = int(str(period)[:4])
+        attrs = f'data-year="{year}" data-period="{html.escape(str(period))}"'
+        if not rows["units_reported"].any():
+            parts.append(
+                f'<div class="one-period empty" {attrs}><p class="note">'
+                f"Chưa đơn vị nào báo cáo tiến độ kỳ {html.escape(str(period))}.</p></div>"
+            )
+            continue
+        tasks = go.Figure()
+        groups = rows.groupby("group_code", sort=False)[[k for k, _, _ in _STATUS]].sum()
+        by_group = go.Figure()
+        for key, label, color in _STATUS:
+            tasks.add_bar(x=rows["task_code"], y=rows[key], name=label, marker_color=color)
+            by_group.add_bar(
+                x=[f"Nhóm {g}" for g in groups.index], y=groups[key], name=label, marker_color=color
+            )
+        tasks.update_layout(
+            barmode="stack", title=f"Tiến độ từng nhiệm vụ, kỳ {period} (số đơn vị)"
+        )
+        by_group.update_layout(barmode="stack", title=f"Tiến độ theo nhóm nhiệm vụ, kỳ {period}")
+        parts.append(
+            f'<div class="one-period" {attrs}><div class="pair">'
+            + _figure(tasks, height=360)
+            + _figure(by_group, height=360)
+            + "</div></div>"
+        )
+    table = _table(
+        frame,
+        {
+            "period": "Kỳ",
+            "group_code": "Nhóm",
+            "task_code": "Nhiệm vụ",
+            "task_content": "Nội dung",
+            "units_expected": "Phải báo cáo",
+            "units_reported": "Đã báo cáo",
+            "units_not_started": "Chưa triển khai",
+            "units_in_progress": "Đang triển khai",
+            "units_completed": "Hoàn thành",
+        },
+        {},
+    )
+    return _section(
+        "tien-do",
+        "Tiến độ nhiệm vụ",
+        "Số đơn vị báo cáo từng trạng thái; khi chọn «Tất cả», hiện kỳ gần nhất đã có báo cáo.",
+        *parts,
+        "<details><summary>Bảng số liệu</summary>" + table + "</details>",
+    )
+
+
+def _to_send(frame: pd.DataFrame) -> str:
+    waiting = frame[~frame["accepted"].astype(bool)]
+    counts = waiting.groupby(["period", "state"]).size().unstack(fill_value=0)
+    fig = go.Figure()
+    for state in ("Chưa gửi", "Bị từ chối, cần gửi lại", "Chưa đến hạn"):
+        if state in counts:
+            colour = _STATE_COLOURS[_STATES[state]]
+            fig.add_bar(x=list(counts.index), y=counts[state], name=state, marker_color=colour)
+    fig.update_layout(barmode="stack", title="Số đơn vị còn phải gửi hoặc gửi lại, theo kỳ")
+    table = _table(
+        waiting,
+        {
+            "period": "Kỳ",
+            "unit_code": "Mã đơn vị",
+            "unit_name": "Tên đơn vị",
+            "unit_type": "Loại đơn vị",
+            "state": "Cần làm",
+            "deadline": "Hạn nộp",
+            "last_received_at": "Nhận lần cuối",
+        },
+        {},
+    )
+    return _section(
+        "con-thieu",
+        "Đơn vị còn phải gửi hoặc gửi lại",
+        "Đơn vị chưa có báo cáo được chấp nhận trong kỳ.",
+        _figure(fig, height=320),
+        table,
+    )
+
+
+_FILTER_SCRIPT = """
+function applyFilters() {
+  var year = document.getElementById('loc-nam').value;
+  var period = document.getElementById('loc-ky').value;
+  var match = function (el) {
+    var y = el.getAttribute('data-year'), p = el.getAttribute('data-period');
+    return (!year || !y || y === year) && (!period || !p || p === period);
+  };
+  document.querySelectorAll('tr[data-year], tr[data-period]').forEach(function (el) {
+    el.style.display = match(el) ? '' : 'none';
+  });
+  // One period's progress at a time: the latest matching one that has reports.
+  var shown = Array.prototype.filter.call(document.querySelectorAll('.one-period'), match);
+  var full = shown.filter(function (el) { return !el.classList.contains('empty'); });
+  var chosen = (full.length ? full : shown).pop();
+  document.querySelectorAll('.one-period').forEach(function (el) {
+    el.style.display = el === chosen ? '' : 'none';
+  });
+  if (window.Plotly) {
+    document.querySelectorAll('.js-plotly-plot').forEach(function (el) {
+      if (el.offsetParent !== null) { Plotly.Plots.resize(el); }
+    });
+  }
+}
+document.getElementById('loc-nam').addEventListener('change', applyFilters);
+document.getElementById('loc-ky').addEventListener('change', applyFilters);
+applyFilters();
+"""
+
+_PAGE = """<!DOCTYPE html>
+<html lang="vi">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: Arial, sans-serif; margin: 0; color: #222; background: #f5f6f8; }}
+header {{ background: #1f4e79; color: #fff; padding: 14px 24px; }}
+header h1 {{ font-size: 20px; margin: 0 0 4px; }}
+.filters {{ padding: 10px 24px; background: #fff; border-bottom: 1px solid #ddd;
+           position: sticky; top: 0; z-index: 10; }}
+.filters label {{ margin-right: 18px; }}
+main {{ padding: 8px 24px 40px; }}
+section {{ background: #fff; margin: 16px 0; padding: 12px 18px; border-radius: 6px;
+          box-shadow: 0 1px 2px rgba(0,0,0,.08); }}
+h2 {{ font-size: 17px; margin: 4px 0; color: #1f4e79; }}
+.note {{ color: #555; font-size: 13px; margin: 2px 0 8px; }}
+.pair {{ display: flex; flex-wrap: wrap; gap: 12px; }}
+.pair .chart {{ flex: 1 1 480px; min-width: 0; }}
+table {{ border-collapse: collapse; font-size: 13px; margin-top: 8px; width: 100%; }}
+th, td {{ border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top; }}
+th {{ background: #ddebf7; }}
+details summary {{ cursor: pointer; color: #1f4e79; margin-top: 6px; }}
+</style>
+<script type="text/javascript">{plotly}</script>
+</head>
+<body>
+<header><h1>{title}</h1><div>Cập nhật lúc {updated}, từ bản công bố của kho dữ liệu.</div></header>
+<div class="filters">
+<label>Năm <select id="loc-nam"><option value="">Tất cả</option>{years}</select></label>
+<label>Kỳ <select id="loc-ky"><option value="">Tất cả</option>{periods}</select></label>
+</div>
+<main>
+{body}
+</main>
+<script type="text/javascript">{script}</script>
+</body>
+</html>
+"""

@@ -1,0 +1,330 @@
+"""The dashboard: self-contained, built from the published marts, and drawn by a real headless
+Chromium with the network disabled (no console errors, the charts' SVG present, a screenshot
+kept under test-artifacts/)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from report_support import QUARTERS, publish_three_quarters
+from typer.testing import CliRunner
+from websockets.sync.client import ClientConnection, connect
+
+from khcn.cli import app
+from khcn.settings import PROJECT_ROOT, Settings
+from outputs.dashboard import DASHBOARD, write_dashboard
+from schemas.schema import Schema
+from warehouse.dashboard import dashboard_data
+from warehouse.publish import published_database
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+SECTIONS = ("day-du-loai", "day-du-don-vi", "dung-han", "chi-so", "tien-do", "con-thieu")
+
+
+@pytest.fixture
+def dashboard(settings: Settings, schema: Schema) -> Path:
+    published = publish_three_quarters(settings, schema)
+    page = published / DASHBOARD
+    return write_dashboard(page, dashboard_data(published), settings.commune_name)
+
+
+class _Resources(HTMLParser):
+    """Every URL the page would fetch, and the ids of its sections."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fetched: list[str] = []
+        self.sections: list[str] = []
+        self.tables = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        for name in ("src", "href", "data", "poster", "srcset"):
+            if found.get(name):
+                self.fetched.append(f"{tag} {name}={found[name]}")
+        if tag == "section" and found.get("id"):
+            self.sections.append(str(found["id"]))
+        if tag == "table":
+            self.tables += 1
+
+
+def test_dashboard_is_one_offline_file_beside_the_published_copy(
+    dashboard: Path, settings: Settings
+) -> None:
+    assert dashboard == settings.published / DASHBOARD
+    page = dashboard.read_text(encoding="utf-8")
+    parser = _Resources()
+    parser.feed(page)
+    assert parser.fetched == []  # no script, stylesheet, image or frame loaded from anywhere
+    assert not re.search(r"@import|url\(\s*['\"]?https?:", page)
+    assert "plotly.js v" in page  # the library itself is embedded
+    assert parser.sections == list(SECTIONS)
+    assert parser.tables >= len(SECTIONS)  # every chart with its table
+    assert '<html lang="vi">' in page
+    for period in QUARTERS:
+        assert f'<option value="{period}">{period}</option>' in page
+    assert '<option value="2030">2030</option>' in page
+    # Unit text arrives escaped, never as markup.
+    assert "<b>1.1</b>" not in page
+
+
+def test_dashboard_tables_show_the_marts(dashboard: Path, settings: Settings) -> None:
+    with duckdb.connect(str(published_database(settings.published)), read_only=True) as con:
+        rate = con.execute(
+            "select on_time_rate from mart.completeness where period = '2026Q2' "
+            "and level = 'overall'"
+        ).fetchone()
+        waiting = con.execute(
+            "select count(*) from mart.expected_reports where period = '2026Q3' and not accepted"
+        ).fetchone()
+    assert rate is not None and waiting is not None
+    page = dashboard.read_text(encoding="utf-8")
+    shown = f"{rate[0]:.1f}%".replace(".", ",")
+    on_time = page.split('id="dung-han"')[1].split("</section>")[0]
+    assert re.search(
+        rf'data-period="2026Q2"><td>2026Q2</td>.*?<td>{re.escape(shown)}</td>', on_time
+    )
+    to_send = page.split('id="con-thieu"')[1].split("</section>")[0]
+    assert to_send.count('data-period="2026Q3"') == waiting[0]
+    assert "Bị từ chối, cần gửi lại" in to_send and "Chưa gửi" in to_send
+
+
+def test_cli_dashboard_rewrites_and_prints_its_path(dashboard: Path, settings: Settings) -> None:
+    dashboard.unlink()
+    env = {"KHCN_SCHEMAS_DIR": str(settings.schemas_dir), "KHCN_DATA_DIR": str(settings.data_dir)}
+    result = CliRunner().invoke(app, ["dashboard"], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"Bảng theo dõi: {dashboard}"
+    assert dashboard.is_file()
+
+
+def test_cli_dashboard_before_any_publication(settings: Settings) -> None:
+    env = {"KHCN_SCHEMAS_DIR": str(settings.schemas_dir), "KHCN_DATA_DIR": str(settings.data_dir)}
+    result = CliRunner().invoke(app, ["dashboard"], env=env)
+    assert result.exit_code == 1
+    assert "chưa có bản công bố" in result.output
+
+
+class _DevTools:
+    """The few DevTools calls the test needs, over the browser's WebSocket."""
+
+    def __init__(self, socket: ClientConnection) -> None:
+        self.socket = socket
+        self.events: list[dict[str, Any]] = []
+        self._next = 0
+
+    def call(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
+        self._next += 1
+        message: dict[str, Any] = {"id": self._next, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        self.socket.send(json.dumps(message))
+        while True:
+            reply = json.loads(self.socket.recv(timeout=60))
+            if reply.get("id") == self._next:
+                if "error" in reply:
+                    raise AssertionError(f"{method}: {reply['error']}")
+                return dict(reply.get("result", {}))
+            self.events.append(reply)
+
+    def evaluate(self, session: str, expression: str) -> Any:
+        found = self.call(
+            "Runtime.evaluate",
+            session,
+            expression=expression,
+            returnByValue=True,
+            awaitPromise=True,
+        )
+        return found["result"].get("value")
+
+    def wait_for(self, session: str, expression: str, seconds: float = 60) -> Any:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            value = self.evaluate(session, expression)
+            if value:
+                return value
+            time.sleep(0.25)
+        raise AssertionError(f"never true: {expression}")
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[_DevTools]:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: make system installs it")
+    profile = tmp_path / "chromium-profile"
+    process = subprocess.Popen(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-extensions",
+            f"--user-data-dir={profile}",
+            "--proxy-server=127.0.0.1:9",
+            "--proxy-bypass-list=<-loopback>",
+            "--remote-debugging-address=127.0.0.1",
+            "--remote-debugging-port=0",
+            "--window-size=1280,900",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        url = None
+        deadline = time.monotonic() + 60
+        while url is None and time.monotonic() < deadline:
+            line = process.stderr.readline()
+            if not line and process.poll() is not None:
+                break
+            if found := re.search(r"DevTools listening on (ws://\S+)", line):
+                url = found[1]
+        assert url, "Chromium did not open its DevTools endpoint"
+        with connect(url, max_size=None, open_timeout=30) as socket:
+            yield _DevTools(socket)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_chromium_draws_the_dashboard_offline(
+    dashboard: Path, chromium: _DevTools, tmp_path: Path
+) -> None:
+    target = chromium.call("Target.createTarget", url="about:blank")["targetId"]
+    session = chromium.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+    for domain in ("Runtime", "Log", "Network", "Page"):
+        chromium.call(f"{domain}.enable", session)
+    chromium.call("Page.navigate", session, url=dashboard.resolve().as_uri())
+    chromium.wait_for(session, "document.readyState === 'complete'")
+    plots = chromium.wait_for(
+        session,
+        "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2 * "
+        "document.querySelectorAll('.js-plotly-plot').length && "
+        "document.querySelectorAll('.js-plotly-plot').length",
+    )
+    figures = chromium.evaluate(
+        session,
+        "Array.from(document.querySelectorAll('section')).map(s => [s.id, "
+        "s.querySelectorAll('.js-plotly-plot').length])",
+    )
+    assert plots >= len(SECTIONS)
+    assert all(count >= 1 for _, count in figures), figures
+    # What each chart drew: bars, a heatmap, lines against targets.
+    drawn = chromium.evaluate(
+        session,
+        "({bars: document.querySelectorAll('#day-du-loai g.point path').length,"
+        " heat: document.querySelectorAll('#day-du-don-vi .hm, #day-du-don-vi image').length,"
+        " lines: document.querySelectorAll('#chi-so g.trace.scatter path.js-line').length,"
+        " progress: Array.from(document.querySelectorAll('#tien-do .one-period'))"
+        "   .filter(e => e.style.display !== 'none').map(e => e.dataset.period)})",
+    )
+    assert drawn["bars"] > 0 and drawn["heat"] > 0 and drawn["lines"] > 0, drawn
+    assert drawn["progress"] == ["2026Q3"]  # «Tất cả»: the latest period's progress
+
+    # The period filter hides the other periods' rows and shows that period's progress.
+    shown = chromium.evaluate(
+        session,
+        "(() => { const s = document.getElementById('loc-ky'); s.value = '2026Q1';"
+        " s.dispatchEvent(new Event('change'));"
+        " const rows = Array.from(document.querySelectorAll('#con-thieu tr[data-period]'))"
+        "   .filter(r => r.style.display !== 'none').map(r => r.dataset.period);"
+        " const p = Array.from(document.querySelectorAll('#tien-do .one-period'))"
+        "   .filter(e => e.style.display !== 'none').map(e => e.dataset.period);"
+        " return {rows: [...new Set(rows)], progress: p}; })()",
+    )
+    assert shown == {"rows": ["2026Q1"], "progress": ["2026Q1"]}
+    chromium.evaluate(
+        session,
+        "(() => { const s = document.getElementById('loc-ky'); s.value = '';"
+        " s.dispatchEvent(new Event('change')); return true; })()",
+    )
+
+    height = chromium.evaluate(session, "document.documentElement.scrollHeight")
+    chromium.call(
+        "Emulation.setDeviceMetricsOverride",
+        session,
+        width=1280,
+        height=min(int(height), 12000),
+        deviceScaleFactor=1,
+        mobile=False,
+    )
+    time.sleep(1)  # Plotly redraws at the new size
+    shot = chromium.call(
+        "Page.captureScreenshot", session, format="png", captureBeyondViewport=True
+    )
+    png = base64.b64decode(shot["data"])
+    assert png.startswith(b"\x89PNG") and len(png) > 50_000
+    (tmp_path / "dashboard.png").write_bytes(png)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "dashboard.png").write_bytes(png)
+
+    chromium.call("Runtime.evaluate", session, expression="1")  # collect the last events
+    events = [e for e in chromium.events if e.get("sessionId") == session]
+    errors = [
+        e["params"]
+        for e in events
+        if e["method"] == "Runtime.exceptionThrown"
+        or (
+            e["method"] == "Runtime.consoleAPICalled"
+            and e["params"]["type"] in ("error", "warning")
+        )
+        or (
+            e["method"] == "Log.entryAdded"
+            and e["params"]["entry"]["level"] in ("error", "warning")
+        )
+    ]
+    assert errors == []
+    requests = [
+        e["params"]["request"]["url"]
+        for e in events
+        if e["method"] == "Network.requestWillBeSent"
+        and not e["params"]["request"]["url"].startswith(("file:", "data:", "blob:"))
+    ]
+    assert requests == []
+
+
+def test_chromium_reports_a_broken_page(chromium: _DevTools, tmp_path: Path) -> None:
+    """The check above can fail: a page with a script error and a remote image is caught."""
+    page = tmp_path / "broken.html"
+    page.write_text(
+        '<html><body><img src="http://example.invalid/x.png">'
+        "<script>console.error('hỏng'); missing();</script></body></html>",
+        encoding="utf-8",
+    )
+    target = chromium.call("Target.createTarget", url="about:blank")["targetId"]
+    session = chromium.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+    for domain in ("Runtime", "Network", "Page"):
+        chromium.call(f"{domain}.enable", session)
+    chromium.call("Page.navigate", session, url=page.as_uri())
+    chromium.wait_for(session, "document.readyState === 'complete'")
+    chromium.call("Runtime.evaluate", session, expression="1")
+    methods = [e["method"] for e in chromium.events if e.get("sessionId") == session]
+    assert "Runtime.exceptionThrown" in methods
+    assert "Runtime.consoleAPICalled" in methods
+    remote = [
+        e["params"]["request"]["url"]
+        for e in chromium.events
+        if e.get("method") == "Network.requestWillBeSent"
+    ]
+    assert "http://example.invalid/x.png" in remote

@@ -1,0 +1,117 @@
+"""The run report, opened in Debian's headless Chromium with the network shut off."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from openpyxl import Workbook
+
+from outputs.run_report import FileResult, RunRecord, write_run_report
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HOSTILE = '<script>document.title="pwned"</script>[red]x[/red] & «Thôn Đông»'
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on: the proxy every request would have to go through."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _chromium(page: Path, profile: Path, *args: str) -> str:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: `make system` installs it")
+    done = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            f"--proxy-server=127.0.0.1:{_closed_port()}",
+            "--proxy-bypass-list=<-loopback>",
+            *args,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
+    return done.stdout
+
+
+def _record(feedback: Path, started: datetime, dry_run: bool = False) -> RunRecord:
+    files = [
+        FileResult("UBND_2026Q3.xlsx", "inbox/UBND_2026Q3.xlsx", "UBND", "2026Q3", "accepted"),
+        FileResult(
+            "THON-01_2026Q3.xlsx",
+            "inbox/THON-01_2026Q3.xlsx",
+            "THON-01",
+            "2026Q3",
+            "rejected",
+            errors=["Trang tính 'Chỉ tiêu', ô E11: giá trị 'khoảng 5' không phải là số."],
+            feedback=str(feedback),
+        ),
+        FileResult(HOSTILE + ".xlsx", "inbox/x.xlsx", None, None, "rejected", errors=[HOSTILE]),
+    ]
+    return RunRecord(
+        started_at=started,
+        inbox="data/inbox",
+        dry_run=dry_run,
+        listed=4,
+        new=3,
+        verdicts={"accepted": 1, "warned": 0, "rejected": 2},
+        files=files,
+        load=None if dry_run else {"imported": 1, "updated": 0, "ignored": 1, "rejected": 2},
+        seconds={"read": 1.5, "validate": 2.0},
+    )
+
+
+def test_run_report_renders_offline_in_chromium(tmp_path: Path) -> None:
+    feedback = tmp_path / "outbox" / "THON-01" / "THON-01_2026Q3_phan-hoi.xlsx"
+    feedback.parent.mkdir(parents=True)
+    Workbook().save(feedback)
+    runs = tmp_path / "reports" / "runs"
+    first = datetime(2026, 10, 1, 8, 30, tzinfo=UTC)
+    write_run_report(runs, _record(feedback, first, dry_run=True))
+    page = write_run_report(runs, _record(feedback, first + timedelta(hours=2)))
+
+    # Self-contained: nothing to fetch, and a policy that forbids fetching anyway.
+    for html in runs.glob("*.html"):
+        text = html.read_text(encoding="utf-8")
+        assert not re.search(r"(https?:)?//[a-z0-9]", text, re.IGNORECASE), html.name
+        assert "default-src 'none'" in text and "<script>" not in text
+
+    profile = tmp_path / "chromium"
+    dom = _chromium(page, profile, "--dump-dom")
+    assert "Báo cáo lần chạy 01/10/2026 10:30:00" in dom
+    assert dom.index("THON-01_2026Q3.xlsx") < dom.index("UBND_2026Q3.xlsx")  # to fix first
+    assert "giá trị 'khoảng 5' không phải là số" in dom
+    assert "pwned" not in re.findall(r"<title>(.*?)</title>", dom)[0]
+    assert "&lt;script&gt;" in dom  # the unit's text shown, not run
+    link = re.search(r'<a href="([^"]+)">THON-01_2026Q3_phan-hoi\.xlsx</a>', dom)
+    assert link, dom
+    assert (runs / unquote(link[1])).resolve() == feedback.resolve()
+
+    index = _chromium(runs / "index.html", profile, "--dump-dom")
+    assert "Các lần chạy tổng hợp (2)" in index
+    shown = re.findall(r'<a href="([^"]+\.html)">', index)
+    assert shown == [page.name, sorted(runs.glob("*.html"))[0].name]
+    assert "chạy thử" in index and "nạp kho" in index
+
+    shot = tmp_path / "run.png"
+    _chromium(page, profile, f"--screenshot={shot}", "--window-size=1200,900")
+    assert shot.stat().st_size > 10_000

@@ -1,0 +1,26 @@
+"""The dashboard's tables, read from the published copy (its marts) only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from warehouse.db import sql
+from warehouse.query import open_published
+
+# Each is warehouse/sql/analyses/dashboard_<name>.sql.
+QUERIES = ("completeness", "units", "indicators", "progress")
+
+
+def dashboard_data(published: Path) -> dict[str, pd.DataFrame]:
+    """completeness, units, indicators and progress of the quarters started so far.
+
+    Raises:
+        FileNotFoundError: nothing has been published yet.
+    """
+    con = open_published(published)
+    try:
+        return {name: con.execute(sql(f"analyses/dashboard_{name}")).df() for name in QUERIES}
+    finally:
+        con.close()
