@@ -152,7 +152,7 @@ def test_mixed_inbox_listed_equals_recorded(
 
     report = ingest_submissions()
 
-    assert report["listed"] == len(listed)
+    assert report.listed == len(listed)
     rows = _published(settings, "select file_name, unit_code, period, status from mart.submissions")
     names = [r[0] for r in rows]
     # Listed = recorded: a plain file by its name, an unpacked archive by its members.
@@ -211,9 +211,15 @@ def test_mixed_inbox_listed_equals_recorded(
         f"{get_column_letter(value_column + 1)}2",
     )
 
+    # The run's report names members as the warehouse does.
+    assert {f.file for f in report.files} == set(names)
+    assert report.run_report is not None
+    page = Path(report.run_report).read_text(encoding="utf-8")
+    assert f"cac-thon.zip/{zipped_word}/bao-cao.docx" in page
+
     # The unit's feedback names the table and the cell too.
     cell = f"{get_column_letter(value_column + 1)}2"
-    feedback = next(Path(p) for p in report["feedback"] if "bao-cao-sai" in p)
+    feedback = next(Path(p) for p in report.feedback if "bao-cao-sai" in p)
     found = load_workbook(feedback)["Lỗi cần sửa"]
     texts = [str(c) for row in found.iter_rows(values_only=True) for c in row if c]
     assert any(f"'Bảng 1', ô {cell}" in t and "khoảng năm" in t for t in texts)
@@ -223,5 +229,5 @@ def test_mixed_inbox_listed_equals_recorded(
     assert {".zip", ".docx", ".xlsx", ".txt", ".jpg", ".pdf", ".doc", ".rar", ".7z"} <= kept
 
     again = ingest_submissions()
-    assert again["new"] == 0
-    assert again["load"]["imported"] == again["load"]["updated"] == 0
+    assert again.new == 0
+    assert again.load is not None and again.load["imported"] == again.load["updated"] == 0
