@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
@@ -15,6 +15,16 @@ from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
 from prefect.utilities.annotations import quote
 
+from flows.mail_tasks import (
+    MailPull,
+    answer_messages,
+    claim_sender_units,
+    flag_messages,
+    keep_mail_feedback,
+    preview_replies,
+    pull_mailbox,
+    record_pull,
+)
 from flows.progress import listening, step
 from flows.results import IngestResult
 from khcn.settings import Settings, load_settings
@@ -203,15 +213,22 @@ def send_feedback(
 
 @task(cache_policy=NO_CACHE)
 def load_warehouse(
-    verdicts: list[Verdict], receipts: list[Receipt], schema: Schema, settings: Settings
+    verdicts: list[Verdict],
+    receipts: list[Receipt],
+    schema: Schema,
+    settings: Settings,
+    mail: MailPull | None = None,
 ) -> LoadSummary:
-    """Load every received file, one transaction each, and publish the read-only copy."""
+    """Load every received file, one transaction each, record the messages they came in,
+    and publish the read-only copy."""
     with get_client(sync_client=True) as client:
         client.upsert_global_concurrency_limit_by_name(WRITER_LIMIT, 1)
     with concurrency(WRITER_LIMIT, occupy=1, strict=True):
         init(settings.warehouse)
         sync_schema(settings.warehouse, schema, settings)
         summary = load(settings.warehouse, verdicts, receipts, settings)
+        if mail is not None:
+            record_pull(mail, settings, summary.run_id)
         publish(settings.warehouse, settings.published)
         refresh_dashboard(settings)
     return summary
@@ -249,7 +266,9 @@ def file_results(verdicts: list[Verdict], feedback: list[Path | None]) -> list[F
 
 
 @flow(name="ingest-submissions")
-def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> IngestResult:
+def ingest_submissions(
+    dry_run: bool = False, inbox: str | None = None, mail_only: bool = False
+) -> IngestResult:
     """Ingest what units sent; with `dry_run`, validate and write feedback but load nothing.
 
     Each step reports its progress (`flows.progress`), to the run log and to any listener in
@@ -257,38 +276,51 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> Inges
 
     Args:
         dry_run: validate and write feedback only.
-        inbox: an fsspec URL to read instead of the configured inbox.
+        inbox: an fsspec URL to read instead of the configured inbox, or a mailbox URL
+            (`imaps://user@host/INBOX`) to pull instead of any folder.
+        mail_only: pull the mailbox only, not the inbox folder (the working-hours schedule).
     """
     logger = get_run_logger()
     with listening(lambda event: logger.info(event.line())):
-        return _ingest(load_settings(inbox=inbox), dry_run)
+        return _ingest(load_settings(inbox=inbox), dry_run, mail_only)
 
 
-def _ingest(settings: Settings, dry_run: bool) -> IngestResult:
+def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
     started_at = datetime.now(VIETNAM)
-    # A missing folder or an uninstalled filesystem is not transient: no retries for it.
-    check_inbox(settings.inbox_url)
+    if mail_only and not settings.mailbox_url:
+        get_run_logger().warning("Chưa cấu hình hộp thư (mailbox): không có gì để nhận")
+        return IngestResult("", 0, 0, {}, {}, [], [], dry_run, skipped=True)
+    folder = settings.folder_inbox and not mail_only
+    if folder:
+        # A missing folder or an uninstalled filesystem is not transient: no retries for it.
+        check_inbox(settings.inbox_url)
     seconds: dict[str, float] = {}
     with step("schema", seconds):
         schema = load_task_schema(settings)
     with step("receive", seconds) as tally:
-        entries = list_submissions(settings.inbox_url)
-        tally.count = len(entries)
+        entries = list_submissions(settings.inbox_url) if folder else []
         receipts = receive_files(opaque(entries), settings)
+        mail = pull_mailbox(settings, opaque(schema.registry)) if settings.mailbox_url else None
+        receipts += mail.receipts if mail else []
+        tally.count = listed = len(receipts)
         receipts = unpack_archives(opaque(receipts), settings)
         fresh = new_receipts(opaque(receipts), settings)
     with step("read", seconds, len(fresh)):
         submissions = read_files(opaque(fresh), opaque(entries), settings)
+        if mail:
+            claim_sender_units(opaque(submissions), opaque(mail))
     with step("validate", seconds, len(submissions)):
         verdicts = validate_submissions(opaque(submissions), opaque(schema), settings)
     with step("feedback", seconds, len(verdicts)):
         feedback = send_feedback(opaque(verdicts), opaque(fresh), settings)
+        if mail:
+            keep_mail_feedback(opaque(verdicts), opaque(mail), settings)
     summary = summarize(verdicts)
     create_markdown_artifact(summary.markdown(), key="khcn-validation", description="Kiểm tra")
     create_table_artifact(summary.table_rows(), key="khcn-validation-table", description="Kiểm tra")
     result = IngestResult(
-        inbox=settings.inbox_url,
-        listed=len(entries),
+        inbox=settings.inbox_url if folder else (settings.mailbox_url or ""),
+        listed=listed,
         new=len(fresh),
         verdicts={str(k): v for k, v in summary.by_status.items()},
         summary=asdict(summary),
@@ -299,13 +331,18 @@ def _ingest(settings: Settings, dry_run: bool) -> IngestResult:
     )
     if not dry_run:
         with step("load_and_publish", seconds, len(receipts)):
-            loaded = load_warehouse(opaque(verdicts), opaque(receipts), opaque(schema), settings)
+            loaded = load_warehouse(
+                opaque(verdicts), opaque(receipts), opaque(schema), settings, opaque(mail)
+            )
         result.load = {k: v for k, v in loaded.as_dict().items() if k != "files"}
         create_table_artifact(
             [{"kết quả": k, "số tệp": v} for k, v in result.load.items() if k != "run_id"],
             key="khcn-load",
             description="Nạp vào kho",
         )
+    if mail:
+        with step("mail", seconds, len(mail.receipts)):
+            result.mail = _answer(mail, verdicts, schema, settings, dry_run)
     result.seconds = seconds
     record = RunRecord(
         started_at=started_at,
@@ -320,3 +357,32 @@ def _ingest(settings: Settings, dry_run: bool) -> IngestResult:
     )
     result.run_report = str(write_run_report(settings.reports / "runs", record))
     return result
+
+
+def _answer(
+    mail: MailPull, verdicts: list[Verdict], schema: Schema, settings: Settings, dry_run: bool
+) -> dict[str, Any]:
+    """Flag the messages taken and reply to each (a dry run only says what it would send)."""
+    report = mail.report()
+    if dry_run:
+        replies = preview_replies(opaque(mail), opaque(verdicts), settings, schema.registry)
+    else:
+        report["flagged"] = flag_messages(opaque(mail), settings)
+        replies = answer_messages(settings, opaque(schema.registry))
+    report["replies"] = replies
+    if replies:
+        create_table_artifact(
+            [
+                {
+                    "người nhận": r["recipient"],
+                    "tiêu đề": r["subject"],
+                    "kết quả": r["outcome"],
+                    "trạng thái": r["status"],
+                    "tệp kèm": ", ".join(r["attachments"]),
+                }
+                for r in replies
+            ],
+            key="khcn-mail-replies",
+            description="Thư trả lời đơn vị",
+        )
+    return report

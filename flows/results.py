@@ -24,6 +24,8 @@ class IngestResult:
     seconds: dict[str, float] = field(default_factory=dict)
     run_report: str | None = None
     data_docs: str | None = None
+    mail: dict[str, Any] | None = None
+    skipped: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON: every field, files included."""

@@ -369,7 +369,7 @@ def targets_import(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Bảng mục tiêu đã điền (.xlsx, .xls, .ods).")],
     out_file: Annotated[
-        Path | None, typer.Option("--out", help="Tệp mục tiêu (mặc định schemas/targets.yaml).")
+        Path | None, typer.Option("--out", help="Tệp mục tiêu (mặc định targets.yaml của xã).")
     ] = None,
 ) -> None:
     """Nạp mục tiêu theo năm từ bảng tính; lỗi nêu rõ sheet, hàng, cột."""
@@ -687,6 +687,15 @@ def ingest(
         _print_json(result.to_dict())
     else:
         _print_ingest(result)
+        _print_mail(result.mail)
+
+
+def _print_mail(mail: dict[str, Any] | None) -> None:
+    """Per message of the mailbox: what was taken and what was answered, as plain text."""
+    from outputs.replies import mail_report_lines
+
+    for line in mail_report_lines(mail) if mail else []:
+        out.print(Text(line))
 
 
 @app.command("consolidate", cls=cli_vi.Command)
@@ -712,6 +721,7 @@ def consolidate(
         _print_json(result.to_dict())
         return
     _print_ingest(result.ingest)
+    _print_mail(result.ingest.mail)
     _print_status(result.completeness)
     _print_indicators(result.indicators)
 

@@ -25,7 +25,13 @@ from schemas.periods import Period, parse_period
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = PROJECT_ROOT / "schemas"
 # The files of the commune's own plan, registry and data elements; the shipped ones are defaults.
-SCHEMA_FILES: tuple[str, ...] = ("catalog.yaml", "units.yaml", "parties.yaml", "elements.yaml")
+SCHEMA_FILES: tuple[str, ...] = (
+    "catalog.yaml",
+    "units.yaml",
+    "parties.yaml",
+    "elements.yaml",
+    "targets.yaml",
+)
 
 
 class Settings(BaseSettings):
@@ -100,6 +106,25 @@ class Settings(BaseSettings):
             self.schemas_dir = self.commune_schemas
         return self
 
+    # The commune's mailbox. Passwords are never settings of the config file: they come from
+    # KHCN_MAILBOX_PASSWORD / KHCN_SMTP_PASSWORD or from the files named here.
+    mailbox: str = Field(
+        default="", description="IMAP URL, imaps://user@host[:port]/INBOX; empty: no mailbox"
+    )
+    mailbox_password_file: Path | None = None
+    mailbox_processed_folder: str = Field(
+        default="", description="folder processed messages move to, e.g. 'Đã xử lý'; empty: stay"
+    )
+    mail_ca_file: Path | None = Field(
+        default=None, description="CA bundle for the mail servers' certificates; default system"
+    )
+    smtp: str = Field(
+        default="", description="smtps://user@host:465 (TLS) or smtp://user@host:587 (STARTTLS)"
+    )
+    smtp_password_file: Path | None = None
+    mail_from: str = Field(default="", description="From of replies; default the mailbox user")
+    mail_timeout_seconds: float = 60.0
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -145,6 +170,16 @@ class Settings(BaseSettings):
     def service(self) -> Path:
         return self.service_dir or self.data_dir / "service"
 
+    @cached_property
+    def mailbox_url(self) -> str:
+        """The mailbox to pull: the configured one, or the inbox when that is an IMAP URL."""
+        return self.inbox if is_mailbox_url(self.inbox) else self.mailbox
+
+    @property
+    def folder_inbox(self) -> bool:
+        """Whether the inbox is a folder (fsspec URL) to list, rather than a mailbox."""
+        return not is_mailbox_url(self.inbox)
+
     @property
     def plan_years(self) -> range:
         return range(self.plan_start_year, self.plan_end_year + 1)
@@ -160,6 +195,29 @@ class Settings(BaseSettings):
             years = self.plan_years
             raise ValueError(f"kỳ {period} nằm ngoài kế hoạch {years[0]}-{years[-1]}")
         return period
+
+
+def is_mailbox_url(url: str) -> bool:
+    """Whether a URL names an IMAP mailbox (`imap://`, `imaps://`)."""
+    return url.lower().startswith(("imap://", "imaps://"))
+
+
+def mail_password(kind: str, settings: Settings) -> str | None:
+    """The mailbox (`kind="mailbox"`) or SMTP (`kind="smtp"`) password.
+
+    Read from `KHCN_MAILBOX_PASSWORD` / `KHCN_SMTP_PASSWORD`, else from the file named by
+    `mailbox_password_file` / `smtp_password_file` (first line); never from the config file,
+    which is often readable by everyone on the machine. The SMTP password defaults to the
+    mailbox's: most providers use one account for both.
+    """
+    variable = os.environ.get(f"KHCN_{kind.upper()}_PASSWORD")
+    if variable:
+        return variable
+    path = settings.mailbox_password_file if kind == "mailbox" else settings.smtp_password_file
+    if path is not None:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return lines[0].strip() if lines else ""
+    return mail_password("mailbox", settings) if kind == "smtp" else None
 
 
 def load_settings(**overrides: Any) -> Settings:

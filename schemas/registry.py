@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ _COLUMNS = {
 _TYPES = {fold(t): t for t in UNIT_TYPES}
 _YES = {"", "co", "x", "1", "true", "yes", "dang hoat dong"}
 _NO = {"khong", "0", "false", "no", "ngung hoat dong"}
+_EMAIL_SEPARATORS = re.compile(r"[,;\s]+")
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 SAMPLE_NOTE = "# DỮ LIỆU MẪU: thay bằng danh sách đơn vị thật của xã (khcn units import TỆP).\n"
 
 
@@ -64,6 +67,10 @@ def read_registry(path: Path, sample: bool = False) -> Registry:
         active = fold(record.get("active", ""))
         if active not in _YES | _NO:
             problems.add(file, number, f"Đang hoạt động «{record['active']}»: ghi Có hoặc Không")
+        emails = split_emails(record.get("email", ""))
+        for address in emails:
+            if not _EMAIL.match(address):
+                problems.add(file, number, f"Email «{address}» không hợp lệ; ghi dạng ten@mien.vn")
         if code:
             first_row.setdefault(code, number)
         if len(problems) == before:
@@ -72,7 +79,7 @@ def read_registry(path: Path, sample: bool = False) -> Registry:
                     code=code,
                     name=name,
                     type=_TYPES[fold(kind)],  # type: ignore[arg-type]
-                    email=record.get("email") or None,
+                    email="; ".join(emails) or None,
                     active=active not in _NO,
                 )
             )
@@ -80,6 +87,21 @@ def read_registry(path: Path, sample: bool = False) -> Registry:
         problems.add(file, None, "không có đơn vị nào dưới hàng tiêu đề")
     problems.raise_if_any()
     return Registry(source=path.name, sample=sample, units=tuple(units))
+
+
+def split_emails(text: str | None) -> tuple[str, ...]:
+    """The addresses of one registry cell: several per unit, separated by `,`, `;` or spaces."""
+    return tuple(a.lower() for a in _EMAIL_SEPARATORS.split(text or "") if a)
+
+
+def units_by_email(registry: Registry) -> dict[str, tuple[str, ...]]:
+    """Address → the codes of the active units that list it (more than one is ambiguous)."""
+    found: dict[str, list[str]] = {}
+    for unit in registry.units:
+        if unit.active:
+            for address in split_emails(unit.email):
+                found.setdefault(address, []).append(unit.code)
+    return {address: tuple(codes) for address, codes in found.items()}
 
 
 def write_registry(registry: Registry, path: Path) -> None:

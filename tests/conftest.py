@@ -26,6 +26,21 @@ def _khcn_environment_restored() -> Iterator[None]:
     os.environ.update(before)
 
 
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One Prefect API for the whole session, with its own home and no analytics.
+
+    Modules that run flows use it (`pytestmark = pytest.mark.usefixtures("prefect_api")`).
+    """
+    home = tmp_path_factory.mktemp("prefect-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PREFECT_HOME", str(home))
+        patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        patch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+        with prefect_test_harness(server_startup_timeout=120):
+            yield
+
+
 @pytest.fixture
 def reference_appendix() -> Path:
     if not REFERENCE_APPENDIX.exists():
@@ -50,18 +65,3 @@ def settings(schemas_dir: Path, tmp_path: Path) -> Settings:
 def schema(settings: Settings) -> Schema:
     """The shipped task schema, loaded from the test's own copy."""
     return load_schema(settings)
-
-
-@pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """One Prefect API for the whole session, with its own home and no analytics.
-
-    Modules that run flows ask for it (`pytestmark = pytest.mark.usefixtures("prefect_api")`).
-    """
-    home = tmp_path_factory.mktemp("prefect-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PREFECT_HOME", str(home))
-        patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        patch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-        with prefect_test_harness(server_startup_timeout=120):
-            yield

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -123,7 +123,7 @@ def test_consolidation_reports_the_last_quarter_past_its_deadline(settings: Sett
 
 
 def test_new_receipts_skips_known_and_repeated_bytes(settings: Settings, tmp_path: Path) -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     now = datetime.now(UTC)
     made = [

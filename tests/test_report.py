@@ -102,7 +102,7 @@ def test_period_outside_the_plan_is_one_vietnamese_line(
 ) -> None:
     result = runner.invoke(app, ["report", "--period", "2031Q1"], env=_env(settings))
     assert result.exit_code == 1
-    assert result.output.strip() == "Lỗi kỳ «2031Q1» nằm ngoài kế hoạch 2026-2030"
+    assert result.output.strip() == "Lỗi: kỳ «2031Q1» nằm ngoài kế hoạch 2026-2030"
     garbled = runner.invoke(app, ["report", "--period", "quý 3"], env=_env(settings))
     assert garbled.exit_code == 1
     assert len(garbled.output.strip().splitlines()) == 1
@@ -239,4 +239,4 @@ def test_pdf_has_heading_tables_and_charts(published: Path, settings: Settings) 
 def test_report_before_any_publication(settings: Settings) -> None:
     result = runner.invoke(app, ["report", "--period", "2026Q3"], env=_env(settings))
     assert result.exit_code == 1
-    assert result.output.startswith("Lỗi chưa có bản công bố của kho dữ liệu")
+    assert result.output.startswith("Lỗi: chưa có bản công bố của kho dữ liệu")

@@ -172,8 +172,9 @@ def test_a_failed_query_says_so_once(published: Settings) -> None:
     code, _, stderr = _cli(published, "query", "select * from nowhere")
 
     assert code == 1
-    # DuckDB's own explanation follows, with its pointer to the faulty word.
-    assert stderr.startswith("Lỗi: câu truy vấn không chạy được: ")
+    # One line: what is wrong in Vietnamese, DuckDB's own words naming the faulty name.
+    assert stderr.startswith("Lỗi: không có bảng, cột hay hàm này: ")
+    assert "nowhere" in stderr and stderr.count("\n") == 1
     assert "truy vấn lỗi" not in stderr and "Traceback" not in stderr
 
 

@@ -19,8 +19,15 @@ STAGING_VIEWS: tuple[str, ...] = (
     "stg_data_values",
     "stg_progress",
     "stg_findings",
+    "stg_mail_attachments",
 )
-CORE_VIEWS: tuple[str, ...] = ("submissions", "data_values", "progress", "unit_year_values")
+CORE_VIEWS: tuple[str, ...] = (
+    "submissions",
+    "data_values",
+    "progress",
+    "unit_year_values",
+    "mail_provenance",
+)
 MARTS: tuple[str, ...] = (
     "submissions",
     "submission_errors",

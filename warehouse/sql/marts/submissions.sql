@@ -6,6 +6,10 @@ units as (
     select * from core.units
 ),
 
+mail as (
+    select * from core.mail_provenance
+),
+
 final as (
     select
         submissions.submission_id,
@@ -29,9 +33,15 @@ final as (
         submissions.deadline,
         submissions.received_on_time as on_time,
         submissions.loaded_at,
-        submissions.run_id
+        submissions.run_id,
+        mail.mail_message_id,
+        mail.mail_sender,
+        mail.mail_sender_unit,
+        mail.mail_subject,
+        mail.attachment_name
     from submissions
     left join units on submissions.unit_code = units.unit_code
+    left join mail on submissions.url = mail.url and submissions.sha256 = mail.sha256
 )
 
 select * from final
