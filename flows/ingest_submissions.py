@@ -34,7 +34,9 @@ from schemas.registry import unit_names
 from schemas.schema import Schema, load_schema
 from schemas.validation import summarize, validate_in_batches
 from schemas.verdict import Verdict
+from sources.archives import is_archive, member_url, unit_folder_of, unpack_many
 from sources.feedback import write_feedback
+from sources.guard import Limits
 from sources.inbox import InboxEntry, check_inbox, list_inbox, open_source
 from sources.model import Submission
 from sources.names import Names
@@ -97,6 +99,50 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
 
 
 @task(cache_policy=NO_CACHE)
+def unpack_archives(receipts: list[Receipt], settings: Settings) -> list[Receipt]:
+    """Replace each received .zip by its members, each archived as a receipt of its own.
+
+    The .zip itself stays in the archive. Unpacking runs in worker processes under the reading
+    limits; an archive that is rejected (hostile, broken, empty) stays a receipt of its own, and
+    reading it gives the reason. Members keep the archive's reception time.
+    """
+    zips = [r for r in receipts if is_archive(r.name)]
+    if not zips:
+        return receipts
+    limits = Limits.of(settings)
+    unpacked = dict(
+        zip(
+            (r.archived_path for r in zips),
+            unpack_many([(r.name, _archived_bytes(r, limits)) for r in zips], limits),
+            strict=True,
+        )
+    )
+    out: list[Receipt] = []
+    for receipt in receipts:
+        result = unpacked.get(receipt.archived_path) if is_archive(receipt.name) else None
+        if result is None or result.issue is not None:
+            out.append(receipt)
+            continue
+        out.extend(
+            archive(
+                member.data,
+                name=member.name,
+                url=member_url(receipt.url, member.path),
+                archive_dir=settings.archive,
+                received_at=receipt.received_at,
+            )
+            for member in result.members
+        )
+    return out
+
+
+def _archived_bytes(receipt: Receipt, limits: Limits) -> bytes:
+    # Too big a file is read only up to the limit; the worker then rejects it unopened.
+    with receipt.archived_path.open("rb") as handle:
+        return handle.read(limits.max_file_bytes + 1)
+
+
+@task(cache_policy=NO_CACHE)
 def new_receipts(receipts: list[Receipt], settings: Settings) -> list[Receipt]:
     """The files whose bytes the warehouse has never seen (each once)."""
     known = set(known_hashes(settings.warehouse))
@@ -121,7 +167,10 @@ def read_files(
     folders = {entry.url: entry.unit_folder for entry in entries}
     archived = [
         InboxEntry(
-            url=str(r.archived_path), name=r.name, size=r.size, unit_folder=folders.get(r.url)
+            url=str(r.archived_path),
+            name=r.name,
+            size=r.size,
+            unit_folder=unit_folder_of(r.url, folders),
         )
         for r in receipts
     ]
@@ -265,7 +314,8 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         receipts = receive_files(opaque(entries), settings)
         mail = pull_mailbox(settings, opaque(schema.registry)) if settings.mailbox_url else None
         receipts += mail.receipts if mail else []
-        tally.count = len(receipts)
+        tally.count = listed = len(receipts)
+        receipts = unpack_archives(opaque(receipts), settings)
         fresh = new_receipts(opaque(receipts), settings)
     with step("read", seconds, len(fresh)):
         submissions = read_files(opaque(fresh), opaque(entries), settings, opaque(schema))
@@ -282,7 +332,7 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
     create_table_artifact(summary.table_rows(), key="khcn-validation-table", description="Kiểm tra")
     result = IngestResult(
         inbox=settings.inbox_url if folder else (settings.mailbox_url or ""),
-        listed=len(receipts),
+        listed=listed,
         new=len(fresh),
         verdicts={str(k): v for k, v in summary.by_status.items()},
         summary=asdict(summary),

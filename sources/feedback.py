@@ -183,8 +183,11 @@ def _copy(path: Path, name: str) -> tuple[Workbook, dict[str, str]]:
     try:
         if suffix in (".xlsx", ".xlsm"):
             return _open_xlsx(path)
-        if suffix == ".csv":
+        if suffix in (".csv", ".tsv", ".txt"):
             return _rebuild(_csv_sheets(path, name))
+        if suffix not in (".xls", ".ods"):
+            # A Word report (or anything else) has no sheets to copy: the findings sheet alone.
+            return _rebuild([])
         return _rebuild(_calamine_sheets(path))
     except (CalamineError, OSError, ValueError, KeyError, UnicodeError, csv.Error):
         # The reader opened this file, so this is rare; the findings sheet alone still helps.

@@ -43,7 +43,16 @@ from sources.model import ReadIssue, issue
 if TYPE_CHECKING:
     from khcn.settings import Settings
 
-SUPPORTED_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods", ".csv"})
+SUPPORTED_SUFFIXES = frozenset(
+    {".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".tsv", ".txt", ".docx", ".zip"}
+)
+_TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
+# Office's password encryption wraps the real file in an OLE container with this stream.
+_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+_NOT_A_ZIP = {
+    ".docx": "nội dung không phải tài liệu Word .docx",
+    ".zip": "nội dung không phải tệp nén .zip",
+}
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # Real sheet XML compresses 10-30x; a part that inflates much more and is large is a bomb.
@@ -89,7 +98,7 @@ def check_structure(name: str, data: bytes, limits: Limits) -> ReadIssue | None:
     """The cheap, in-process checks of one file.
 
     Args:
-        name: the file name as listed (its suffix decides CSV versus workbook).
+        name: the file name as listed (its suffix decides text, workbook, .docx or .zip).
         data: the file's bytes.
         limits: the reading limits.
 
@@ -101,12 +110,21 @@ def check_structure(name: str, data: bytes, limits: Limits) -> ReadIssue | None:
         return issue("R-FILE-FORMAT", file=name, ext=suffix or "không có")
     if len(data) > limits.max_file_bytes:
         return issue("R-FILE-TOO-BIG", file=name, size=len(data), limit=limits.max_file_bytes)
-    if suffix == ".csv":
+    if suffix in _TEXT_SUFFIXES:
         return None
     if data.startswith(OLE_MAGIC):
+        if _ENCRYPTED_STREAM in data:
+            return issue("R-FILE-PASSWORD", file=name)
+        if suffix == ".docx":
+            detail = "tệp Word cũ (.doc) được đổi đuôi thành .docx"
+            return issue("R-FILE-CORRUPT", file=name, detail=detail)
         return None
     if not data.startswith(ZIP_MAGIC):
-        return issue("R-FILE-CORRUPT", file=name, detail="nội dung không phải bảng tính Excel")
+        detail = _NOT_A_ZIP.get(suffix, "nội dung không phải bảng tính Excel")
+        return issue("R-FILE-CORRUPT", file=name, detail=detail)
+    if suffix == ".zip":
+        # An archive's own checks run where it is unpacked (`sources.archives`).
+        return None
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return _check_zip(name, archive, memoryview(data), limits)
@@ -144,6 +162,8 @@ def _check_zip(
         parts = PurePosixPath(info.filename.replace("\\", "/")).parts
         if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in info.filename:
             return issue("R-FILE-UNSAFE", file=name, detail=f"mục nén '{info.filename}'")
+        if info.flag_bits & 1:
+            return issue("R-FILE-PASSWORD", file=name)
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
         if total > limits.max_unpacked_bytes or (

@@ -2,8 +2,9 @@
 
 The inbox is walked recursively. A folder per unit is allowed (`inbox/THON-01/bao-cao.xlsx`):
 the nearest folder below the inbox root whose name is not a period is the entry's unit folder.
-Office lock files, `.DS_Store` and `Thumbs.db` are skipped; every other file is listed, so
-anything unreadable is reported by the reader rather than silently dropped.
+Office lock files, `.DS_Store`, `Thumbs.db` and `__MACOSX` folders are skipped; every other
+file is listed (images, PDFs, .doc, .rar…), so that anything unreadable is answered by the
+reader rather than silently dropped.
 """
 
 from __future__ import annotations
@@ -19,11 +20,8 @@ import fsspec
 from fsspec.core import split_protocol, url_to_fs
 from fsspec.registry import known_implementations
 
+from sources.archives import is_junk
 from sources.values import parse_period
-
-_IGNORED_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
-# `~$x.xlsx` (Excel), `.~lock.x.ods#` (LibreOffice), `._x.xlsx` (macOS resource forks).
-_IGNORED_PATTERN = re.compile(r"^(~\$|\.~lock\.|\._)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +37,7 @@ class InboxEntry:
 
 def is_ignored(name: str) -> bool:
     """Whether a file name is housekeeping, not a submission (lock files, `.DS_Store`…)."""
-    return name.lower() in _IGNORED_NAMES or bool(_IGNORED_PATTERN.match(name))
+    return is_junk(name)
 
 
 def check_inbox(url: str, reach_seconds: float | None = None) -> None:

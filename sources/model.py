@@ -35,8 +35,34 @@ FIELD_LABELS: dict[str, str] = {
 READ_ISSUES: dict[str, tuple[Severity, str, str]] = {
     "R-FILE-FORMAT": (
         "error",
-        "Tệp '{file}' không phải bảng tính được hỗ trợ (đuôi '{ext}').",
-        "Gửi lại báo cáo bằng tệp .xlsx theo mẫu của xã (hoặc .xls, .ods, .csv).",
+        "Tệp '{file}' không phải dạng báo cáo đọc được (đuôi '{ext}'): ảnh chụp, PDF, tệp Word "
+        "cũ (.doc) hay tệp nén .rar/.7z không cho lấy ra số liệu.",
+        "Gửi lại báo cáo bằng tệp .xlsx theo mẫu của xã; cũng nhận .xlsm, .xls, .ods, .csv, "
+        ".tsv, .txt (Unicode Text của Excel), .docx có bảng số liệu, hoặc tệp .zip chứa các "
+        "tệp đó.",
+    ),
+    "R-FILE-PASSWORD": (
+        "error",
+        "Tệp '{file}' được đặt mật khẩu nên không mở được.",
+        "Mở tệp, gỡ mật khẩu (Excel: Tệp > Thông tin > Bảo vệ sổ làm việc > Mã hoá bằng mật "
+        "khẩu, xoá mật khẩu; tệp nén: nén lại không đặt mật khẩu), lưu rồi gửi lại; không gửi "
+        "mật khẩu qua thư.",
+    ),
+    "R-FILE-ARCHIVE-NESTED": (
+        "error",
+        "Tệp '{file}' là tệp nén nằm trong một tệp nén khác; chỉ đọc một lớp nén.",
+        "Giải nén tệp bên trong, hoặc gửi thẳng các tệp báo cáo (hoặc một tệp .zip chứa chúng).",
+    ),
+    "R-FILE-ARCHIVE-EMPTY": (
+        "error",
+        "Tệp nén '{file}' không chứa tệp báo cáo nào.",
+        "Kiểm tra lại tệp nén: cho các tệp báo cáo (.xlsx, .xls, .ods, .csv, .docx…) vào rồi "
+        "gửi lại.",
+    ),
+    "R-FILE-ARCHIVE-TOO-MANY": (
+        "error",
+        "Tệp nén '{file}' chứa quá nhiều tệp ({count} tệp, tối đa {limit}).",
+        "Chia thành nhiều tệp nén nhỏ hơn, mỗi tệp tối đa {limit} tệp báo cáo.",
     ),
     "R-FILE-CORRUPT": (
         "error",
@@ -76,8 +102,14 @@ READ_ISSUES: dict[str, tuple[Severity, str, str]] = {
     ),
     "R-FILE-ENCODING": (
         "error",
-        "Không đọc được bảng mã chữ của tệp CSV '{file}'.",
+        "Không đọc được bảng mã chữ của tệp văn bản '{file}'.",
         "Lưu tệp CSV với bảng mã UTF-8 (CSV UTF-8) hoặc gửi tệp .xlsx.",
+    ),
+    "R-FILE-ENCODING-LEGACY": (
+        "error",
+        "Tệp văn bản '{file}' dùng bảng mã {name} cũ, không chuyển sang Unicode chắc chắn được.",
+        "Chuyển mã tệp sang Unicode (ví dụ công cụ chuyển mã của Unikey, từ {name} sang "
+        "Unicode) hoặc mở bằng Excel và lưu thành .xlsx, rồi gửi lại.",
     ),
     "R-TABLE-NOT-FOUND": (
         "error",

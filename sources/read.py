@@ -1,8 +1,10 @@
 """Reading one submission file into a `Submission`, and many of them safely.
 
 `.xlsx`, `.xlsm`, `.xls` and `.ods` are read with python-calamine, values only (cached formula
-results; macros are never run). `.csv` is decoded (UTF-8 with or without BOM, UTF-16,
-Windows-1258), its delimiter sniffed, and treated as one sheet named after the file.
+results; macros are never run). Text exports (`.csv`, `.tsv`, `.txt`) are decoded and split
+by `sources.textfile` into one sheet named after the file. Word reports (`.docx`) give one grid
+per body table (`Bảng 1`, `Bảng 2`…) and one of the text above them (`sources.word`). Members
+of a `.zip` arrive here one by one, already unpacked (`sources.archives`).
 
 Every sheet is searched for tables (`sources.tables`). Unit and period come from the workbook
 (label cells such as `Mã đơn vị | THON-01`, table columns, the hidden `_khcn` sheet), else from
@@ -22,8 +24,6 @@ from empty ones and read as missing.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
 import io
 import os
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
 
 from khcn.text import canonical, fold
+from sources import archives, textfile
 from sources.guard import ZIP_MAGIC, Limits, check_structure, run_isolated, sheet_parts
 from sources.model import (
     FIELD_LABELS,
@@ -141,6 +142,8 @@ def _workbook_grids(ctx: _Context) -> list[Grid]:
                 grid.add_merged(sheet.merged_cell_ranges)
                 grids.append(grid)
     except CalamineError as exc:
+        if "password" in str(exc).lower():
+            raise _Unreadable(issue("R-FILE-PASSWORD", file=sub.name)) from exc
         raise _Unreadable(issue("R-FILE-CORRUPT", file=sub.name, detail=str(exc)[:200])) from exc
     return grids
 
@@ -160,58 +163,59 @@ def _read_meta(ctx: _Context, rows: Sequence[Sequence[object]]) -> None:
             ctx.periods.append(_Claim(parse_period(value) or value, _TEMPLATE_SOURCE))
 
 
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-def _decode(data: bytes) -> str | None:
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding, errors="replace")
-    # UTF-16 without BOM shows as a NUL in every other byte of ASCII text.
-    head = data[:4096]
-    if head and head.count(0) > len(head) // 4:
-        encoding = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
-        return data.decode(encoding, errors="replace")
-    for encoding in ("utf-8", "cp1258"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return None
-
-
-def _csv_grid(ctx: _Context) -> Grid:
+def _text_grid(ctx: _Context) -> Grid:
     sub = ctx.submission
-    text = _decode(ctx.data)
-    if text is None:
-        raise _Unreadable(issue("R-FILE-ENCODING", file=sub.name))
-    sample = text[:8192]
+    sheet = PurePosixPath(sub.name).stem
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        first = sample.splitlines()[0] if sample else ""
-        delimiter = max(",;\t", key=first.count)
-        dialect = type("Sniffed", (csv.excel,), {"delimiter": delimiter})
-    rows: list[list[object]] = []
-    cells = 0
-    for record in csv.reader(io.StringIO(text, newline=""), dialect):
-        cells += len(record)
-        if cells > ctx.limits.max_cells:
-            found = issue(
-                "R-FILE-TOO-MANY-CELLS",
-                file=sub.name,
-                sheet=PurePosixPath(sub.name).stem,
-                cells=f"hơn {cells}",
-                limit=ctx.limits.max_cells,
-            )
-            raise _Unreadable(found)
-        # Windows-1258 text arrives with combining tone marks; one spelling from here on.
-        rows.append([canonical(cell) for cell in record])
-    return Grid(sub.url, PurePosixPath(sub.name).stem, rows)
+        decoded = textfile.decode(ctx.data)
+    except textfile.LegacyEncoding as exc:
+        raise _Unreadable(issue("R-FILE-ENCODING-LEGACY", file=sub.name, name=exc.name)) from exc
+    if decoded is None:
+        raise _Unreadable(issue("R-FILE-ENCODING", file=sub.name))
+    try:
+        rows = textfile.rows_of(decoded.text, ctx.limits.max_cells)
+    except textfile.TooManyCells as exc:
+        found = issue(
+            "R-FILE-TOO-MANY-CELLS",
+            file=sub.name,
+            sheet=sheet,
+            cells=f"hơn {exc.cells}",
+            limit=ctx.limits.max_cells,
+        )
+        raise _Unreadable(found) from exc
+    return Grid(sub.url, sheet, rows)
+
+
+def _docx_grids(ctx: _Context) -> list[Grid]:
+    # Imported here: python-docx costs every worker's start, and most inboxes hold no .docx.
+    from sources import word
+
+    sub = ctx.submission
+    try:
+        return word.grids(ctx.data, sub.url, ctx.limits.max_cells)
+    except word.TooManyCells as exc:
+        found = issue(
+            "R-FILE-TOO-MANY-CELLS",
+            file=sub.name,
+            sheet=exc.sheet,
+            cells=f"hơn {exc.cells}",
+            limit=ctx.limits.max_cells,
+        )
+        raise _Unreadable(found) from exc
+    except word.NotADocument as exc:
+        # python-docx's messages are English and name internals: the unit is told plainly.
+        detail = "không phải tài liệu Word .docx hợp lệ"
+        raise _Unreadable(issue("R-FILE-CORRUPT", file=sub.name, detail=detail)) from exc
+
+
+def _grids(ctx: _Context) -> list[Grid]:
+    """The grids of the file, by its suffix."""
+    suffix = PurePosixPath(ctx.submission.name).suffix.lower()
+    if suffix in textfile.TEXT_SUFFIXES:
+        return [_text_grid(ctx)]
+    if suffix == ".docx":
+        return _docx_grids(ctx)
+    return _workbook_grids(ctx)
 
 
 _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
@@ -539,8 +543,7 @@ def _settle(ctx: _Context, claims: list[_Claim], kind: str) -> str | None:
 def _parse(ctx: _Context, unit_folder: str | None) -> Submission:
     sub = ctx.submission
     try:
-        is_csv = PurePosixPath(sub.name).suffix.lower() == ".csv"
-        grids = [_csv_grid(ctx)] if is_csv else _workbook_grids(ctx)
+        grids = _grids(ctx)
     except _Unreadable as exc:
         sub.issues.append(exc.issue)
         return sub
@@ -661,7 +664,20 @@ def _read(
     if rejected:
         sub.issues.append(rejected)
         return sub
+    if archives.is_archive(name):
+        sub.issues.append(_archive_issue(name, data, limits))
+        return sub
     return _parse(_Context(sub, data, limits, [], [], names=names), unit_folder)
+
+
+def _archive_issue(name: str, data: bytes, limits: Limits) -> ReadIssue:
+    """Why a zip reaches the reader instead of its members: nested in another archive, or
+    rejected when the flow unpacked it (unpacking again gives the same answer)."""
+    if archives.is_member_name(name):
+        return issue("R-FILE-ARCHIVE-NESTED", file=name)
+    unpacked = archives.unpack(name, data, limits)
+    # Members that unpack here did not when the flow tried: a worker crashed on it there.
+    return unpacked.issue or issue("R-FILE-CRASH", file=name)
 
 
 def _work(job: _Job) -> Submission:

@@ -16,7 +16,7 @@ FILES = {
     "THON-01/bao-cao.xlsx": b"",
     "2026Q3/THON-02/bc.xlsx": b"",
     "TH-NH_2026Q3.xlsx": b"",
-    "ghi-chu.txt": b"hello",
+    "anh-chup.jpg": b"hello",
     "THON-01/~$bao-cao.xlsx": b"lock",
     ".DS_Store": b"x",
     "THON-01/Thumbs.db": b"x",
@@ -54,7 +54,7 @@ def test_listing(inbox: str) -> None:
         ("bc.xlsx", "THON-02"),
         ("TH-NH_2026Q3.xlsx", None),
         ("bao-cao.xlsx", "THON-01"),
-        ("ghi-chu.txt", None),
+        ("anh-chup.jpg", None),
     ]
     assert entries[3].size == 5
     assert all(e.url.startswith("memory://") == inbox.startswith("memory://") for e in entries)

@@ -35,6 +35,14 @@ from filemakers import (  # noqa: E402
     xlsm_bytes,
     xlsx_bytes,
 )
+from formatmakers import (  # noqa: E402
+    docx_bytes,
+    encrypted,
+    text_export,
+    word_report,
+    word_value_rows,
+    zip_bytes,
+)
 
 STAMP = (2026, 1, 1, 0, 0, 0)
 SIGNATURE = [
@@ -263,10 +271,68 @@ def defects() -> dict[str, bytes]:
         "xl/worksheets/sheet2.xml",
     )
     files["zip_bomb.xlsx"] = zip_bomb()
+    files.update(other_formats(good))
     return {
-        name: deterministic(data) if data.startswith(b"PK\x03\x04") and "_zip" not in name else data
+        name: deterministic(data)
+        if data.startswith(b"PK\x03\x04") and "_zip" not in name and not name.endswith(".zip")
+        else data
         for name, data in files.items()
     }
+
+
+def other_formats(good: bytes) -> dict[str, bytes]:
+    """Word reports, text exports, archives, password-protected and non-spreadsheet files."""
+    files: dict[str, bytes] = {}
+    files["word_report.docx"] = docx_bytes(word_report())
+    # `Báo cáo kết quả` spans `Giá trị | Ghi chú`; the other header cells span both rows.
+    top = ["Mã nhiệm vụ", "Mã chỉ tiêu", "Tên chỉ tiêu", "Đơn vị tính", "Báo cáo kết quả", None]
+    bottom = [None, None, None, None, "Giá trị", "Ghi chú"]
+    merges = [((0, j), (1, j)) for j in range(4)] + [((0, 4), (0, 5))]
+    files["word_report_merged_header.docx"] = docx_bytes(
+        ["Mã đơn vị: THON-01", "Kỳ báo cáo: 2026Q3", [top, bottom, *word_value_rows()]],
+        merges=[merges],
+    )
+    files["word_report_value_not_number.docx"] = docx_bytes(
+        word_report(values=["3", "khoảng 120", "1.234,5"])
+    )
+    files["word_doc_renamed_docx.docx"] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
+
+    rows = csv_rows()
+    files["text_unicode_text_utf16le_tab.txt"] = text_export(rows, "utf-16-le-bom", "\t")
+    files["text_utf16be_bom_tab.tsv"] = text_export(rows, "utf-16-be-bom", "\t")
+    files["text_utf8_no_bom_semicolon.csv"] = text_export(rows, "utf-8", ";")
+    files["text_tcvn3_comma.csv"] = text_export(rows, "tcvn3", ",")
+    files["text_vni_comma.csv"] = text_export(rows, "vni", ",")
+
+    files["password_protected.xlsx"] = encrypted(deterministic(good))
+    files["not_submission_photo.jpg"] = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64)
+    files["not_submission_legacy_word.doc"] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
+    files["not_submission_archive.rar"] = b"Rar!\x1a\x07\x01\x00" + bytes(32)
+    files["not_submission_archive.7z"] = b"7z\xbc\xaf\x27\x1c" + bytes(32)
+
+    village2 = deterministic(xlsx_bytes(template(unit="THON-02")))
+    files["archives/villages.zip"] = zip_bytes(
+        {
+            "THON-01_2026Q3.xlsx": deterministic(good),
+            "THON-03/bao-cao.docx": deterministic(docx_bytes(word_report(unit="THON-03"))),
+            "THON-02/bao-cao.xlsx": village2,
+            "anh-chup.jpg": b"\xff\xd8\xff\xe0",
+            "cu/bao-cao-cu.zip": zip_bytes({"THON-01_2026Q2.xlsx": deterministic(good)}),
+            "__MACOSX/._THON-01_2026Q3.xlsx": b"junk",
+            "Thumbs.db": b"junk",
+        }
+    )
+    files["archives/only_junk.zip"] = zip_bytes({"__MACOSX/._a.xlsx": b"x", ".DS_Store": b"x"})
+    files["archives/path_trick.zip"] = zip_bytes({"../../evil.xlsx": deterministic(good)})
+    files["archives/encrypted_member.zip"] = zip_bytes(
+        {"THON-01_2026Q3.csv": "Mã đơn vị;THON-01\r\n".encode()}, encrypted=True
+    )
+    files["archives/bomb_member.zip"] = zip_bytes({"to.xlsx": bytes(15 * 1024 * 1024)})
+    files["archives/truncated.zip"] = files["archives/villages.zip"][:900]
+    files["archives/too_many_members.zip"] = zip_bytes(
+        {f"THON-{k:03d}_2026Q3.csv": b"a;b\r\n" for k in range(201)}
+    )
+    return files
 
 
 def _csv(rows: list[list[object]], encoding: str, delimiter: str) -> bytes:
