@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,9 +23,10 @@ from khcn.settings import Settings, load_settings
 from schemas.schema import Schema, load_schema
 from schemas.validation import summarize, validate_in_batches
 from schemas.verdict import Verdict
-from sources.feedback import write_feedback
+from sources.feedback import write_feedback_many
+from sources.guard import Limits
 from sources.inbox import InboxEntry, list_inbox, open_source
-from sources.model import Submission
+from sources.model import Submission, issue
 from sources.read import read_many
 from warehouse.archive import Receipt, archive
 from warehouse.history import value_history
@@ -136,10 +138,25 @@ def validate_submissions(
 def send_feedback(
     verdicts: list[Verdict], receipts: list[Receipt], settings: Settings
 ) -> list[Path]:
-    """Write a marked-up copy of each rejected or warned workbook to the unit's outbox."""
+    """Write a marked-up copy of each rejected or warned workbook to the unit's outbox.
+
+    The copies run in worker processes under the reading limits; a file whose feedback cannot
+    be written at all gets an `R-FEEDBACK-FAILED` warning on its verdict (kept in the
+    warehouse), and the run goes on.
+    """
     originals = {r.sha256: r.archived_path for r in receipts}
-    written = (write_feedback(v, originals[v.submission.sha256], settings.outbox) for v in verdicts)
-    return [path for path in written if path is not None]
+    results = write_feedback_many(
+        [(v, originals.get(v.submission.sha256)) for v in verdicts],
+        settings.outbox,
+        Limits.of(settings),
+        workers=os.cpu_count() or 1,
+    )
+    for result in results:
+        if result.error is not None:
+            result.verdict.findings.append(
+                issue("R-FEEDBACK-FAILED", file=result.verdict.submission.name, detail=result.error)
+            )
+    return [result.path for result in results if result.path is not None]
 
 
 @task(cache_policy=NO_CACHE)
