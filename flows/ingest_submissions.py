@@ -19,6 +19,7 @@ from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
 from prefect.utilities.annotations import quote
 
+from khcn.names import storable
 from khcn.settings import Settings, load_settings
 from schemas.schema import Schema, load_schema
 from schemas.validation import summarize, validate_in_batches
@@ -124,14 +125,28 @@ def validate_submissions(
 ) -> list[Verdict]:
     """Validate in batches against the task schema and the units' own history."""
     history = value_history(settings.warehouse) if settings.warehouse.is_file() else None
-    return validate_in_batches(
-        submissions,
-        schema,
-        today=datetime.now(VIETNAM).date(),
-        history=history,
-        batch_size=settings.validation_batch,
-        data_docs_dir=(settings.reports / "data-docs").resolve(),
-    )
+    today = datetime.now(VIETNAM).date()
+    docs = (settings.reports / "data-docs").resolve()
+    try:
+        return validate_in_batches(
+            submissions,
+            schema,
+            today=today,
+            history=history,
+            batch_size=settings.validation_batch,
+            data_docs_dir=docs,
+        )
+    except Exception:  # noqa: BLE001 - one submission must not cost the others their verdicts
+        get_run_logger().exception("Validation of the batch failed; validating file by file")
+    verdicts = []
+    for submission in submissions:
+        try:
+            verdicts.extend(validate_in_batches([submission], schema, today=today, history=history))
+        except Exception as exc:  # noqa: BLE001 - the failure becomes that file's finding
+            detail = storable(f"{type(exc).__name__}: {exc}")[:300]
+            found = issue("R-VALIDATE-FAILED", file=submission.name, detail=detail)
+            verdicts.append(Verdict(submission, [*submission.issues, found]))
+    return verdicts
 
 
 @task(cache_policy=NO_CACHE)

@@ -35,6 +35,11 @@ def _escape_surrogate(match: re.Match[str]) -> str:
     return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
 
 
+def _percent(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"%{code - 0xDC00:02X}" if 0xDC80 <= code <= 0xDCFF else f"%u{code:04X}"
+
+
 def storable(text: str) -> str:
     """The text, with lone surrogates (bytes of a non-UTF-8 name) escaped visibly as `\\xff`.
 
@@ -67,10 +72,13 @@ def safe_name(text: str | None, *, fallback: str, limit: int = NAME_BYTES) -> st
             so that two long names differing only at the end stay apart.
 
     Returns:
-        A name that is valid UTF-8, at most `limit` bytes, never `.`/`..`, never a name Windows
-        reserves (`CON`, `nul.txt`…: prefixed with `_`).
+        A name that is valid UTF-8 (bytes that were not shown as `%FF`), at most `limit`
+        bytes, never `.`/`..`, never a name Windows reserves (`CON`, `nul.txt`…: prefixed
+        with `_`).
     """
-    name = unicodedata.normalize("NFC", storable(text or ""))
+    # Bytes of a non-UTF-8 name as `%FF`: a backslash is no part of a Windows name.
+    name = _SURROGATE.sub(_percent, text or "")
+    name = unicodedata.normalize("NFC", name)
     name = _NAME_FORBIDDEN.sub("_", name)
     name = re.sub(r"\s+", " ", name).strip(" .")
     if len(name.encode("utf-8")) > limit:

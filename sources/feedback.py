@@ -42,8 +42,8 @@ import re
 import unicodedata
 import zipfile
 from collections import defaultdict
-from pathlib import Path, PurePosixPath
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from openpyxl import Workbook, load_workbook
@@ -52,7 +52,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
-from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
+from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
 from khcn.names import excel_text, safe_name
 from khcn.text import canonical, decode_text, fold
@@ -90,7 +90,9 @@ _MAX_ROW, _MAX_COLUMN = 1_048_576, 16_384
 _XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 _CALAMINE_SUFFIXES = frozenset({".xls", ".ods"})
 _REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,10})"')
-_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]{1,3})([0-9]{1,10}):([A-Z]{1,3})([0-9]{1,10})"')
+_MERGE = re.compile(
+    rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]{1,3})([0-9]{1,10}):([A-Z]{1,3})([0-9]{1,10})"'
+)
 _PLAIN_NOTE = (
     "Không chép được tệp của đơn vị để đánh dấu (định dạng hoặc kích thước không cho phép); "
     "các trang tính dưới đây dựng lại từ số liệu đã đọc được, đúng trang tính và ô như trong tệp."
@@ -275,9 +277,7 @@ def _xlsx_copyable(data: bytes) -> bool:
                     rows = max(rows, int(match.group(2)))
                 if rows * columns > COPY_MAX_CELLS or rows > _MAX_ROW or columns > _MAX_COLUMN:
                     return False
-                merges = 0
-                for match in _MERGE.finditer(xml):
-                    merges += 1
+                for merges, match in enumerate(_MERGE.finditer(xml), start=1):
                     height = int(match.group(4)) - int(match.group(2)) + 1
                     width = _column_number(match.group(3)) - _column_number(match.group(1)) + 1
                     if merges > COPY_MAX_MERGES or abs(height * width) > COPY_MAX_CELLS:
@@ -364,9 +364,9 @@ def _plain(sub: Submission) -> tuple[Workbook, dict[str, str]]:
     names: dict[str, str] = {}
     taken: set[str] = {FEEDBACK_SHEET.lower()}
     for sheet_name, grid in cells.items():
-        for column, (row, label) in headers[sheet_name].items():
-            if row > 1 and (row - 1, column) not in grid:
-                grid[(row - 1, column)] = label
+        for column, (top, label) in headers[sheet_name].items():
+            if top > 1 and (top - 1, column) not in grid:
+                grid[(top - 1, column)] = label
         sheet = book.create_sheet(_sheet_title(sheet_name, taken))
         names[sheet_name] = sheet.title
         for (r, c), value in sorted(grid.items()):

@@ -26,9 +26,9 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from xml.etree import ElementTree
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
+from xml.etree import ElementTree
 
 from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
 
@@ -197,7 +197,11 @@ def _csv_grid(ctx: _Context) -> Grid:
         dialect = type("Sniffed", (csv.excel,), {"delimiter": delimiter})
     rows: list[list[object]] = []
     cells = 0
-    for record in csv.reader(io.StringIO(text, newline=""), dialect):
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), dialect))
+    except csv.Error as exc:  # a field past the csv module's limit, a NUL in a quoted field...
+        raise _Unreadable(issue("R-FILE-CORRUPT", file=sub.name, detail=str(exc)[:200])) from exc
+    for record in records:
         cells += len(record)
         if cells > ctx.limits.max_cells:
             found = issue(
@@ -356,8 +360,10 @@ def _shown_as(value: str, text: str) -> bool:
             candidates.append((parsed.value, decimals))
     if not candidates:
         return True
-    return any(abs(number - shown) <= 0.5 * 10.0**-d + 1e-9 * abs(number) + 1e-12
-               for shown, d in candidates)
+    return any(
+        abs(number - shown) <= 0.5 * 10.0**-d + 1e-9 * abs(number) + 1e-12
+        for shown, d in candidates
+    )
 
 
 def _repeat(raw: str | None) -> int:

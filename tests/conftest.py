@@ -49,3 +49,18 @@ def settings(schemas_dir: Path, tmp_path: Path) -> Settings:
 def schema(settings: Settings) -> Schema:
     """The shipped task schema, loaded from the test's own copy."""
     return load_schema(settings)
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One Prefect API for the whole session, with its own home and no analytics."""
+    # Imported here: most tests never start Prefect.
+    from prefect.testing.utilities import prefect_test_harness
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PREFECT_HOME", str(home))
+        patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        patch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+        with prefect_test_harness(server_startup_timeout=120):
+            yield

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 import zipfile
 from datetime import date
 from pathlib import Path

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import duckdb
 import pytest
 from openpyxl import load_workbook
 from prefect.client.orchestration import get_client
-from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
 from flows.consolidate_nightly import consolidate_nightly
@@ -24,17 +22,7 @@ from sources.samples import SampleInbox, write_sample_inbox
 from warehouse.archive import archive
 from warehouse.publish import published_database
 
-
-@pytest.fixture(scope="session", autouse=True)
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """One Prefect API for the whole session, with its own home and no analytics."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PREFECT_HOME", str(home))
-        patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        patch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-        with prefect_test_harness(server_startup_timeout=120):
-            yield
+pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 @pytest.fixture
