@@ -50,4 +50,4 @@ bench: install
 # drops, values read inexactly, peak RSS of the process tree. `make fuzz N=10000`.
 N ?= 10000
 fuzz: install
-	nice .venv/bin/python tests/fuzz.py --n $(N)
+	nice .venv/bin/python tests/fuzz.py --n $(N) --batch 500
