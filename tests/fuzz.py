@@ -775,7 +775,13 @@ def _check_batch(
             if (sheet, row, column) in findings.get(original, set()):
                 continue
             pending.append(
-                (mutant, element, want, value, (mutant.suffix, mutant.data, sheet, row, column))
+                (
+                    mutant,
+                    element,
+                    want,
+                    value,
+                    (f"file{mutant.suffix}", mutant.data, sheet, row, column),
+                )
             )
     if not pending:
         return
@@ -799,6 +805,16 @@ def _check_batch(
             f"value #{mutant.index} {mutant.kind} from {mutant.seed}: {element} "
             f"{want} -> {value} (file says {said})"
         )
+
+
+def _release_memory() -> None:
+    """Gives memory freed by a finished flow run back to the system (glibc keeps it otherwise)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def run(
@@ -845,6 +861,7 @@ def run(
                 _check_batch(counts, warehouse, urls, expected)
             else:
                 counts.silent_drops += len(batch)
+            _release_memory()
             if progress:
                 progress(
                     f"{counts.files}/{count} files, {time.monotonic() - started:.0f} s: "

@@ -53,7 +53,8 @@ def test_sample_through_the_flow(tmp_path: Path, settings: Settings) -> None:
     assert counts.hangs == 0, report
     assert counts.silent_drops == 0, report
     assert counts.value_mismatches == 0, report
-    assert counts.peak_rss_bytes < 2**30, report
+    # The whole pytest process is in the tree here; a 9 KB merge bomb once took 5 GB alone.
+    assert counts.peak_rss_bytes < 2 * 2**30, report
     # The sample exercises both outcomes, and hostile files got feedback too.
     assert counts.accepted > 0 and counts.rejected > 0, report
     assert counts.feedback_files >= counts.rejected, report
