@@ -532,7 +532,7 @@ def feedback_path(verdict: Verdict, outbox_dir: Path) -> Path:
     """
     sub = verdict.submission
     stem = safe_name(PurePosixPath(sub.name).stem, fallback="bao-cao", limit=100)
-    tag = hashlib.sha256(sub.url.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    tag = hashlib.sha256(sub.url.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return Path(outbox_dir) / _folder(sub.unit_code) / f"{stem}_{tag}{SUFFIX}"
 
 
