@@ -542,14 +542,17 @@ def file_says(name: str, data: bytes, sheet: str, row: int, column: str) -> obje
                 return None if pd.isna(value) else value
             return None
         if suffix == ".csv":
-            for encoding in ("utf-8-sig", "cp1258"):
-                try:
-                    text = data.decode(encoding)
-                    break
-                except UnicodeDecodeError:
-                    continue
+            # A byte-order mark settles the encoding (what it cannot decode shows as U+FFFD);
+            # without one, UTF-8 and then Windows-1258, as offices save CSV.
             if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-                text = data.decode("utf-16")
+                text = data.decode("utf-16", "replace")
+            elif data.startswith(b"\xef\xbb\xbf"):
+                text = data.decode("utf-8-sig", "replace")
+            else:
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    text = data.decode("cp1258")
             try:
                 dialect: object = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
             except csv.Error:
