@@ -22,6 +22,8 @@ and publish included) and counts:
 - silent drops: files listed but not recorded in the warehouse;
 - value mismatches: a loaded value differing from the seed's with no finding on its cell and
   not what an independent reader (openpyxl, pandas-odf, the csv module) finds in the file;
+  .xls has no independent reader here (xlrd is not a dependency), so a differing .xls value
+  always counts and is listed;
 - peak RSS of the whole process tree (this process, the Prefect API server, every worker),
   sampled from /proc.
 
