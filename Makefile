@@ -7,7 +7,7 @@ PACKAGES := khcn flows schemas sources warehouse outputs
 # Debian packages the tests drive for real: a browser, an IMAP server, PDF tools.
 SYSTEM_PACKAGES := chromium dovecot-imapd poppler-utils libreoffice-calc-nogui fonts-dejavu-core
 
-.PHONY: install system fmt lint type test demo bench
+.PHONY: install system fmt lint type test demo bench fuzz
 
 $(UV):
 	python3 -m venv .venv-tools
@@ -45,3 +45,9 @@ bench: install
 	.venv/bin/python bench/read_bench.py
 	.venv/bin/python bench/validate_bench.py
 	.venv/bin/python bench/ingest_bench.py
+
+# Mutated submissions through the real ingest flow; prints files, aborts, crashes, hangs, silent
+# drops, values read inexactly, peak RSS of the process tree. `make fuzz N=10000`.
+N ?= 10000
+fuzz: install
+	nice .venv/bin/python tests/fuzz.py --n $(N) --batch 500

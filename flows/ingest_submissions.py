@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from flows.mail_tasks import (
 )
 from flows.progress import listening, step
 from flows.results import IngestResult
+from khcn.names import storable
 from khcn.settings import Settings, load_settings
 from outputs.dashboard import DASHBOARD, write_dashboard
 from outputs.run_report import FileResult, RunRecord, write_run_report
@@ -35,10 +37,10 @@ from schemas.schema import Schema, load_schema
 from schemas.validation import summarize, validate_in_batches
 from schemas.verdict import Verdict
 from sources.archives import is_archive, member_url, unit_folder_of, unpack_many
-from sources.feedback import write_feedback
+from sources.feedback import write_feedback_many
 from sources.guard import Limits
 from sources.inbox import InboxEntry, check_inbox, list_inbox, open_source
-from sources.model import Submission
+from sources.model import Submission, issue
 from sources.names import Names
 from sources.read import read_many
 from warehouse.archive import Receipt, archive
@@ -195,14 +197,27 @@ def validate_submissions(
 ) -> list[Verdict]:
     """Validate in batches against the task schema and the units' own history."""
     history = value_history(settings.warehouse) if settings.warehouse.is_file() else None
-    return validate_in_batches(
-        submissions,
-        schema,
-        today=datetime.now(VIETNAM).date(),
-        history=history,
-        batch_size=settings.validation_batch,
-        data_docs_dir=_data_docs(settings),
-    )
+    today = datetime.now(VIETNAM).date()
+    try:
+        return validate_in_batches(
+            submissions,
+            schema,
+            today=today,
+            history=history,
+            batch_size=settings.validation_batch,
+            data_docs_dir=_data_docs(settings),
+        )
+    except Exception:  # noqa: BLE001 - one submission must not cost the others their verdicts
+        get_run_logger().exception("Validation of the batch failed; validating file by file")
+    verdicts = []
+    for submission in submissions:
+        try:
+            verdicts.extend(validate_in_batches([submission], schema, today=today, history=history))
+        except Exception as exc:  # noqa: BLE001 - the failure becomes that file's finding
+            detail = storable(f"{type(exc).__name__}: {exc}")[:300]
+            found = issue("R-VALIDATE-FAILED", file=submission.name, detail=detail)
+            verdicts.append(Verdict(submission, [*submission.issues, found]))
+    return verdicts
 
 
 def _data_docs(settings: Settings) -> Path | None:
@@ -214,13 +229,26 @@ def _data_docs(settings: Settings) -> Path | None:
 def send_feedback(
     verdicts: list[Verdict], receipts: list[Receipt], settings: Settings
 ) -> list[Path | None]:
-    """Write a marked-up copy of each rejected or warned workbook to the unit's outbox.
+    """Write a marked-up copy of each rejected or warned workbook to the unit's outbox; one
+    entry per verdict, None when accepted without warnings.
 
-    Returns:
-        One entry per verdict: its feedback workbook, or None when accepted without warnings.
+    The copies run in worker processes under the reading limits; a file whose feedback cannot
+    be written at all gets an `R-FEEDBACK-FAILED` warning on its verdict (kept in the
+    warehouse), and the run goes on.
     """
     originals = {r.sha256: r.archived_path for r in receipts}
-    return [write_feedback(v, originals[v.submission.sha256], settings.outbox) for v in verdicts]
+    results = write_feedback_many(
+        [(v, originals.get(v.submission.sha256)) for v in verdicts],
+        settings.outbox,
+        Limits.of(settings),
+        workers=os.cpu_count() or 1,
+    )
+    for result in results:
+        if result.error is not None:
+            result.verdict.findings.append(
+                issue("R-FEEDBACK-FAILED", file=result.verdict.submission.name, detail=result.error)
+            )
+    return [result.path for result in results]
 
 
 @task(cache_policy=NO_CACHE)

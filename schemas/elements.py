@@ -26,6 +26,10 @@ def load_elements(path: Path, catalog: Catalog) -> Elements:
     if not isinstance(money_limit, int | float) or money_limit <= 0:
         problems.add(file, "money_limit", "phải là một số dương (triệu đồng)")
         money_limit = 0
+    count_limit = data.get("count_limit", 1_000_000)
+    if not isinstance(count_limit, int | float) or count_limit <= 0:
+        problems.add(file, "count_limit", "phải là một số dương")
+        count_limit = 0
     problems.raise_if_any()
 
     codes = [e.code for _, e in elements]
@@ -58,6 +62,7 @@ def load_elements(path: Path, catalog: Catalog) -> Elements:
     return Elements(
         source=path.name,
         money_limit=float(money_limit),
+        count_limit=float(count_limit),
         elements=tuple(e for _, e in elements),
         rules=tuple(r for _, r in rules),
         indicators=tuple(i for _, i in indicators),

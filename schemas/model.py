@@ -125,6 +125,8 @@ class Indicator(_Frozen):
 class Elements(_Frozen):
     source: str
     money_limit: float
+    # Whole-number figures of a commune (people, events, documents) stay far below this.
+    count_limit: float = 1_000_000.0
     elements: tuple[Element, ...]
     rules: tuple[Rule, ...]
     indicators: tuple[Indicator, ...]

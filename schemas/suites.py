@@ -144,6 +144,12 @@ VALIDATION_ISSUES: dict[str, tuple[Severity, str, str]] = {
         "{limit} triệu đồng); có lẽ số đã ghi theo đồng chứ không phải triệu đồng.",
         "Đổi số sang triệu đồng: chia cho 1.000.000 (ví dụ 150.000.000 đồng ghi là 150).",
     ),
+    "V-COUNT-LIMIT": (
+        "error",
+        "{where}: giá trị {value} của chỉ tiêu {element} ({measure}) lớn bất thường (trên "
+        "{count_limit}); số liệu của một xã không thể lớn như vậy.",
+        "Kiểm tra và gõ lại đúng con số (có thể thừa chữ số hoặc gõ nhầm cột).",
+    ),
     "V-STATUS-INVALID": (
         "error",
         "{where}: tình trạng '{status}' của nhiệm vụ {task} không thuộc danh sách cho phép.",
@@ -395,6 +401,12 @@ def build_suites(schema: Schema, name_prefix: str = "khcn") -> Suites:
             max_value=schema.elements.money_limit,
             row_condition=Column("element_type") == "money",
             meta=meta("V-MONEY-DONG", "value"),
+        ),
+        ex.ExpectColumnValuesToBeBetween(
+            column="value",
+            max_value=schema.elements.count_limit,
+            row_condition=Column("element_type").is_in(["count", "stock"]),
+            meta=meta("V-COUNT-LIMIT", "value"),
         ),
         # `task_unit` is `task|unit` for a reported value of a known task and active unit.
         ex.ExpectColumnValuesToBeInSet(

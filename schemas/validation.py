@@ -488,6 +488,7 @@ class _Collector:
                     "measure": element.measure if element else "",
                     "value": _num(row.value),
                     "limit": format_number(self.schema.elements.money_limit),
+                    "count_limit": format_number(self.schema.elements.count_limit),
                     "start": _num(record["task_start"]),
                     "end": _num(record["task_end"]),
                     "low": _num(max(0.0, record["hist_low"])) if code == "W-OUTLIER" else "",

@@ -233,6 +233,32 @@ READ_ISSUES: dict[str, tuple[Severity, str, str]] = {
         "{where}: dòng có giá trị nhưng không có mã chỉ tiêu.",
         "Ghi mã chỉ tiêu của dòng theo mẫu (ví dụ 1.1.1).",
     ),
+    "R-VALUE-INEXACT": (
+        "error",
+        "{where}: không đọc được chính xác giá trị của ô ({detail}).",
+        "Mở tệp bằng Excel, gõ lại con số vào ô (định dạng Number), lưu thành .xlsx rồi gửi lại.",
+    ),
+    "R-VALUE-TOO-BIG": (
+        "error",
+        "{where}: giá trị '{value}' lớn bất thường (quá {limit} về độ lớn), không thể là số liệu "
+        "báo cáo của xã.",
+        "Kiểm tra và gõ lại đúng con số; để trống nếu chưa có số liệu.",
+    ),
+    "R-VALIDATE-FAILED": (
+        "error",
+        "Không kiểm tra được tệp '{file}' ({detail}).",
+        "Chép bảng số liệu sang tệp mẫu mới của xã, lưu thành .xlsx rồi gửi lại.",
+    ),
+    "R-FEEDBACK-FAILED": (
+        "warning",
+        "Không lập được tệp phản hồi cho tệp '{file}' ({detail}).",
+        "Xem danh sách lỗi của tệp trong báo cáo tổng hợp của xã, hoặc liên hệ cán bộ tổng hợp.",
+    ),
+    "R-LOAD-FAILED": (
+        "error",
+        "Không lưu được tệp '{file}' vào kho dữ liệu ({detail}).",
+        "Lưu báo cáo thành tệp .xlsx mới theo mẫu của xã, đặt tên ngắn rồi gửi lại.",
+    ),
 }
 
 # Issues that mean the file itself could not be read; everything else concerns its content.

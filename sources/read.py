@@ -24,16 +24,19 @@ from empty ones and read as missing.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
+from xml.etree import ElementTree
 
 from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
 
@@ -47,6 +50,7 @@ from sources.model import (
     ReadIssue,
     Submission,
     ValueRow,
+    column_letters,
     issue,
 )
 from sources.names import Names
@@ -67,6 +71,7 @@ if TYPE_CHECKING:
     from sources.inbox import InboxEntry
 
 _SKIPPED_SHEETS = frozenset({"huong dan"})
+_LIMIT_SHOWN = "10^15"  # sources.values.MAX_MAGNITUDE as units read it
 _META_SHEET = "_khcn"
 # The hidden sheet is invisible to the officer: messages speak of the template instead.
 _TEMPLATE_SOURCE = "mẫu báo cáo xã gửi"
@@ -100,8 +105,17 @@ class _Context:
     hidden: dict[str, dict[str, str]] | None = None
     names: Names | None = None
 
+    @property
+    def is_ods(self) -> bool:
+        """Whether the file is an OpenDocument spreadsheet (by its name)."""
+        return self.submission.name.lower().endswith(".ods")
+
     def hidden_cell(self, sheet: str, address: str) -> str | None:
-        """What an empty-looking xlsx cell really holds: "formula", an error text, or None."""
+        """What an empty-looking cell really holds, from the file's XML.
+
+        "formula", an error text, `INEXACT + detail` when the cell holds something the reader
+        could not interpret exactly, or None when it is really empty (or the format has no XML).
+        """
         if not self.data.startswith(ZIP_MAGIC):
             return None
         if self.hidden is None:
@@ -174,6 +188,8 @@ def _text_grid(ctx: _Context) -> Grid:
         raise _Unreadable(issue("R-FILE-ENCODING", file=sub.name))
     try:
         rows = textfile.rows_of(decoded.text, ctx.limits.max_cells)
+    except csv.Error as exc:  # a field past the csv module's limit, a NUL in a quoted field...
+        raise _Unreadable(issue("R-FILE-CORRUPT", file=sub.name, detail=str(exc)[:200])) from exc
     except textfile.TooManyCells as exc:
         found = issue(
             "R-FILE-TOO-MANY-CELLS",
@@ -220,37 +236,156 @@ def _grids(ctx: _Context) -> list[Grid]:
 
 _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
 _ADDRESS = re.compile(rb'\br="([A-Z]{1,3}\d+)"')
-_VALUE = re.compile(rb"<v>([^<]*)</v>")
+_TYPE = re.compile(rb'\bt="([^"]*)"')
+# The whole content of `<v>`, markup included: CDATA or nested elements are not a value.
+_VALUE = re.compile(rb"<v\b[^>]*?(?:/>|>(.*?)</v>)", re.S)
+_PLAIN_NUMBER = re.compile(rb"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$")
+# Only sheets holding one of these need the cell by cell look.
+_SUSPECT = re.compile(rb'<f[\s>/]|t="e"|t="s"|<v\b[^>]*?/>|<v\b[^>]*>\s*<|<v\s|<v>\s*</v>')
+INEXACT = "inexact:"
+# A cell whose shown text and stored number disagree (.ods): a finding even though it reads.
+DISAGREES = "disagrees:"
 
 
 def _hidden_cells(data: bytes) -> dict[str, dict[str, str]]:
     """Sheet name -> {address: what calamine shows as an empty cell but is not}.
 
     In .xlsx a formula without a cached result and an error value (`#DIV/0!`) both read as
-    empty; the sheet XML tells them apart: "formula" or the error text.
+    empty; the sheet XML tells them apart: "formula" or the error text. A value calamine drops
+    (`<v><![CDATA[12]]></v>`, markup nested in `<v>`, an empty `<v/>` of a number cell, a
+    shared-string index past the table) is `INEXACT` and what the XML holds. In .ods, a cell
+    with a value or text that reads as empty is `INEXACT` too (see `_ods_cells`).
     """
     found: dict[str, dict[str, str]] = {}
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            if "content.xml" in names and "xl/workbook.xml" not in names:
+                return _ods_cells(archive.read("content.xml"))
+            strings = _shared_string_count(archive, names)
             for part, sheet in sheet_parts(archive).items():
                 cells = found.setdefault(sheet, {})
                 xml = archive.read(part)
-                # Most sheets hold neither formulas nor error values: nothing to look for.
-                if b"<f" not in xml and b't="e"' not in xml:
+                if not _SUSPECT.search(xml):
                     continue
                 for match in _CELL.finditer(xml):
                     attrs, body = match.group(1), match.group(2) or b""
                     address = _ADDRESS.search(attrs)
-                    value = _VALUE.search(body)
-                    if not address:
-                        continue
-                    if b't="e"' in attrs and value:
-                        cells[address.group(1).decode()] = value.group(1).decode()
-                    elif b"<f" in body and not (value and value.group(1).strip()):
-                        cells[address.group(1).decode()] = "formula"
-    except (zipfile.BadZipFile, KeyError, OSError):
+                    if address:
+                        what = _xlsx_cell(attrs, body, strings)
+                        if what is not None:
+                            cells[address.group(1).decode()] = what
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, zlib.error, SyntaxError):
         pass
     return found
+
+
+def _shared_string_count(archive: zipfile.ZipFile, names: set[str]) -> int:
+    if "xl/sharedStrings.xml" not in names:
+        return 0
+    xml = archive.read("xl/sharedStrings.xml")
+    return xml.count(b"<si>") + xml.count(b"<si ") + xml.count(b"<si/>")
+
+
+def _shown(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace")
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _xlsx_cell(attrs: bytes, body: bytes, strings: int) -> str | None:
+    """What an empty-looking cell's XML holds, if anything (see `_hidden_cells`)."""
+    value = _VALUE.search(body)
+    content = value.group(1) if value and value.group(1) is not None else b""
+    kind = _TYPE.search(attrs)
+    cell_type = kind.group(1) if kind else b"n"
+    if cell_type == b"e" and value:
+        return content.decode("utf-8", "replace")
+    if b"<f" in body and not content.strip():
+        return "formula"
+    if value is None:
+        return None
+    if b"<" in content:
+        return INEXACT + _shown(content)
+    if cell_type == b"s":
+        index = content.strip()
+        if not index.isdigit() or int(index) >= strings:
+            return INEXACT + f"chỉ số chuỗi dùng chung '{_shown(index)}' không tồn tại"
+        return None
+    if cell_type == b"n" and not _PLAIN_NUMBER.match(content):
+        return INEXACT + f"'{_shown(content)}'"
+    return None
+
+
+_ODS = "{urn:oasis:names:tc:opendocument:xmlns:%s:1.0}"
+_TABLE, _OFFICE, _TEXT = _ODS % "table", _ODS % "office", _ODS % "text"
+# A row or column repeated more than this is filler (Calc pads to the sheet's end).
+_ODS_REPEAT_CAP = 1_000
+
+
+def _ods_cells(xml: bytes) -> dict[str, dict[str, str]]:
+    """Sheet name -> {address: INEXACT detail} of .ods cells holding a value or text.
+
+    Called for a value cell that reads empty: if the file gives that cell a value or a text,
+    the reader did not take it as the file says (a number cell without `office:value`, a
+    repeat count of 0...).
+    """
+    found: dict[str, dict[str, str]] = {}
+    root = ElementTree.fromstring(xml)
+    for table in root.iter(f"{_TABLE}table"):
+        cells = found.setdefault(table.get(f"{_TABLE}name", ""), {})
+        row_number = 0
+        for row in table.iter(f"{_TABLE}table-row"):
+            rows = _repeat(row.get(f"{_TABLE}number-rows-repeated"))
+            column = 0
+            for cell in row:
+                if cell.tag not in (f"{_TABLE}table-cell", f"{_TABLE}covered-table-cell"):
+                    continue
+                columns = _repeat(cell.get(f"{_TABLE}number-columns-repeated"))
+                value = cell.get(f"{_OFFICE}value")
+                text = "".join("".join(p.itertext()) for p in cell.iter(f"{_TEXT}p")).strip()
+                if (value is not None or text) and columns * rows <= _ODS_REPEAT_CAP:
+                    shown = text or value or ""
+                    what = INEXACT + f"'{shown[:40]}'"
+                    if value is not None and text and not _shown_as(value, text):
+                        what = DISAGREES + f"số {value[:40]} nhưng hiển thị '{text[:40]}'"
+                    for r in range(rows):
+                        for c in range(max(columns, 1)):
+                            address = f"{column_letters(column + c)}{row_number + r + 1}"
+                            cells[address] = what
+                column += columns
+            row_number += rows
+    return found
+
+
+def _shown_as(value: str, text: str) -> bool:
+    """Whether `text` may be how a spreadsheet shows the number `value` (rounding allowed).
+
+    Text that is not a plain number (a percentage, a currency, a date) is given the benefit of
+    the doubt; both Vietnamese and English separators are tried.
+    """
+    try:
+        number = float(value)
+    except ValueError:
+        return False
+    candidates = []
+    for spelling in (text, text.translate(str.maketrans(".,", ",."))):
+        parsed = parse_number(spelling)
+        if isinstance(parsed.value, int | float) and not parsed.problem:
+            decimals = len(re.split(r"[.,]", spelling)[-1]) if re.search(r"[.,]", spelling) else 0
+            candidates.append((parsed.value, decimals))
+    if not candidates:
+        return True
+    return any(
+        abs(number - shown) <= 0.5 * 10.0**-d + 1e-9 * abs(number) + 1e-12
+        for shown, d in candidates
+    )
+
+
+def _repeat(raw: str | None) -> int:
+    try:
+        return max(0, min(int(raw), 1_048_576)) if raw is not None else 1
+    except ValueError:
+        return 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,11 +446,20 @@ def _value_row(
     raw = cell("value")
     parsed = parse_number(raw, text_of(cell("measure")))
     if parsed.problem:
-        sub.issues.append(issue(parsed.problem, ref, value=parsed.shown))
+        sub.issues.append(issue(parsed.problem, ref, value=parsed.shown, limit=_LIMIT_SHOWN))
+    elif parsed.value is not None and "value" in refs and ctx.data[:2] == b"PK":
+        # A shown text at odds with the stored number (.ods) is only known from the XML.
+        hidden = ctx.hidden_cell(grid.sheet, ref.address) if ctx.is_ods else None
+        if hidden and hidden.startswith(DISAGREES):
+            detail = f"tệp ghi {hidden.removeprefix(DISAGREES)}"
+            sub.issues.append(issue("R-VALUE-INEXACT", ref, detail=detail))
     elif parsed.value is None and "value" in refs:
         hidden = ctx.hidden_cell(grid.sheet, ref.address)
         if hidden == "formula":
             sub.issues.append(issue("R-FORMULA-NO-VALUE", ref))
+        elif hidden and hidden.startswith((INEXACT, DISAGREES)):
+            detail = f"tệp ghi {hidden.removeprefix(INEXACT).removeprefix(DISAGREES)}"
+            sub.issues.append(issue("R-VALUE-INEXACT", ref, detail=detail))
         elif hidden:
             sub.issues.append(issue("R-CELL-ERROR", ref, value=hidden))
     if element is None and is_empty(cell("element_code")):

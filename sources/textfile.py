@@ -20,6 +20,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from dataclasses import dataclass
 
 from khcn.text import canonical
@@ -125,11 +126,15 @@ class TooManyCells(Exception):
         self.cells = cells
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def rows_of(text: str, max_cells: int) -> list[list[object]]:
     """The records of a decoded text export, each cell in canonical spelling.
 
     Raises:
         TooManyCells: more than `max_cells` cells.
+        csv.Error: a record the csv module cannot take (a field past its limit...).
     """
     delimiter = sniff_delimiter(text)
     dialect = type("Sniffed", (csv.excel,), {"delimiter": delimiter})
@@ -139,6 +144,7 @@ def rows_of(text: str, max_cells: int) -> list[list[object]]:
         cells += len(record)
         if cells > max_cells:
             raise TooManyCells(cells)
-        # Windows-1258 text arrives with combining tone marks; one spelling from here on.
-        rows.append([canonical(cell) for cell in record])
+        # Windows-1258 text arrives with combining tone marks; one spelling from here on. A
+        # control character is shown, not dropped: `\x1f` in place of a 3 is not a blank.
+        rows.append([canonical(_CONTROL.sub("\ufffd", cell)) for cell in record])
     return rows

@@ -24,6 +24,10 @@ from khcn.text import canonical, fold
 # Cell values as python-calamine returns them.
 Cell = object
 
+# No figure a commune reports comes near this; past it a float no longer holds every whole
+# number exactly (2**53 is about 9e15), so a larger value cannot be what the unit meant.
+MAX_MAGNITUDE = 10**15
+
 _GROUP_SPACES = re.compile(r"(?<=\d)[\s\u00A0\u2007\u202F]+(?=\d)")
 _NUMBER = re.compile(r"^([+-]?)(\d[\d.,]*)$")
 _THOUSANDS = re.compile(r"^[1-9]\d{0,2}(?:[.,]\d{3})+$")
@@ -89,8 +93,10 @@ def _number_text(text: str) -> float | int | None:
         digits = body.replace(",", ".")
     else:
         return None
-    number = float(sign + digits)
-    return int(number) if "." not in digits else number
+    if "." not in digits:
+        whole = int(sign + digits) if len(digits) <= 20 else int(sign + "1" + "0" * 20)
+        return whole if abs(whole) < MAX_MAGNITUDE else float(whole)
+    return float(sign + digits)
 
 
 def parse_number(cell: Cell, measure: str | None = None) -> Parsed:
@@ -102,15 +108,18 @@ def parse_number(cell: Cell, measure: str | None = None) -> Parsed:
 
     Returns:
         `Parsed(value)` with an int (whole numbers) or float, `Parsed(None)` for an empty cell,
-        or `Parsed(None, code)` with R-VALUE-NOT-NUMBER, R-VALUE-DATE or R-CELL-ERROR.
+        or `Parsed(None, code)` with R-VALUE-NOT-NUMBER, R-VALUE-DATE, R-CELL-ERROR or
+        R-VALUE-TOO-BIG (a magnitude of `MAX_MAGNITUDE` or more, infinity included).
     """
     if is_empty(cell):
         return Parsed(None)
     if isinstance(cell, bool):
         return Parsed(None, "R-VALUE-NOT-NUMBER", str(cell).upper())
     if isinstance(cell, int | float):
-        if not math.isfinite(cell):
+        if isinstance(cell, float) and math.isnan(cell):
             return Parsed(None, "R-VALUE-NOT-NUMBER", str(cell))
+        if not abs(cell) < MAX_MAGNITUDE:
+            return Parsed(None, "R-VALUE-TOO-BIG", _show_big(cell))
         return Parsed(int(cell) if float(cell).is_integer() else cell)
     if isinstance(cell, dt.date | dt.datetime | dt.time | dt.timedelta):
         return Parsed(None, "R-VALUE-DATE", _show_date(cell))
@@ -126,7 +135,15 @@ def parse_number(cell: Cell, measure: str | None = None) -> Parsed:
             number = _number_text(head) if head else None
     if number is None:
         return Parsed(None, "R-VALUE-NOT-NUMBER", text)
+    if not abs(number) < MAX_MAGNITUDE:
+        return Parsed(None, "R-VALUE-TOO-BIG", text if len(text) <= 40 else text[:37] + "...")
     return Parsed(number)
+
+
+def _show_big(number: float | int) -> str:
+    if isinstance(number, float):
+        return "vô cùng" if math.isinf(number) else f"{number:.3g}"
+    return f"{float(number):.3g}" if number.bit_length() < 1000 else "hơn 10^300"
 
 
 def _tail_length(text: str, folded_tail: str) -> int:

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from khcn.settings import PROJECT_ROOT, SCHEMAS_DIR, Settings
 from schemas.schema import Schema, load_schema
@@ -32,6 +31,9 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
     Modules that run flows use it (`pytestmark = pytest.mark.usefixtures("prefect_api")`).
     """
+    # Imported here: most tests never start Prefect.
+    from prefect.testing.utilities import prefect_test_harness
+
     home = tmp_path_factory.mktemp("prefect-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PREFECT_HOME", str(home))
@@ -65,3 +67,4 @@ def settings(schemas_dir: Path, tmp_path: Path) -> Settings:
 def schema(settings: Settings) -> Schema:
     """The shipped task schema, loaded from the test's own copy."""
     return load_schema(settings)
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -81,7 +82,8 @@ def test_rejected_xlsx_gets_marked_copy(tmp_path: Path, schema: Schema) -> None:
     assert verdict.status == "rejected"
 
     out = write_feedback(verdict, original, tmp_path / "outbox")
-    assert out == tmp_path / "outbox" / "THCS-XYZ" / "bao_cao_phan-hoi.xlsx"
+    assert out is not None and out.parent == tmp_path / "outbox" / "THCS-XYZ"
+    assert re.fullmatch(r"bao_cao_[0-9a-f]{8}_phan-hoi\.xlsx", out.name)
     result = openpyxl.load_workbook(out)
     assert result.sheetnames[0] == FEEDBACK_SHEET
     assert result.active.title == FEEDBACK_SHEET

@@ -165,6 +165,10 @@ def _dong(b: Book) -> Expected:
     return _one("V-MONEY-DONG", VALUES, b.set_value("2.2.1", 150_000_000))
 
 
+def _count_absurd(b: Book) -> Expected:
+    return _one("V-COUNT-LIMIT", VALUES, b.set_value("5.3.2", 5_000_000))
+
+
 def _money_negative(b: Book) -> Expected:
     return _one("V-VALUE-NEGATIVE", VALUES, b.set_value("4.2.1", -5))
 
@@ -323,6 +327,7 @@ SEEDS = [
     Seed("stock_le", _stock_fraction, unit="UBND"),
     Seed("dong", _dong, unit="UBND"),
     Seed("kinh_phi_am", _money_negative, unit="UBND"),
+    Seed("dem_qua_lon", _count_absurd),
     Seed("quy_tac_53", _rule_53),
     Seed("quy_tac_52", _rule_52, unit="UBND"),
     Seed("quy_tac_31", _rule_31, unit="UBND", period="2028Q4"),

@@ -18,10 +18,12 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from khcn.names import storable
 from khcn.settings import Settings
 from schemas.periods import Period, parse_period, quarters
 from schemas.schema import Schema
 from schemas.verdict import Finding, Verdict
+from sources.model import Submission, issue
 from warehouse.archive import Receipt
 from warehouse.db import connect, sql, transaction
 from warehouse.migrate import apply
@@ -283,7 +285,7 @@ def load(
         }
         context = _Context(summary.run_id, settings, known, periods)
         for receipt in ordered:
-            seen = receipts_seen.get((receipt.sha256, receipt.url))
+            seen = receipts_seen.get((receipt.sha256, storable(receipt.url)))
             if seen is not None:
                 outcome = FileOutcome(
                     name=receipt.name,
@@ -295,11 +297,14 @@ def load(
                     duplicate_of=seen[1],
                 )
             else:
-                with transaction(con):
-                    outcome = _load_one(con, context, receipt, by_hash.get(receipt.sha256))
-                # Only after the commit: a rolled-back file must not count as known.
-                known.add(receipt.sha256)
-                receipts_seen[(receipt.sha256, receipt.url)] = (outcome.submission_id, None)
+                outcome = _load_contained(con, context, receipt, by_hash.get(receipt.sha256))
+                if outcome.submission_id is not None:
+                    # Only after the commit: a rolled-back file must not count as known.
+                    known.add(receipt.sha256)
+                    receipts_seen[(receipt.sha256, storable(receipt.url))] = (
+                        outcome.submission_id,
+                        None,
+                    )
                 if outcome.period:
                     periods.add(outcome.period)
             summary.outcomes.append(outcome)
@@ -330,6 +335,42 @@ class _Context:
     periods: set[str]
 
 
+def _load_contained(
+    con: duckdb.DuckDBPyConnection,
+    context: _Context,
+    receipt: Receipt,
+    verdict: Verdict | None,
+) -> FileOutcome:
+    """Load one file in its own transaction; a file that cannot be stored costs that file only.
+
+    When storing what the file carries fails, the transaction is rolled back and the file is
+    recorded as rejected with one `R-LOAD-FAILED` finding instead. If even that fails, nothing
+    of it is written (a later run tries it again) and the run goes on.
+    """
+    try:
+        with transaction(con):
+            return _load_one(con, context, receipt, verdict)
+    except (duckdb.Error, ValueError, TypeError, OverflowError, UnicodeError) as exc:
+        detail = storable(f"{type(exc).__name__}: {exc}")[:300]
+    submission = Submission(receipt.url, receipt.name, receipt.size, receipt.sha256)
+    failed = Verdict(submission, [issue("R-LOAD-FAILED", file=receipt.name, detail=detail)])
+    try:
+        with transaction(con):
+            return _load_one(con, context, receipt, failed)
+    except (duckdb.Error, ValueError, TypeError, OverflowError, UnicodeError):
+        return FileOutcome(
+            name=storable(receipt.name),
+            url=storable(receipt.url),
+            sha256=receipt.sha256,
+            action="rejected",
+            status="rejected",
+        )
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else storable(value)
+
+
 def _load_one(
     con: duckdb.DuckDBPyConnection,
     context: _Context,
@@ -345,10 +386,10 @@ def _load_one(
         {
             "sha256": receipt.sha256,
             "size": receipt.size,
-            "name": receipt.name,
-            "url": receipt.url,
+            "name": storable(receipt.name),
+            "url": storable(receipt.url),
             "received_at": receipt.received_at,
-            "archived_path": str(receipt.archived_path),
+            "archived_path": storable(str(receipt.archived_path)),
             "run_id": run_id,
             "registered_at": now,
         },
@@ -397,7 +438,7 @@ def _load_one(
         raise ValueError(f"no verdict for new file {receipt.name}")
     submission = verdict.submission
     status = verdict.status
-    unit_code, period_code = submission.unit_code, submission.period
+    unit_code, period_code = _text(submission.unit_code), _text(submission.period)
     version: int | None = None
     accepted_before = 0
     if period_code and period_code not in context.periods:
@@ -421,7 +462,7 @@ def _load_one(
             "duplicate_of": None,
             "unit_code": unit_code,
             "period_code": period_code,
-            "template_version": submission.template_version,
+            "template_version": _text(submission.template_version),
             "error_count": len(verdict.errors),
             "warning_count": len(verdict.warnings),
             "value_count": len(values),
@@ -434,12 +475,12 @@ def _load_one(
             {
                 "submission_id": submission_id,
                 "line": list(range(1, len(values) + 1)),
-                "task_code": [v.task_code for v in values],
-                "element_code": [v.element_code for v in values],
+                "task_code": [_text(v.task_code) for v in values],
+                "element_code": [_text(v.element_code) for v in values],
                 "value": [float(v.value) for v in values if v.value is not None],
-                "raw_value": [None if v.raw is None else str(v.raw) for v in values],
-                "note": [v.note for v in values],
-                "sheet": [v.ref.sheet for v in values],
+                "raw_value": [None if v.raw is None else storable(str(v.raw)) for v in values],
+                "note": [_text(v.note) for v in values],
+                "sheet": [storable(v.ref.sheet) for v in values],
                 "row_number": [v.ref.row for v in values],
                 "column_letter": [v.ref.column for v in values],
             },
@@ -450,13 +491,13 @@ def _load_one(
             {
                 "submission_id": submission_id,
                 "line": list(range(1, len(progress) + 1)),
-                "task_code": [p.task_code for p in progress],
-                "status": [p.status for p in progress],
-                "results": [p.results for p in progress],
-                "difficulties": [p.difficulties for p in progress],
-                "proposals": [p.proposals for p in progress],
-                "evidence": [p.evidence for p in progress],
-                "sheet": [p.ref.sheet for p in progress],
+                "task_code": [_text(p.task_code) for p in progress],
+                "status": [_text(p.status) for p in progress],
+                "results": [_text(p.results) for p in progress],
+                "difficulties": [_text(p.difficulties) for p in progress],
+                "proposals": [_text(p.proposals) for p in progress],
+                "evidence": [_text(p.evidence) for p in progress],
+                "sheet": [storable(p.ref.sheet) for p in progress],
                 "row_number": [p.ref.row for p in progress],
             },
         )
@@ -500,9 +541,9 @@ def _insert_findings(
             "line": list(range(1, len(findings) + 1)),
             "code": [f.code for f in findings],
             "severity": [f.severity for f in findings],
-            "message": [f.message for f in findings],
-            "file_name": [f.ref.file if f.ref else None for f in findings],
-            "sheet": [f.ref.sheet if f.ref else None for f in findings],
+            "message": [storable(f.message) for f in findings],
+            "file_name": [storable(f.ref.file) if f.ref else None for f in findings],
+            "sheet": [storable(f.ref.sheet) if f.ref else None for f in findings],
             "row_number": [f.ref.row if f.ref else None for f in findings],
             "column_letter": [f.ref.column if f.ref else None for f in findings],
         },
