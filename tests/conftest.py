@@ -67,4 +67,3 @@ def settings(schemas_dir: Path, tmp_path: Path) -> Settings:
 def schema(settings: Settings) -> Schema:
     """The shipped task schema, loaded from the test's own copy."""
     return load_schema(settings)
-
