@@ -30,6 +30,7 @@ from outputs.replies import (
 from schemas.model import Registry
 from schemas.registry import units_by_email
 from schemas.verdict import Verdict
+from sources.archives import split_member_url
 from sources.feedback import feedback_path
 from sources.mailbox import (
     FileAnswer,
@@ -70,6 +71,12 @@ class MailPull:
 
     def receipt_by_url(self) -> dict[str, Receipt]:
         return {r.url: r for r in self.receipts}
+
+    def message_of(self, url: str) -> MailMessage | None:
+        """The message a file came in: an attachment's, or the .zip attachment's of a member."""
+        member = split_member_url(url)
+        url = member[0] if member else url
+        return next((m for m in self.messages if any(a.url == url for a in m.attachments)), None)
 
     def report(self) -> dict[str, Any]:
         return {
@@ -138,9 +145,8 @@ def pull_mailbox(settings: Settings, registry: Registry) -> MailPull:
 @task(cache_policy=NO_CACHE)
 def claim_sender_units(submissions: list[Submission], pull: MailPull) -> None:
     """The sender's registered unit, as the last source of each attachment's unit."""
-    by_url = {a.url: m for m in pull.messages for a in m.attachments}
     for submission in submissions:
-        message = by_url.get(submission.url)
+        message = pull.message_of(submission.url)
         unit = pull.sender_units.get(message.message_id) if message else None
         if message is not None and unit is not None:
             claim_sender_unit(submission, unit, message.sender)
@@ -153,12 +159,12 @@ def keep_mail_feedback(verdicts: list[Verdict], pull: MailPull, settings: Settin
     The outbox names feedback after the unit and file name, which a later file can reuse;
     the reply needs the workbook of these very bytes, even when it is sent a run later.
     """
-    mailed = {r.sha256 for r in pull.receipts}
     folder = settings.outbox / MAIL_FEEDBACK_FOLDER
     for verdict in verdicts:
         sha256 = verdict.submission.sha256
         written = feedback_path(verdict, settings.outbox)
-        if sha256 in mailed and verdict.status != "accepted" and written.is_file():
+        mailed = pull.message_of(verdict.submission.url) is not None
+        if mailed and verdict.status != "accepted" and written.is_file():
             folder.mkdir(parents=True, exist_ok=True)
             kept = folder / f"{sha256}.xlsx"
             shutil.copyfile(written, kept)
@@ -203,7 +209,8 @@ def answer_messages(settings: Settings, registry: Registry) -> list[dict[str, An
 
 def _answer(settings: Settings, registry: Registry) -> list[dict[str, Any]]:
     logger = get_run_logger()
-    pending = [a for a in unanswered(settings.warehouse) if a.failures < MAX_REPLY_FAILURES]
+    kept = settings.outbox / MAIL_FEEDBACK_FOLDER
+    pending = [a for a in unanswered(settings.warehouse, kept) if a.failures < MAX_REPLY_FAILURES]
     if not pending:
         return []
     if not settings.smtp:

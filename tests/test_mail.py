@@ -33,7 +33,6 @@ from khcn.settings import Settings
 from schemas.registry import units_by_email
 from schemas.schema import load_schema
 from schemas.yamlio import read_yaml, write_yaml
-from sources.guard import SUPPORTED_SUFFIXES
 from sources.mailbox import PROCESSED_KEYWORD, decode_folder, encode_folder
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -261,10 +260,6 @@ def test_a_dry_run_sends_nothing_and_says_what_it_would_send(mail: Mail) -> None
     assert len(mail.smtp.received) == 1
 
 
-@pytest.mark.skipif(
-    ".zip" not in SUPPORTED_SUFFIXES,
-    reason="ĐỂ BẬT KHI GỘP: .zip chưa đọc được trên nhánh này; bật khi bộ đọc .zip có mặt",
-)
 def test_a_zip_of_workbooks_is_answered_like_any_file(mail: Mail) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -281,6 +276,7 @@ def test_a_zip_of_workbooks_is_answered_like_any_file(mail: Mail) -> None:
     (reply,) = mail.smtp.received
     assert reply.rcpt_tos == ["thon3.nghiahung@gmail.com"]
     assert "ĐÃ TIẾP NHẬN" in _text(reply)
+    assert "bao-cao.zip/THON-03_2026Q3.xlsx" in _text(reply)
 
 
 def test_folder_names_travel_in_modified_utf7() -> None:

@@ -110,8 +110,19 @@ def _message_row(
     }
 
 
-def unanswered(db_path: Path) -> list[MessageAnswer]:
-    """Every recorded message whose reply was never sent, with what each attachment became."""
+def _kept(folder: Path | None, sha256: str | None) -> str | None:
+    path = folder / f"{sha256}.xlsx" if folder is not None and sha256 else None
+    return str(path.resolve()) if path is not None and path.is_file() else None
+
+
+def unanswered(db_path: Path, kept_feedback: Path | None = None) -> list[MessageAnswer]:
+    """Every recorded message whose reply was never sent, with what each attachment became.
+
+    Args:
+        db_path: the warehouse.
+        kept_feedback: the folder of feedback workbooks kept by SHA-256, where the members of
+            a mailed .zip find theirs.
+    """
     if not db_path.is_file():
         return []
     con = connect(db_path)
@@ -125,7 +136,7 @@ def unanswered(db_path: Path) -> list[MessageAnswer]:
                 message_id,
                 _part,
                 name,
-                _sha,
+                sha256,
                 feedback,
                 _sid,
                 verdict,
@@ -149,7 +160,7 @@ def unanswered(db_path: Path) -> list[MessageAnswer]:
                     values=int(values or 0),
                     errors=tuple(f["message"] for f in findings if f["severity"] == "error"),
                     warnings=tuple(f["message"] for f in findings if f["severity"] != "error"),
-                    feedback_path=feedback,
+                    feedback_path=feedback or _kept(kept_feedback, sha256),
                     duplicate_of=duplicate_of,
                 )
             )

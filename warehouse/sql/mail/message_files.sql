@@ -1,4 +1,5 @@
--- What each attachment of these messages became: its submission, version and findings.
+-- What each attachment of these messages became: its submission, version and findings; an
+-- unpacked .zip answers with each of its members (`zip://MEMBER::ATTACHMENT-URL`).
 with attachments as (
     select * from raw.mail_attachments
 ),
@@ -29,9 +30,13 @@ final as (
     select
         attachments.message_id,
         attachments.part,
-        attachments.attachment_name,
-        attachments.sha256,
-        attachments.feedback_path,
+        case
+            when received.url = attachments.url then attachments.attachment_name
+            else attachments.attachment_name || '/' || received.name
+        end as attachment_name,
+        received.sha256,
+        case when received.url = attachments.url then attachments.feedback_path end
+            as feedback_path,
         submissions.submission_id,
         submissions.verdict,
         submissions.status,
@@ -44,11 +49,16 @@ final as (
         submissions.duplicate_of,
         coalesce(messages_found.findings, []) as findings
     from attachments
-    left join received on attachments.url = received.url and attachments.sha256 = received.sha256
+    left join received
+        on (attachments.url = received.url and attachments.sha256 = received.sha256)
+        or (
+            starts_with(received.url, 'zip://')
+            and ends_with(received.url, '::' || attachments.url)
+        )
     left join submissions on received.received_file_id = submissions.received_file_id
     left join messages_found on submissions.submission_id = messages_found.submission_id
     where attachments.message_id in (select unnest($message_ids::varchar[]))
 )
 
 select * from final
-order by message_id, part
+order by message_id, part, attachment_name
