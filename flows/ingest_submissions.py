@@ -14,8 +14,6 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import get_client
-from prefect.concurrency.sync import concurrency
 from prefect.utilities.annotations import quote
 
 from khcn.settings import Settings, load_settings
@@ -23,17 +21,26 @@ from schemas.schema import Schema, load_schema
 from schemas.validation import summarize, validate_in_batches
 from schemas.verdict import Verdict
 from sources.feedback import write_feedback
-from sources.inbox import InboxEntry, list_inbox, open_source
+from sources.inbox import (
+    InboxEntry,
+    RefusedFileError,
+    list_inbox,
+    open_source,
+    refusal_note,
+    refusal_of,
+    refused_submission,
+)
 from sources.model import Submission
 from sources.read import read_many
 from warehouse.archive import Receipt, archive
 from warehouse.history import value_history
 from warehouse.load import LoadSummary, known_hashes, load, sync_schema
+from warehouse.lock import Holder, writer_lock
 from warehouse.migrate import init
 from warehouse.publish import publish
+from warehouse.runs import close_interrupted_runs
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
-WRITER_LIMIT = "khcn-warehouse-writer"
 T = TypeVar("T")
 
 # Tasks pass whole batches (thousands of submissions, each with its cells). Prefect would hash
@@ -69,16 +76,33 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
     now = datetime.now(VIETNAM)
     receipts = []
     for entry in entries:
-        with open_source(entry.url) as source:
-            receipts.append(
-                archive(
-                    source,
-                    name=entry.name,
-                    url=entry.url,
-                    archive_dir=settings.archive,
-                    received_at=min(entry.modified or now, now),
-                )
+        received_at = min(entry.modified or now, now)
+        refusal = entry.refused
+        if refusal is None:
+            try:
+                with open_source(entry.url) as source:
+                    receipts.append(
+                        archive(
+                            source,
+                            name=entry.name,
+                            url=entry.url,
+                            archive_dir=settings.archive,
+                            received_at=received_at,
+                        )
+                    )
+                continue
+            except RefusedFileError as exc:
+                refusal = exc.refusal
+        # No byte of a refused file is read: the archive keeps a note of what was refused.
+        receipts.append(
+            archive(
+                refusal_note(entry.url, refusal),
+                name=entry.name,
+                url=entry.url,
+                archive_dir=settings.archive,
+                received_at=received_at,
             )
+        )
     return receipts
 
 
@@ -99,13 +123,21 @@ def read_files(
 ) -> list[Submission]:
     """Read the archived copies in parallel worker processes, under the reading limits."""
     folders = {entry.url: entry.unit_folder for entry in entries}
+    refused = {r.sha256: refusal_of(r.archived_path) for r in receipts}
     archived = [
         InboxEntry(
             url=str(r.archived_path), name=r.name, size=r.size, unit_folder=folders.get(r.url)
         )
         for r in receipts
+        if refused[r.sha256] is None
     ]
-    submissions = read_many(archived, settings)
+    read = iter(read_many(archived, settings))
+    submissions = [
+        next(read)
+        if (refusal := refused[r.sha256]) is None
+        else refused_submission(r.url, r.name, r.size, r.sha256, refusal)
+        for r in receipts
+    ]
     # The archive hashed every file, even those too big to read.
     for submission, receipt in zip(submissions, receipts, strict=True):
         submission.url, submission.sha256, submission.size = (
@@ -146,15 +178,46 @@ def send_feedback(
 def load_warehouse(
     verdicts: list[Verdict], receipts: list[Receipt], schema: Schema, settings: Settings
 ) -> LoadSummary:
-    """Load every received file, one transaction each, and publish the read-only copy."""
-    with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(WRITER_LIMIT, 1)
-    with concurrency(WRITER_LIMIT, occupy=1, strict=True):
-        init(settings.warehouse)
-        sync_schema(settings.warehouse, schema, settings)
-        summary = load(settings.warehouse, verdicts, receipts, settings)
-        publish(settings.warehouse, settings.published)
+    """Load every received file, one transaction each, and publish the read-only copy.
+
+    The caller holds the writer lock (`_writing`). Load runs left without an end by a run
+    that died are closed first, in one line; what they committed stays.
+    """
+    init(settings.warehouse)
+    closed = close_interrupted_runs(settings.warehouse)
+    if closed:
+        get_run_logger().warning(
+            "Đã đóng %d lần nạp bị ngắt giữa chừng (lần nạp số %s); "
+            "các tệp đã nạp xong được giữ nguyên.",
+            len(closed),
+            ", ".join(str(run.run_id) for run in closed),
+        )
+    sync_schema(settings.warehouse, schema, settings)
+    summary = load(settings.warehouse, verdicts, receipts, settings)
+    publish(settings.warehouse, settings.published)
     return summary
+
+
+@contextmanager
+def _writing(settings: Settings) -> Iterator[None]:
+    """Hold the warehouse's writer lock: one run at a time reads what is known and loads.
+
+    The lock file is held by this process and the kernel lets go of it when the process ends,
+    however it ends, so a run that died never blocks the next; the next says it cleared it.
+    """
+    logger = get_run_logger()
+
+    def waiting(holder: Holder | None) -> None:
+        who = holder.describe() if holder else "một lần chạy khác"
+        logger.warning("Kho đang được ghi bởi %s; chờ lần chạy đó xong.", who)
+
+    with writer_lock(settings.warehouse, on_wait=waiting) as lock:
+        if lock.stale is not None:
+            logger.warning(
+                "Đã gỡ khoá ghi kho cũ của %s (lần chạy đó đã dừng giữa chừng).",
+                lock.stale.describe(),
+            )
+        yield
 
 
 @contextmanager
@@ -180,13 +243,22 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[
     with _timed(seconds, "receive"):
         entries = list_submissions(settings.inbox_url)
         receipts = receive_files(opaque(entries), settings)
-        fresh = new_receipts(opaque(receipts), settings)
-    with _timed(seconds, "read"):
-        submissions = read_files(opaque(fresh), opaque(entries), settings)
-    with _timed(seconds, "validate"):
-        verdicts = validate_submissions(opaque(submissions), opaque(schema), settings)
-    with _timed(seconds, "feedback"):
-        feedback = send_feedback(opaque(verdicts), opaque(fresh), settings)
+    # Everything that reads what the warehouse knows, up to the publication, is one writer's.
+    with _writing(settings):
+        with _timed(seconds, "known"):
+            fresh = new_receipts(opaque(receipts), settings)
+        with _timed(seconds, "read"):
+            submissions = read_files(opaque(fresh), opaque(entries), settings)
+        with _timed(seconds, "validate"):
+            verdicts = validate_submissions(opaque(submissions), opaque(schema), settings)
+        with _timed(seconds, "feedback"):
+            feedback = send_feedback(opaque(verdicts), opaque(fresh), settings)
+        loaded = None
+        if not dry_run:
+            with _timed(seconds, "load_and_publish"):
+                loaded = load_warehouse(
+                    opaque(verdicts), opaque(receipts), opaque(schema), settings
+                )
     summary = summarize(verdicts)
     create_markdown_artifact(summary.markdown(), key="khcn-validation", description="Kiểm tra")
     create_table_artifact(summary.table_rows(), key="khcn-validation-table", description="Kiểm tra")
@@ -200,9 +272,7 @@ def ingest_submissions(dry_run: bool = False, inbox: str | None = None) -> dict[
         "data_docs": str((settings.reports / "data-docs").resolve()),
         "dry_run": dry_run,
     }
-    if not dry_run:
-        with _timed(seconds, "load_and_publish"):
-            loaded = load_warehouse(opaque(verdicts), opaque(receipts), opaque(schema), settings)
+    if loaded is not None:
         report["load"] = {k: v for k, v in loaded.as_dict().items() if k != "files"}
         create_table_artifact(
             [{"kết quả": k, "số tệp": v} for k, v in report["load"].items() if k != "run_id"],

@@ -293,7 +293,9 @@ def init_warehouse(ctx: typer.Context) -> None:
 
 
 def _run_flow(title: str, run: Any) -> dict[str, Any]:
-    with _failing_cleanly(), err.status(title):
+    from khcn.interrupt import stop_cleanly_on_interrupt
+
+    with stop_cleanly_on_interrupt(), _failing_cleanly(), err.status(title):
         report = run()
     assert isinstance(report, dict)
     return report

@@ -79,6 +79,12 @@ READ_ISSUES: dict[str, tuple[Severity, str, str]] = {
         "Không đọc được bảng mã chữ của tệp CSV '{file}'.",
         "Lưu tệp CSV với bảng mã UTF-8 (CSV UTF-8) hoặc gửi tệp .xlsx.",
     ),
+    "R-FILE-REFUSED": (
+        "error",
+        "Tệp '{file}' {detail} nên không được đọc.",
+        "Gửi lại báo cáo bằng một tệp bảng tính thật (không phải lối tắt hay liên kết) "
+        "đặt ngay trong thư mục nhận báo cáo.",
+    ),
     "R-TABLE-NOT-FOUND": (
         "error",
         "Không tìm thấy bảng số liệu nào trong tệp '{file}' (cần dòng tiêu đề có cột "
