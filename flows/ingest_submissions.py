@@ -183,17 +183,20 @@ def load_warehouse(
     The caller holds the writer lock (`_writing`). Load runs left without an end by a run
     that died are closed first, in one line; what they committed stays.
     """
+    logger = get_run_logger()
     init(settings.warehouse)
     closed = close_interrupted_runs(settings.warehouse)
     if closed:
-        get_run_logger().warning(
+        logger.warning(
             "Đã đóng %d lần nạp bị ngắt giữa chừng (lần nạp số %s); "
             "các tệp đã nạp xong được giữ nguyên.",
             len(closed),
             ", ".join(str(run.run_id) for run in closed),
         )
     sync_schema(settings.warehouse, schema, settings)
+    logger.info("Đang nạp %d tệp vào kho.", len(receipts))
     summary = load(settings.warehouse, verdicts, receipts, settings)
+    logger.info("Đang công bố bản đọc.")
     publish(settings.warehouse, settings.published)
     return summary
 

@@ -144,9 +144,9 @@ def _find_local(root: str) -> dict[str, dict[str, Any]]:
 
 def _refusal(path: str, info: dict[str, Any], root: str) -> str | None:
     """Why an fsspec source's listed file must not be read, if it must not."""
-    parts = PurePosixPath(path).parts
-    inside = posixpath.normpath(path).startswith(root + "/") if root else True
-    if ".." in parts or not inside:
+    # `..` anywhere, or a member path outside the root (an archive's `/etc/x` among them).
+    inside = path.startswith(root + "/") if root else not path.startswith("/")
+    if ".." in PurePosixPath(path).parts or not inside or posixpath.normpath(path) != path:
         return "outside"
     kind = info.get("type")
     if kind == "link" or info.get("islink"):
