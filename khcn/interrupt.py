@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 INTERRUPTED_EXIT = 130
+_STDERR = 2
 MESSAGE = (
     "Đã dừng theo yêu cầu (Ctrl-C). Các tệp đã nạp xong được giữ nguyên; "
     "chạy lại lệnh để nạp tiếp phần còn lại.\n"
@@ -64,9 +64,10 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     # A second Ctrl-C while stopping changes nothing.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
+        # The file descriptor, not `sys.stderr`: Prefect and rich may have wrapped that one.
         # A spinner hid the terminal's cursor; nothing will show it again after `_exit`.
-        shown = "\x1b[?25h\r" if os.isatty(sys.stderr.fileno()) else ""
-        os.write(sys.stderr.fileno(), (shown + MESSAGE).encode("utf-8"))
+        shown = "\x1b[?25h\r" if os.isatty(_STDERR) else ""
+        os.write(_STDERR, (shown + MESSAGE).encode("utf-8"))
     _stop_children(grace=2.0)
     os._exit(INTERRUPTED_EXIT)
 

@@ -50,10 +50,15 @@ def _rows(db: Path, sql: str) -> list[tuple]:
 
 
 def test_init_is_idempotent(settings: Settings) -> None:
-    assert init(settings.warehouse) == ["001_schemas", "002_raw", "003_core"]
+    assert init(settings.warehouse) == [
+        "001_schemas",
+        "002_raw",
+        "003_core",
+        "009_load_run_status",
+    ]
     assert init(settings.warehouse) == []
     versions = _rows(settings.warehouse, "select version from meta.schema_version order by 1")
-    assert versions == [(1,), (2,), (3,)]
+    assert versions == [(1,), (2,), (3,), (9,)]
 
 
 def test_sync_schema_is_rerunnable(db: Path, settings: Settings, schema: Schema) -> None:
