@@ -71,7 +71,9 @@ def list_inbox(url: str) -> list[InboxEntry]:
         url: an fsspec URL (`memory://inbox`, `s3://bucket/inbox`) or a local path.
 
     Returns:
-        The entries; an inbox that does not exist yet is empty.
+        The entries; an inbox that does not exist yet is empty. An entry that reaches outside
+        the inbox (a link, a hard link to a file elsewhere, a device file or FIFO, a path out
+        of an fsspec source's root) is listed with `refused` set: nothing of it is read.
     """
     fs, root = url_to_fs(url)
     root = root.rstrip("/")
@@ -83,7 +85,7 @@ def list_inbox(url: str) -> list[InboxEntry]:
     for path, info in sorted(found.items()):
         if info.get("type") == "directory":
             continue
-        refused = info.get("refused") or _refusal(path, info, root)
+        refused = info.get("refused") if plain else _refusal(path, info, root)
         if refused == "outside":
             entries.append(_outside(path if plain else fs.unstrip_protocol(path)))
             continue

@@ -102,7 +102,8 @@ class Run:
     process: subprocess.Popen[str]
     lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
     stderr: list[str] = field(default_factory=list)
-    reader: threading.Thread | None = None
+    stdout: list[str] = field(default_factory=list)
+    readers: list[threading.Thread] = field(default_factory=list)
 
     def wait_for(self, text: str, timeout: float = RUN_TIMEOUT) -> bool:
         """Wait until a stderr line contains `text`; False if the run ended first."""
@@ -122,21 +123,31 @@ class Run:
             os.killpg(self.process.pid, signum)
 
     def finish(self, timeout: float = RUN_TIMEOUT) -> tuple[int, str, str]:
-        stdout, _ = self.process.communicate(timeout=timeout)
-        if self.reader is not None:
-            self.reader.join(timeout=10)
-        return self.process.returncode, stdout, "".join(self.stderr)
+        self.process.wait(timeout=timeout)
+        for reader in self.readers:
+            reader.join(timeout=30)
+        return self.process.returncode, "".join(self.stdout), "".join(self.stderr)
 
     def start_reading(self) -> None:
-        def read() -> None:
+        """One thread per pipe: stderr line by line for `wait_for`, stdout whole."""
+
+        def read_stderr() -> None:
             assert self.process.stderr is not None
             for line in self.process.stderr:
                 self.stderr.append(line)
                 self.lines.put(line)
             self.lines.put(None)
 
-        self.reader = threading.Thread(target=read, daemon=True)
-        self.reader.start()
+        def read_stdout() -> None:
+            assert self.process.stdout is not None
+            self.stdout.append(self.process.stdout.read())
+
+        self.readers = [
+            threading.Thread(target=read_stderr, daemon=True),
+            threading.Thread(target=read_stdout, daemon=True),
+        ]
+        for reader in self.readers:
+            reader.start()
 
 
 def ingest(data_dir: Path, inbox: Path, api_url: str | None, *, as_json: bool = True) -> Run:
