@@ -252,6 +252,15 @@ def check_whole(settings: Settings) -> int:
     return int(loaded[0])
 
 
+def published_identity(settings: Settings) -> tuple[int, int] | None:
+    """Which published file is in place: each publication renames a new one into place."""
+    database = settings.published / "warehouse.duckdb"
+    if not database.exists():
+        return None
+    st = database.stat()
+    return st.st_ino, st.st_mtime_ns
+
+
 def unfinished_runs(settings: Settings) -> int:
     with duckdb.connect(str(settings.warehouse)) as con:
         row = con.execute(
@@ -351,6 +360,7 @@ def test_kill_and_interrupt_at_twenty_random_points(
         delivered = deliver(reference, inbox, 2 if target == "load" else 0)
         pending = delivered - loaded_files(settings)
         leftovers = set(settings.published.glob(".tmp-*.duckdb"))
+        published_before = published_identity(settings)
         run = ingest(settings.data_dir, inbox, shared_prefect)
         assert run.wait_for(LOADING), f"attempt {attempt}: ended before its load"
         if target == "load":
@@ -377,7 +387,10 @@ def test_kill_and_interrupt_at_twenty_random_points(
             # (an earlier one's temporary file stays until the next publication sweeps it).
             if unfinished_runs(settings):
                 landed["load"] += 1
-            elif set(settings.published.glob(".tmp-*.duckdb")) - leftovers:
+            elif (
+                set(settings.published.glob(".tmp-*.duckdb")) - leftovers
+                or published_identity(settings) != published_before
+            ):
                 landed["publish"] += 1
         check_whole(settings)
         print(f"attempt {attempt}: {signal.Signals(signum).name} {target} -> {code} {landed}")
