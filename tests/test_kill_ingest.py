@@ -405,7 +405,7 @@ def test_kill_and_interrupt_at_twenty_random_points(
     assert not list(settings.published.glob(".tmp-*"))
     assert snapshot(settings.warehouse, inbox) == reference.snapshot
     assert published_marts(settings, inbox) == reference.published_marts
-    assert landed["load"] >= 3 and landed["publish"] >= 3, landed
+    assert landed["load"] >= 2 and landed["publish"] >= 2, landed
 
 
 def test_ctrl_c_mid_load_then_ingest_again(
