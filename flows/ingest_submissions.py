@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -12,8 +14,6 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import get_client
-from prefect.concurrency.sync import concurrency
 from prefect.utilities.annotations import quote
 
 from flows.mail_tasks import (
@@ -39,7 +39,16 @@ from schemas.verdict import Verdict
 from sources.archives import is_archive, member_url, unit_folder_of, unpack_many
 from sources.feedback import write_feedback_many
 from sources.guard import Limits
-from sources.inbox import InboxEntry, check_inbox, list_inbox, open_source
+from sources.inbox import (
+    InboxEntry,
+    RefusedFileError,
+    check_inbox,
+    list_inbox,
+    open_source,
+    refusal_note,
+    refusal_of,
+    refused_submission,
+)
 from sources.model import Submission, issue
 from sources.names import Names
 from sources.read import read_many
@@ -47,11 +56,12 @@ from warehouse.archive import Receipt, archive
 from warehouse.dashboard import dashboard_data
 from warehouse.history import value_history
 from warehouse.load import LoadSummary, known_hashes, load, sync_schema
+from warehouse.lock import Holder, writer_lock
 from warehouse.migrate import init
 from warehouse.publish import publish
+from warehouse.runs import close_interrupted_runs
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
-WRITER_LIMIT = "khcn-warehouse-writer"
 T = TypeVar("T")
 
 # Tasks pass whole batches (thousands of submissions, each with its cells). Prefect would hash
@@ -87,16 +97,33 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
     now = datetime.now(VIETNAM)
     receipts = []
     for entry in entries:
-        with open_source(entry.url) as source:
-            receipts.append(
-                archive(
-                    source,
-                    name=entry.name,
-                    url=entry.url,
-                    archive_dir=settings.archive,
-                    received_at=min(entry.modified or now, now),
-                )
+        received_at = min(entry.modified or now, now)
+        refusal = entry.refused
+        if refusal is None:
+            try:
+                with open_source(entry.url) as source:
+                    receipts.append(
+                        archive(
+                            source,
+                            name=entry.name,
+                            url=entry.url,
+                            archive_dir=settings.archive,
+                            received_at=received_at,
+                        )
+                    )
+                continue
+            except RefusedFileError as exc:
+                refusal = exc.refusal
+        # No byte of a refused file is read: the archive keeps a note of what was refused.
+        receipts.append(
+            archive(
+                refusal_note(entry.url, refusal),
+                name=entry.name,
+                url=entry.url,
+                archive_dir=settings.archive,
+                received_at=received_at,
             )
+        )
     return receipts
 
 
@@ -167,6 +194,7 @@ def read_files(
     With the schema, units and elements written by name are matched to their codes.
     """
     folders = {entry.url: entry.unit_folder for entry in entries}
+    refused = {r.sha256: refusal_of(r.archived_path) for r in receipts}
     archived = [
         InboxEntry(
             url=str(r.archived_path),
@@ -175,12 +203,19 @@ def read_files(
             unit_folder=unit_folder_of(r.url, folders),
         )
         for r in receipts
+        if refused[r.sha256] is None
     ]
     names = None
     if schema is not None:
         elements = [(e.code, e.name) for e in schema.elements.elements]
         names = Names.of(unit_names(schema.registry), elements)
-    submissions = read_many(archived, settings, names=names)
+    read = iter(read_many(archived, settings, names=names))
+    submissions = [
+        next(read)
+        if (refusal := refused[r.sha256]) is None
+        else refused_submission(r.url, r.name, r.size, r.sha256, refusal)
+        for r in receipts
+    ]
     # The archive hashed every file, even those too big to read.
     for submission, receipt in zip(submissions, receipts, strict=True):
         submission.url, submission.sha256, submission.size = (
@@ -260,18 +295,52 @@ def load_warehouse(
     mail: MailPull | None = None,
 ) -> LoadSummary:
     """Load every received file, one transaction each, record the messages they came in,
-    and publish the read-only copy."""
-    with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(WRITER_LIMIT, 1)
-    with concurrency(WRITER_LIMIT, occupy=1, strict=True):
-        init(settings.warehouse)
-        sync_schema(settings.warehouse, schema, settings)
-        summary = load(settings.warehouse, verdicts, receipts, settings)
-        if mail is not None:
-            record_pull(mail, settings, summary.run_id)
-        publish(settings.warehouse, settings.published)
-        refresh_dashboard(settings)
+    and publish the read-only copy.
+
+    The caller holds the writer lock (`_writing`). Load runs left without an end by a run
+    that died are closed first, in one line; what they committed stays.
+    """
+    logger = get_run_logger()
+    init(settings.warehouse)
+    closed = close_interrupted_runs(settings.warehouse)
+    if closed:
+        logger.warning(
+            "Đã đóng %d lần nạp bị ngắt giữa chừng (lần nạp số %s); "
+            "các tệp đã nạp xong được giữ nguyên.",
+            len(closed),
+            ", ".join(str(run.run_id) for run in closed),
+        )
+    sync_schema(settings.warehouse, schema, settings)
+    logger.info("Đang nạp %d tệp vào kho.", len(receipts))
+    summary = load(settings.warehouse, verdicts, receipts, settings)
+    if mail is not None:
+        record_pull(mail, settings, summary.run_id)
+    logger.info("Đang công bố bản đọc.")
+    publish(settings.warehouse, settings.published)
+    refresh_dashboard(settings)
     return summary
+
+
+@contextmanager
+def _writing(settings: Settings) -> Iterator[None]:
+    """Hold the warehouse's writer lock: one run at a time reads what is known and loads.
+
+    The lock file is held by this process and the kernel lets go of it when the process ends,
+    however it ends, so a run that died never blocks the next; the next says it cleared it.
+    """
+    logger = get_run_logger()
+
+    def waiting(holder: Holder | None) -> None:
+        who = holder.describe() if holder else "một lần chạy khác"
+        logger.warning("Kho đang được ghi bởi %s; chờ lần chạy đó xong.", who)
+
+    with writer_lock(settings.warehouse, on_wait=waiting) as lock:
+        if lock.stale is not None:
+            logger.warning(
+                "Đã gỡ khoá ghi kho cũ của %s (lần chạy đó đã dừng giữa chừng).",
+                lock.stale.describe(),
+            )
+        yield
 
 
 def refresh_dashboard(settings: Settings) -> None:
@@ -344,17 +413,25 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         receipts += mail.receipts if mail else []
         tally.count = listed = len(receipts)
         receipts = unpack_archives(opaque(receipts), settings)
+    # Everything that reads what the warehouse knows, up to the publication, is one writer's.
+    with _writing(settings):
         fresh = new_receipts(opaque(receipts), settings)
-    with step("read", seconds, len(fresh)):
-        submissions = read_files(opaque(fresh), opaque(entries), settings, opaque(schema))
-        if mail:
-            claim_sender_units(opaque(submissions), opaque(mail))
-    with step("validate", seconds, len(submissions)):
-        verdicts = validate_submissions(opaque(submissions), opaque(schema), settings)
-    with step("feedback", seconds, len(verdicts)):
-        feedback = send_feedback(opaque(verdicts), opaque(fresh), settings)
-        if mail:
-            keep_mail_feedback(opaque(verdicts), opaque(mail), settings)
+        with step("read", seconds, len(fresh)):
+            submissions = read_files(opaque(fresh), opaque(entries), settings, opaque(schema))
+            if mail:
+                claim_sender_units(opaque(submissions), opaque(mail))
+        with step("validate", seconds, len(submissions)):
+            verdicts = validate_submissions(opaque(submissions), opaque(schema), settings)
+        with step("feedback", seconds, len(verdicts)):
+            feedback = send_feedback(opaque(verdicts), opaque(fresh), settings)
+            if mail:
+                keep_mail_feedback(opaque(verdicts), opaque(mail), settings)
+        loaded = None
+        if not dry_run:
+            with step("load_and_publish", seconds, len(receipts)):
+                loaded = load_warehouse(
+                    opaque(verdicts), opaque(receipts), opaque(schema), settings, opaque(mail)
+                )
     summary = summarize(verdicts)
     create_markdown_artifact(summary.markdown(), key="khcn-validation", description="Kiểm tra")
     create_table_artifact(summary.table_rows(), key="khcn-validation-table", description="Kiểm tra")
@@ -369,11 +446,7 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         dry_run=dry_run,
         data_docs=str(docs) if (docs := _data_docs(settings)) else None,
     )
-    if not dry_run:
-        with step("load_and_publish", seconds, len(receipts)):
-            loaded = load_warehouse(
-                opaque(verdicts), opaque(receipts), opaque(schema), settings, opaque(mail)
-            )
+    if loaded is not None:
         result.load = {k: v for k, v in loaded.as_dict().items() if k != "files"}
         create_table_artifact(
             [{"kết quả": k, "số tệp": v} for k, v in result.load.items() if k != "run_id"],

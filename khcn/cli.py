@@ -559,8 +559,14 @@ class _Progress:
 def _run_flow(title: str, run: Callable[[], Any]) -> Any:
     """Run a flow in this process, its steps shown on stderr, its failures as one line."""
     from flows.progress import listening
+    from khcn.interrupt import stop_cleanly_on_interrupt
 
-    with _failing_cleanly(), _Progress(title) as progress, listening(progress):
+    with (
+        stop_cleanly_on_interrupt(),
+        _failing_cleanly(),
+        _Progress(title) as progress,
+        listening(progress),
+    ):
         try:
             return run()
         except (OSError, ValueError, SchemaError):

@@ -34,6 +34,7 @@ STEP_LABELS: dict[str, str] = {
     "validate": "kiểm tra",
     "feedback": "viết phản hồi",
     "load_and_publish": "nạp kho và công bố",
+    "mail": "trả lời thư",
     "report": "báo cáo lần chạy",
 }
 

@@ -21,6 +21,7 @@ import io
 import json
 import re
 import resource
+import signal
 import socket
 import struct
 import subprocess
@@ -252,6 +253,9 @@ def serve_worker(fd: int, memory_bytes: int) -> None:
         fd: the worker's end of the socket to the calling process.
         memory_bytes: the address-space limit, set once `work`'s module is imported.
     """
+    # Ctrl-C in a terminal reaches the whole process group; the calling process decides when
+    # a worker stops (it closes the socket or kills it), so the worker does not die mid-send.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(fd)
     work: Callable[[Any], Any]
     reducers: Mapping[type, Callable[[Any], Any]]

@@ -9,8 +9,13 @@ reader rather than silently dropped.
 
 from __future__ import annotations
 
+import json
+import os
+import posixpath
 import re
+import stat
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -21,6 +26,7 @@ from fsspec.core import split_protocol, url_to_fs
 from fsspec.registry import known_implementations
 
 from sources.archives import is_junk
+from sources.model import Submission, issue
 from sources.values import parse_period
 
 
@@ -33,6 +39,24 @@ class InboxEntry:
     size: int
     unit_folder: str | None
     modified: datetime | None = None  # when the file landed in the inbox, if the source says
+    refused: str | None = None  # why no byte of it may be read (`REFUSALS`), None if it may
+
+
+# Why a listed file is refused, in the words of `R-FILE-REFUSED`'s `{detail}`.
+REFUSALS: dict[str, str] = {
+    "symlink": "là liên kết tượng trưng (lối tắt) trỏ tới nơi khác",
+    "hardlink": "là liên kết cứng tới một tệp nằm ngoài thư mục nhận báo cáo",
+    "special": "không phải tệp thường (tệp thiết bị, ống dẫn hoặc socket)",
+    "outside": "có đường dẫn ra ngoài thư mục nhận báo cáo",
+}
+
+
+class RefusedFileError(OSError):
+    """A listed file turned out, when opened, to be one the inbox refuses (`REFUSALS`)."""
+
+    def __init__(self, url: str, refusal: str) -> None:
+        super().__init__(f"{url}: {REFUSALS[refusal]}")
+        self.refusal = refusal
 
 
 def is_ignored(name: str) -> bool:
@@ -116,7 +140,9 @@ def list_inbox(url: str) -> list[InboxEntry]:
         url: an fsspec URL (`memory://inbox`, `s3://bucket/inbox`) or a local path.
 
     Returns:
-        The entries; an inbox that does not exist yet is empty.
+        The entries; an inbox that does not exist yet is empty. An entry that reaches outside
+        the inbox (a link, a hard link to a file elsewhere, a device file or FIFO, a path out
+        of an fsspec source's root) is listed with `refused` set: nothing of it is read.
     """
     fs, root = url_to_fs(url)
     root = root.rstrip("/")
@@ -124,8 +150,13 @@ def list_inbox(url: str) -> list[InboxEntry]:
         return []
     plain = "://" not in url
     entries = []
-    for path, info in sorted(fs.find(root, detail=True).items()):
+    found = _find_local(root) if plain else fs.find(root, detail=True)
+    for path, info in sorted(found.items()):
         if info.get("type") == "directory":
+            continue
+        refused = info.get("refused") if plain else _refusal(path, info, root)
+        if refused == "outside":
+            entries.append(_outside(path if plain else fs.unstrip_protocol(path)))
             continue
         relative = PurePosixPath(path).relative_to(PurePosixPath(root))
         if any(is_ignored(part) for part in relative.parts):
@@ -138,9 +169,69 @@ def list_inbox(url: str) -> list[InboxEntry]:
                 size=int(info.get("size") or 0),
                 unit_folder=folders[-1] if folders else None,
                 modified=_modified(info),
+                refused=refused,
             )
         )
     return entries
+
+
+def _find_local(root: str) -> dict[str, dict[str, Any]]:
+    """A local inbox's files, walked without following any link, described by `lstat`.
+
+    A symbolic link (to a file or a folder) is listed as refused, never followed: following
+    one would read whatever the service can read, and a link to a parent folder never ends.
+    A hard link is refused unless all its names are inside the inbox.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        for name in [*dirs, *files]:
+            path = str(Path(folder) / name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue  # gone since the folder was listed
+            if stat.S_ISDIR(st.st_mode):
+                continue
+            refused = None
+            if stat.S_ISLNK(st.st_mode):
+                refused = "symlink"
+            elif not stat.S_ISREG(st.st_mode):
+                refused = "special"
+            found[path] = {
+                "name": path,
+                "type": "file",
+                "size": st.st_size if refused is None else 0,
+                "mtime": st.st_mtime,
+                "refused": refused,
+                "inode": (st.st_dev, st.st_ino),
+                "nlink": st.st_nlink,
+            }
+    names = Counter(info["inode"] for info in found.values() if info["refused"] is None)
+    for info in found.values():
+        if info["refused"] is None and info["nlink"] > names[info["inode"]]:
+            info["refused"], info["size"] = "hardlink", 0
+    return found
+
+
+def _refusal(path: str, info: dict[str, Any], root: str) -> str | None:
+    """Why an fsspec source's listed file must not be read, if it must not."""
+    # `..` anywhere, or a member path outside the root (an archive's `/etc/x` among them).
+    inside = path.startswith(root + "/") if root else not path.startswith("/")
+    if ".." in PurePosixPath(path).parts or not inside or posixpath.normpath(path) != path:
+        return "outside"
+    kind = info.get("type")
+    if kind == "link" or info.get("islink"):
+        return "symlink"
+    if kind not in (None, "file"):
+        return "special"
+    return None
+
+
+def _outside(url: str) -> InboxEntry:
+    """A listed path that escapes the source's root: named, never opened."""
+    return InboxEntry(
+        url=url, name=PurePosixPath(url).name or url, size=0, unit_folder=None, refused="outside"
+    )
 
 
 def _modified(info: dict[str, Any]) -> datetime | None:
@@ -166,8 +257,32 @@ def open_source(url: str) -> BinaryIO:
 
     Errors of the filesystem (missing file, network) propagate: retrying is the caller's call.
     """
+    if "://" not in url:
+        return _open_local(url)
     handle: BinaryIO = fsspec.open(url, "rb").open()
     return handle
+
+
+def _open_local(path: str) -> BinaryIO:
+    """A local inbox file, opened only if it is still a plain file of its own.
+
+    The listing refused links and special files; this closes the window in which a file is
+    swapped for one after it was listed: the last name is not followed, a FIFO does not block.
+
+    Raises:
+        RefusedFileError: the file is now a link or not a regular file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if Path(path).is_symlink():
+            raise RefusedFileError(path, "symlink") from exc
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RefusedFileError(path, "special")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
 def fetch(url: str, limit: int | None = None) -> bytes:
@@ -178,3 +293,35 @@ def fetch(url: str, limit: int | None = None) -> bytes:
     with fsspec.open(url, "rb") as handle:
         data = handle.read(-1 if limit is None else limit + 1)
     return bytes(data)
+
+
+_NOTE_PREFIX = b"khcn: refused inbox file\n"
+_NOTE_LIMIT = 64 * 1024
+
+
+def refusal_note(url: str, refusal: str) -> bytes:
+    """What the archive keeps of a refused file instead of its bytes: where it was, and why."""
+    return _NOTE_PREFIX + json.dumps({"url": url, "refusal": refusal}).encode("utf-8") + b"\n"
+
+
+def refusal_of(archived: str | os.PathLike[str]) -> str | None:
+    """The refusal an archived note records, or None for an archived file as received."""
+    try:
+        with open(archived, "rb") as handle:  # noqa: PTH123 - str or path alike
+            head = handle.read(_NOTE_LIMIT + 1)
+    except OSError:
+        return None
+    if not head.startswith(_NOTE_PREFIX) or len(head) > _NOTE_LIMIT:
+        return None
+    try:
+        refusal = json.loads(head[len(_NOTE_PREFIX) :]).get("refusal")
+    except (ValueError, AttributeError):
+        return None
+    return refusal if refusal in REFUSALS else None
+
+
+def refused_submission(url: str, name: str, size: int, sha256: str, refusal: str) -> Submission:
+    """The submission of a refused file: nothing read, one `R-FILE-REFUSED` issue."""
+    sub = Submission(url, name, size, sha256)
+    sub.issues.append(issue("R-FILE-REFUSED", file=name, detail=REFUSALS[refusal]))
+    return sub

@@ -111,6 +111,12 @@ READ_ISSUES: dict[str, tuple[Severity, str, str]] = {
         "Chuyển mã tệp sang Unicode (ví dụ công cụ chuyển mã của Unikey, từ {name} sang "
         "Unicode) hoặc mở bằng Excel và lưu thành .xlsx, rồi gửi lại.",
     ),
+    "R-FILE-REFUSED": (
+        "error",
+        "Tệp '{file}' {detail} nên không được đọc.",
+        "Gửi lại báo cáo bằng một tệp bảng tính thật (không phải lối tắt hay liên kết) "
+        "đặt ngay trong thư mục nhận báo cáo.",
+    ),
     "R-TABLE-NOT-FOUND": (
         "error",
         "Không tìm thấy bảng số liệu nào trong tệp '{file}' (cần dòng tiêu đề có cột "

@@ -1,6 +1,7 @@
 update meta.load_runs
 set
     finished_at = $finished_at,
+    status = 'finished',
     imported = $imported,
     updated = $updated,
     ignored = $ignored,

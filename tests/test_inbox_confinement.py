@@ -1,0 +1,132 @@
+"""The inbox cannot reach outside itself: links, hard links to outside files, device files and
+FIFOs are refused with a finding, and no byte of them is read."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from filemakers import csv_rows, write_csv
+
+from flows.ingest_submissions import read_files, receive_files
+from khcn.settings import Settings
+from sources.feedback import write_feedback
+from sources.inbox import REFUSALS, RefusedFileError, list_inbox, open_source
+
+SECRET = "root:x:0:0:bí-mật-của-máy-chủ:/root:/bin/bash"
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A file the service can read but that no unit sent: a stand-in for /etc/passwd."""
+    secret = tmp_path / "secret" / "passwd.csv"
+    secret.parent.mkdir()
+    secret.write_text(f"{SECRET}\n", encoding="utf-8")
+    return secret
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    folder = tmp_path / "data" / "inbox"
+    folder.mkdir(parents=True)
+    write_csv(folder / "THON-01_2026Q3.csv", csv_rows())
+    return folder
+
+
+def _refused(inbox: Path) -> dict[str, str | None]:
+    return {Path(e.url).relative_to(inbox).as_posix(): e.refused for e in list_inbox(str(inbox))}
+
+
+def test_symlink_to_an_outside_file_is_refused_and_never_read(
+    inbox: Path, outside: Path, settings: Settings
+) -> None:
+    (inbox / "x.csv").symlink_to(outside)
+    entries = list_inbox(str(inbox))
+    assert {Path(e.url).name: e.refused for e in entries} == {
+        "THON-01_2026Q3.csv": None,
+        "x.csv": "symlink",
+    }
+    receipts = receive_files.fn(entries, settings)
+    # The archive holds a note of the refusal, not the file.
+    for receipt in receipts:
+        assert SECRET.encode() not in receipt.archived_path.read_bytes()
+    submissions = read_files.fn(receipts, entries, settings)
+    refused = next(s for s in submissions if s.name == "x.csv")
+    assert refused.unreadable and not refused.values
+    [issue] = refused.issues
+    assert issue.code == "R-FILE-REFUSED"
+    assert "'x.csv'" in issue.message and REFUSALS["symlink"] in issue.message
+    assert "Gửi lại báo cáo" in issue.message
+    assert next(s for s in submissions if s.name != "x.csv").unit_code == "THON-01"
+
+    from schemas.schema import load_schema
+    from schemas.validation import validate_in_batches
+
+    verdicts = validate_in_batches(submissions, load_schema(settings), today=date(2026, 10, 1))
+    verdict = next(v for v in verdicts if v.submission.name == "x.csv")
+    assert verdict.status == "rejected"
+    archived = {r.sha256: r.archived_path for r in receipts}[refused.sha256]
+    path = write_feedback(verdict, archived, settings.outbox)
+    assert path is not None
+    book = openpyxl.load_workbook(path)
+    text = " ".join(
+        str(cell.value) for sheet in book.worksheets for row in sheet.iter_rows() for cell in row
+    )
+    assert "R-FILE-REFUSED" in text or REFUSALS["symlink"] in text
+    assert "bí-mật" not in text and "root:x" not in text
+
+
+def test_symlinked_folders_are_not_followed_even_in_a_loop(
+    inbox: Path, outside: Path, tmp_path: Path
+) -> None:
+    (inbox / "THON-02").symlink_to(outside.parent, target_is_directory=True)
+    (inbox / "loop").symlink_to(tmp_path, target_is_directory=True)
+    assert _refused(inbox) == {"THON-01_2026Q3.csv": None, "THON-02": "symlink", "loop": "symlink"}
+
+
+def test_hard_links_to_outside_files_are_refused(inbox: Path, outside: Path) -> None:
+    os.link(outside, inbox / "copy.csv")
+    # Two names inside the inbox for one file reach nothing outside it.
+    os.link(inbox / "THON-01_2026Q3.csv", inbox / "again.csv")
+    assert _refused(inbox) == {
+        "THON-01_2026Q3.csv": None,
+        "again.csv": None,
+        "copy.csv": "hardlink",
+    }
+
+
+def test_fifos_are_refused_without_blocking(inbox: Path, settings: Settings) -> None:
+    os.mkfifo(inbox / "pipe.csv")
+    entries = list_inbox(str(inbox))
+    assert {Path(e.url).name: e.refused for e in entries}["pipe.csv"] == "special"
+    # Nobody writes to the FIFO: reading it would block the run for ever.
+    receipts = receive_files.fn(entries, settings)
+    assert len(receipts) == 2
+
+
+def test_a_file_swapped_for_a_link_after_listing_is_not_opened(inbox: Path, outside: Path) -> None:
+    target = inbox / "THON-01_2026Q3.csv"
+    [entry] = list_inbox(str(inbox))
+    target.unlink()
+    target.symlink_to(outside)
+    with pytest.raises(RefusedFileError) as raised:
+        open_source(entry.url)
+    assert raised.value.refusal == "symlink"
+
+
+def test_fsspec_members_outside_the_root_are_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "inbox.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("inbox/THON-01_2026Q3.csv", "a,b\n")
+        zipped.writestr("inbox/../evil.csv", SECRET)
+        zipped.writestr("inbox/sub/../../evil2.csv", SECRET)
+        zipped.writestr("/etc/evil3.csv", SECRET)
+    within = {e.name: e.refused for e in list_inbox(f"zip://inbox::{archive}")}
+    assert within == {"THON-01_2026Q3.csv": None, "evil.csv": "outside", "evil2.csv": "outside"}
+    whole = {e.name: e.refused for e in list_inbox(f"zip://::{archive}")}
+    assert whole["evil3.csv"] == "outside" and whole["evil.csv"] == "outside"
+    assert all(e.size == 0 for e in list_inbox(f"zip://::{archive}") if e.refused)
