@@ -26,7 +26,7 @@ from flows.mail_tasks import (
     pull_mailbox,
     record_pull,
 )
-from flows.progress import listening, step
+from flows.progress import listening, notice, step
 from flows.results import IngestResult
 from khcn.names import storable
 from khcn.settings import Settings, load_settings
@@ -243,7 +243,7 @@ def validate_submissions(
             data_docs_dir=_data_docs(settings),
         )
     except Exception:  # noqa: BLE001 - one submission must not cost the others their verdicts
-        get_run_logger().exception("Validation of the batch failed; validating file by file")
+        get_run_logger().exception("Kiểm tra cả lô bị lỗi; kiểm tra lại từng tệp")
     verdicts = []
     for submission in submissions:
         try:
@@ -300,22 +300,19 @@ def load_warehouse(
     The caller holds the writer lock (`_writing`). Load runs left without an end by a run
     that died are closed first, in one line; what they committed stays.
     """
-    logger = get_run_logger()
     init(settings.warehouse)
     closed = close_interrupted_runs(settings.warehouse)
     if closed:
-        logger.warning(
-            "Đã đóng %d lần nạp bị ngắt giữa chừng (lần nạp số %s); "
-            "các tệp đã nạp xong được giữ nguyên.",
-            len(closed),
-            ", ".join(str(run.run_id) for run in closed),
+        notice(
+            f"Đã đóng {len(closed)} lần nạp bị ngắt giữa chừng (lần nạp số "
+            f"{', '.join(str(run.run_id) for run in closed)}); các tệp đã nạp xong được giữ nguyên."
         )
     sync_schema(settings.warehouse, schema, settings)
-    logger.info("Đang nạp %d tệp vào kho.", len(receipts))
+    notice(f"Đang nạp {len(receipts)} tệp vào kho.")
     summary = load(settings.warehouse, verdicts, receipts, settings)
     if mail is not None:
         record_pull(mail, settings, summary.run_id)
-    logger.info("Đang công bố bản đọc.")
+    notice("Đang công bố bản đọc.")
     publish(settings.warehouse, settings.published)
     refresh_dashboard(settings)
     return summary
@@ -328,17 +325,16 @@ def _writing(settings: Settings) -> Iterator[None]:
     The lock file is held by this process and the kernel lets go of it when the process ends,
     however it ends, so a run that died never blocks the next; the next says it cleared it.
     """
-    logger = get_run_logger()
 
     def waiting(holder: Holder | None) -> None:
         who = holder.describe() if holder else "một lần chạy khác"
-        logger.warning("Kho đang được ghi bởi %s; chờ lần chạy đó xong.", who)
+        notice(f"Kho đang được ghi bởi {who}; chờ lần chạy đó xong.")
 
     with writer_lock(settings.warehouse, on_wait=waiting) as lock:
         if lock.stale is not None:
-            logger.warning(
-                "Đã gỡ khoá ghi kho cũ của %s (lần chạy đó đã dừng giữa chừng).",
-                lock.stale.describe(),
+            notice(
+                f"Đã gỡ khoá ghi kho cũ của {lock.stale.describe()} "
+                "(lần chạy đó đã dừng giữa chừng)."
             )
         yield
 

@@ -215,18 +215,7 @@ def _answer(settings: Settings, registry: Registry) -> list[dict[str, Any]]:
         return []
     if not settings.smtp:
         logger.warning("Chưa cấu hình máy chủ gửi thư (smtp): %d thư chờ trả lời", len(pending))
-        return [
-            {
-                "message_id": a.message_id,
-                "recipient": a.recipient,
-                "subject": a.subject,
-                "outcome": outcome(a),
-                "status": "failed",
-                "attachments": [],
-                "error": "chưa cấu hình smtp",
-            }
-            for a in pending
-        ]
+        return [_unsent(a, "chưa cấu hình smtp") for a in pending]
     names = {u.code: u.name for u in registry.units}
     sender = sender_address(settings)
     done: list[dict[str, Any]] = []
@@ -254,20 +243,21 @@ def _answer(settings: Settings, registry: Registry) -> list[dict[str, Any]]:
         # The server itself is out of reach: every reply waits for the next run.
         logger.warning("Không gửi được thư trả lời: %s", exc)
         answered = {item["message_id"] for item in done}
-        done += [
-            {
-                "message_id": a.message_id,
-                "recipient": a.recipient,
-                "subject": a.subject,
-                "outcome": outcome(a),
-                "status": "failed",
-                "attachments": [],
-                "error": str(exc),
-            }
-            for a in pending
-            if a.message_id not in answered
-        ]
+        done += [_unsent(a, str(exc)) for a in pending if a.message_id not in answered]
     return done
+
+
+def _unsent(answer: MessageAnswer, error: str) -> dict[str, Any]:
+    """The summary of a reply that could not be sent this run (the next run tries again)."""
+    return {
+        "message_id": answer.message_id,
+        "recipient": answer.recipient,
+        "subject": answer.subject,
+        "outcome": outcome(answer),
+        "status": "failed",
+        "attachments": [],
+        "error": error,
+    }
 
 
 @task(cache_policy=NO_CACHE)

@@ -18,11 +18,13 @@ from outputs.run_report import STEP_LABELS
 
 @dataclass(frozen=True)
 class StepEvent:
-    """One step started (`seconds` None) or finished, over `count` files (None: not known yet)."""
+    """One step started (`seconds` None) or finished, over `count` files (None: not known yet);
+    or, with `message`, something the analyst should read as it happens."""
 
     step: str
     count: int | None
     seconds: float | None = None
+    message: str | None = None
 
     @property
     def label(self) -> str:
@@ -37,6 +39,8 @@ class StepEvent:
 
     def line(self) -> str:
         """The event as one Vietnamese log line."""
+        if self.message is not None:
+            return self.message
         if self.seconds is None:
             return f"{self.label}…" if self.count is None else f"{self.label}: {self.count} tệp…"
         if self.count is None:
@@ -67,6 +71,12 @@ def _emit(event: StepEvent) -> None:
         listeners = list(_listeners)
     for listener in listeners:
         listener(event)
+
+
+def notice(message: str) -> None:
+    """Tell whoever watches the run something as it happens (a stale lock cleared, a load
+    starting), in one Vietnamese line."""
+    _emit(StepEvent("notice", None, 0.0, message))
 
 
 @dataclass

@@ -552,7 +552,7 @@ class _Progress:
             return
         if self.status is not None:
             self.status.update(self.title)
-        prefix = "✓ " if self.live else "khcn: "
+        prefix = "khcn: " if not self.live else "" if event.message else "✓ "
         err.print(Text(prefix + event.line(), style="dim" if self.live else ""), highlight=False)
 
 

@@ -81,45 +81,31 @@ def _vietnamese_errors(make: Any, *args: Any, **kwargs: Any) -> Any:
         raise
 
 
-class Command(TyperCommand):
+class _Vietnamese:
+    """Usage line, help option and parse errors in Vietnamese, for a command or a group."""
+
+    def get_usage(self, ctx: Any) -> str:
+        return _usage(super().get_usage(ctx))  # type: ignore[misc]
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.help = HELP_TEXT
+        return option
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        return _vietnamese_errors(super().make_context, *args, **kwargs)  # type: ignore[misc]
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _vietnamese_types(super().get_params(ctx))  # type: ignore[misc]
+
+
+class Command(_Vietnamese, TyperCommand):
     """A command whose usage line, help option and parse errors are in Vietnamese."""
 
-    def get_usage(self, ctx: Any) -> str:
-        return _usage(super().get_usage(ctx))
 
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.help = HELP_TEXT
-        return option
-
-    def make_context(self, *args: Any, **kwargs: Any) -> Any:
-        return _vietnamese_errors(super().make_context, *args, **kwargs)
-
-    def get_params(self, ctx: Any) -> list[Any]:
-        return _vietnamese_types(super().get_params(ctx))
-
-
-class Group(TyperGroup):
+class Group(_Vietnamese, TyperGroup):
     """A command group whose usage line, help option and parse errors are in Vietnamese."""
-
-    def get_usage(self, ctx: Any) -> str:
-        return _usage(super().get_usage(ctx))
-
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.help = HELP_TEXT
-        return option
-
-    def make_context(self, *args: Any, **kwargs: Any) -> Any:
-        return _vietnamese_errors(super().make_context, *args, **kwargs)
-
-    def get_params(self, ctx: Any) -> list[Any]:
-        return _vietnamese_types(super().get_params(ctx))
-
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        return _vietnamese_errors(super().resolve_command, ctx, args)
 
 
 def install() -> None:

@@ -203,6 +203,13 @@ READ_ISSUES: dict[str, tuple[Severity, str, str]] = {
         "{candidates}.",
         "Ghi mã chỉ tiêu của dòng để chỉ rõ là chỉ tiêu nào.",
     ),
+    "R-MERGE-HIDES-VALUE": (
+        "error",
+        "{where}: ô này nằm trong vùng ô gộp bắt đầu từ ô {first} nên giá trị '{value}' của nó bị "
+        "che, không đọc được.",
+        "Bỏ gộp vùng ô đó (Merge & Center → Unmerge Cells) để mỗi giá trị nằm trong ô riêng, "
+        "rồi gửi lại.",
+    ),
     "R-VALUE-NOT-NUMBER": (
         "error",
         "{where}: giá trị '{value}' không phải là số.",

@@ -154,12 +154,28 @@ def _workbook_grids(ctx: _Context) -> list[Grid]:
                 top, left = sheet.start or (0, 0)
                 grid = Grid(sub.url, meta.name, sheet.to_python(), top, left)
                 grid.add_merged(sheet.merged_cell_ranges)
+                _hidden_by_merges(ctx, grid)
                 grids.append(grid)
     except CalamineError as exc:
         if "password" in str(exc).lower():
             raise _Unreadable(issue("R-FILE-PASSWORD", file=sub.name)) from exc
         raise _Unreadable(issue("R-FILE-CORRUPT", file=sub.name, detail=str(exc)[:200])) from exc
     return grids
+
+
+# A sheet merged over its table would otherwise answer with one finding per hidden cell.
+_MAX_HIDDEN_FINDINGS = 200
+
+
+def _hidden_by_merges(ctx: _Context, grid: Grid) -> None:
+    """A merged range over cells that hold values of their own hides them: each is a finding
+    at its own cell, never a value silently replaced by the range's first cell."""
+    for i, j in grid.hidden[:_MAX_HIDDEN_FINDINGS]:
+        origin = grid.ref(i, j)
+        ctx.submission.issues.append(
+            issue("R-MERGE-HIDES-VALUE", grid.own_ref(i, j), value=text_of(grid.rows[i][j]),
+                  first=origin.address)
+        )  # fmt: skip
 
 
 def _read_meta(ctx: _Context, rows: Sequence[Sequence[object]]) -> None:

@@ -113,6 +113,9 @@ class Grid:
     left: int = 0
     merged: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     fields: dict[int, dict[int, str | None]] = field(default_factory=dict)
+    # Cells inside a merged range that hold a value of their own: the merge hides it on screen
+    # and reading would put the top-left cell's value in its place.
+    hidden: list[tuple[int, int]] = field(default_factory=list)
 
     def ref(self, i: int, j: int) -> CellRef:
         """The Excel cell of grid position (i, j), or of its merged range's top-left cell."""
@@ -144,6 +147,13 @@ class Grid:
                 for j in range(max(origin[1], 0), min(c1 - self.left, width - 1) + 1):
                     if (i, j) != origin:
                         self.merged[(i, j)] = origin
+                        row = self.rows[i]
+                        if j < len(row) and row[j] is not None and row[j] != "":
+                            self.hidden.append((i, j))
+
+    def own_ref(self, i: int, j: int) -> CellRef:
+        """The Excel cell of grid position (i, j) itself, merged or not."""
+        return CellRef(self.file, self.sheet, self.top + i + 1, _letters(self.left + j))
 
 
 @dataclass(slots=True)

@@ -58,6 +58,8 @@ for entry in (str(HERE), str(HERE.parent)):
 
 from filemakers import csv_rows, ods_bytes, template, xls_bytes, xlsm_bytes, xlsx_bytes  # noqa: E402
 
+from sources.archives import split_member_url  # noqa: E402
+
 DATA = HERE / "data"
 HANG_SECONDS = 900.0
 FIXED_STAMP = (2026, 1, 1, 0, 0, 0)
@@ -237,6 +239,8 @@ def xml_flip(rng: random.Random, seed: Seed) -> tuple[str, bytes]:
         return byte_flip(rng, seed)
     with zipfile.ZipFile(io.BytesIO(seed.data)) as archive:
         parts = [n for n in archive.namelist() if n.endswith(".xml")]
+    if not parts:  # an archive of submissions, a Word report without XML parts...
+        return byte_flip(rng, seed)
     target = rng.choice(parts)
 
     def flip(xml: bytes) -> bytes:
@@ -253,7 +257,10 @@ def entry_drop(rng: random.Random, seed: Seed) -> tuple[str, bytes]:
     if not _is_zip(seed.data):
         return truncate(rng, seed)
     with zipfile.ZipFile(io.BytesIO(seed.data)) as archive:
-        victim = rng.choice(archive.namelist())
+        names = archive.namelist()
+    if not names:
+        return truncate(rng, seed)
+    victim = rng.choice(names)
     return seed.name, _rezip(seed.data, lambda n, c: None if n == victim else c)
 
 
@@ -263,6 +270,8 @@ def entry_rename(rng: random.Random, seed: Seed) -> tuple[str, bytes]:
     source = zipfile.ZipFile(io.BytesIO(seed.data))
     if sum(info.file_size for info in source.infolist()) > 20 * 2**20:
         raise ValueError("seed too big to unpack")
+    if not source.namelist():
+        return byte_flip(rng, seed)
     victim = rng.choice(source.namelist())
     new = rng.choice(
         [victim + "\x01", victim.upper(), "x" * 300 + ".xml", "a/\x1b[31m.xml", victim + "é", ""]
@@ -774,6 +783,8 @@ def _check_batch(
     counts.timeouts += codes["R-FILE-TIMEOUT"]
     counts.step_failures += sum(codes[c] for c in CONTAINED[1:])
     recorded = {url for url, *_ in files}
+    # An archive that was unpacked is recorded as its members (`zip://MEMBER::ARCHIVE-URL`).
+    recorded |= {member[0] for url in recorded if (member := split_member_url(url))}
     for url, mutant in urls.items():
         if url not in recorded:
             counts.silent_drops += 1
@@ -874,7 +885,7 @@ def run(
             began = time.monotonic()
             try:
                 report = ingest_submissions()
-                counts.feedback_files += len(report.get("feedback", []))
+                counts.feedback_files += len(report.feedback)
             except Exception as exc:  # noqa: BLE001 - an abort is what is being counted
                 counts.run_aborts += 1
                 counts.problems.append(f"abort in batch {first}: {type(exc).__name__}: {exc}")

@@ -205,7 +205,8 @@ def test_cli_ingest_shows_steps_and_every_file(inbox: SampleInbox, settings: Set
     assert ingested.stderr.count("\n") == len(steps)  # nothing from Prefect
     # The per-file table, unit-supplied names printed as typed (no markup run).
     assert "Từng tệp" in ingested.stdout
-    assert "[red]THON-01" in ingested.stdout and "[bold]x[/bold]" in ingested.stdout
+    # (The table wraps long names at 80 columns: look for the markup, which rich would eat.)
+    assert "[red]THON-" in ingested.stdout and "[bold]x[/b" in ingested.stdout
     assert "bị từ chối" in ingested.stdout
     assert "Báo cáo lần chạy" in ingested.stdout
 
