@@ -154,7 +154,6 @@ def _workbook_grids(ctx: _Context) -> list[Grid]:
                 top, left = sheet.start or (0, 0)
                 grid = Grid(sub.url, meta.name, sheet.to_python(), top, left)
                 grid.add_merged(sheet.merged_cell_ranges)
-                _hidden_by_merges(ctx, grid)
                 grids.append(grid)
     except CalamineError as exc:
         if "password" in str(exc).lower():
@@ -167,15 +166,30 @@ def _workbook_grids(ctx: _Context) -> list[Grid]:
 _MAX_HIDDEN_FINDINGS = 200
 
 
-def _hidden_by_merges(ctx: _Context, grid: Grid) -> None:
+def _hidden_by_merges(ctx: _Context, grid: Grid, table: Table | None) -> None:
     """A merged range over cells that hold values of their own hides them: each is a finding
-    at its own cell, never a value silently replaced by the range's first cell."""
-    for i, j in grid.hidden[:_MAX_HIDDEN_FINDINGS]:
-        origin = grid.ref(i, j)
+    at its own cell, never a value silently replaced by the range's first cell.
+
+    With a table, only its cells count (text hidden in the title rows above it is the unit's
+    layout, not its report); in a sheet where a merge left no table to find, every hidden cell
+    does, since the merge is why nothing could be read there.
+    """
+    if not grid.hidden:
+        return
+    hidden = grid.hidden
+    if table is not None:
+        rows = set(table.data_rows)
+        columns = set(table.columns.values())
+        hidden = [(i, j) for i, j in hidden if i in rows and j in columns]
+    for i, j in hidden[:_MAX_HIDDEN_FINDINGS]:
         ctx.submission.issues.append(
-            issue("R-MERGE-HIDES-VALUE", grid.own_ref(i, j), value=text_of(grid.rows[i][j]),
-                  first=origin.address)
-        )  # fmt: skip
+            issue(
+                "R-MERGE-HIDES-VALUE",
+                grid.own_ref(i, j),
+                value=text_of(grid.rows[i][j]),
+                first=grid.ref(i, j).address,
+            )
+        )
 
 
 def _read_meta(ctx: _Context, rows: Sequence[Sequence[object]]) -> None:
@@ -724,10 +738,13 @@ def _parse(ctx: _Context, unit_folder: str | None) -> Submission:
                 _claim(ctx, ctx.periods if name == "period" else ctx.units, name, raw, ref)
         first_row = min((t.header_rows[0] for t in tables), default=None)
         _title_claims(grid, first_row, label_cells, titles, title_issues)
-        for table in tables:
-            if table.gives_values or table.gives_progress:
-                found = True
-                _rows_of(ctx, grid, table)
+        read = [t for t in tables if t.gives_values or t.gives_progress]
+        for table in read:
+            found = True
+            _hidden_by_merges(ctx, grid, table)
+            _rows_of(ctx, grid, table)
+        if not read:
+            _hidden_by_merges(ctx, grid, None)
     if not found:
         sub.issues.append(issue("R-TABLE-NOT-FOUND", file=sub.name))
     ctx.units.extend(meta_units)
