@@ -203,6 +203,11 @@ READ_ISSUES: dict[str, tuple[Severity, str, str]] = {
         "{candidates}.",
         "Ghi mã chỉ tiêu của dòng để chỉ rõ là chỉ tiêu nào.",
     ),
+    "R-VALUE-READ-PAST-UNIT": (
+        "warning",
+        "{where}: ô giá trị ghi '{value}' (có cả đơn vị tính); đã đọc là {read}.",
+        "Lần sau chỉ ghi con số ({read}) vào ô 'Giá trị'; đơn vị tính đã có ở cột 'Đơn vị tính'.",
+    ),
     "R-MERGE-HIDES-VALUE": (
         "error",
         "{where}: ô này nằm trong vùng ô gộp bắt đầu từ ô {first} nên giá trị '{value}' của nó bị "

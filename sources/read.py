@@ -476,7 +476,10 @@ def _value_row(
     raw = cell("value")
     parsed = parse_number(raw, text_of(cell("measure")))
     if parsed.problem:
-        sub.issues.append(issue(parsed.problem, ref, value=parsed.shown, limit=_LIMIT_SHOWN))
+        read = f"{parsed.value:g}" if isinstance(parsed.value, int | float) else ""
+        sub.issues.append(
+            issue(parsed.problem, ref, value=parsed.shown, limit=_LIMIT_SHOWN, read=read)
+        )
     elif parsed.value is not None and "value" in refs and ctx.data[:2] == b"PK":
         # A shown text at odds with the stored number (.ods) is only known from the XML.
         hidden = ctx.hidden_cell(grid.sheet, ref.address) if ctx.is_ods else None

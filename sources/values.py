@@ -109,7 +109,9 @@ def parse_number(cell: Cell, measure: str | None = None) -> Parsed:
     Returns:
         `Parsed(value)` with an int (whole numbers) or float, `Parsed(None)` for an empty cell,
         or `Parsed(None, code)` with R-VALUE-NOT-NUMBER, R-VALUE-DATE, R-CELL-ERROR or
-        R-VALUE-TOO-BIG (a magnitude of `MAX_MAGNITUDE` or more, infinity included).
+        R-VALUE-TOO-BIG (a magnitude of `MAX_MAGNITUDE` or more, infinity included); a number
+        read past the row's unit (`12 cuộc`) is `Parsed(12, "R-VALUE-READ-PAST-UNIT")`, a
+        warning that says what was read.
     """
     if is_empty(cell):
         return Parsed(None)
@@ -127,17 +129,20 @@ def parse_number(cell: Cell, measure: str | None = None) -> Parsed:
     if text in CELL_ERRORS:
         return Parsed(None, "R-CELL-ERROR", text)
     number = _number_text(text)
+    # Read past the row's unit (`12 cuộc`): kept, and the unit is told what was read.
+    told = None
     if number is None and measure:
         unit = fold(measure)
         folded = fold(text)
         if unit and folded.endswith(unit):
             head = text[: len(text) - _tail_length(text, unit)].strip()
             number = _number_text(head) if head else None
+            told = "R-VALUE-READ-PAST-UNIT"
     if number is None:
         return Parsed(None, "R-VALUE-NOT-NUMBER", text)
     if not abs(number) < MAX_MAGNITUDE:
         return Parsed(None, "R-VALUE-TOO-BIG", text if len(text) <= 40 else text[:37] + "...")
-    return Parsed(number)
+    return Parsed(number, told, text if told else "")
 
 
 def _show_big(number: float | int) -> str:

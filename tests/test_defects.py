@@ -123,11 +123,16 @@ def test_vietnamese_number_text(read: dict[str, Submission]) -> None:
         1234567, 12.5, 1234.5, 1234, 5, 1234, 1234, None, None, None
     ]  # fmt: skip
     assert sub.values[7].raw == "không có"
+    # `1.234 triệu đồng` and `5 cuộc` are read past the row's unit, and the unit is told so.
     assert codes(sub) == [
+        ("R-VALUE-READ-PAST-UNIT", "E12"),
+        ("R-VALUE-READ-PAST-UNIT", "E13"),
         ("R-VALUE-NOT-NUMBER", "E16"),
         ("R-VALUE-NOT-NUMBER", "E17"),
         ("R-VALUE-NOT-NUMBER", "E18"),
     ]
+    told = [i.message for i in sub.issues if i.code == "R-VALUE-READ-PAST-UNIT"]
+    assert "đã đọc là 1234" in told[0] and "'5 cuộc'" in told[1] and "đã đọc là 5" in told[1]
 
 
 def test_empty_value_is_missing_not_zero(read: dict[str, Submission]) -> None:

@@ -60,7 +60,13 @@ def test_empty_is_missing_not_zero(cell: object) -> None:
     ],
 )
 def test_trailing_unit_of_the_row(cell: str, measure: str, expected: int) -> None:
-    assert parse_number(cell, measure).value == expected
+    parsed = parse_number(cell, measure)
+    # Read, and the unit is told so: a warning that names the cell's text.
+    assert (parsed.value, parsed.problem, parsed.shown) == (
+        expected,
+        "R-VALUE-READ-PAST-UNIT",
+        cell,
+    )
 
 
 @pytest.mark.parametrize(
