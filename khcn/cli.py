@@ -33,37 +33,28 @@ if TYPE_CHECKING:
 cli_vi.install()
 _OPTIONS = "[TUỲ CHỌN]"
 _SUBCOMMAND = "LỆNH [THAM SỐ]..."
-app = typer.Typer(
-    cls=cli_vi.Group,
-    no_args_is_help=True,
-    add_completion=False,
-    help="Tổng hợp báo cáo KHCN, ĐMST và CĐS của xã.",
-    options_metavar=_OPTIONS,
-    subcommand_metavar=_SUBCOMMAND,
-)
-catalog_app = typer.Typer(
-    cls=cli_vi.Group,
-    no_args_is_help=True,
-    help="Danh mục nhiệm vụ của kế hoạch.",
-    options_metavar=_OPTIONS,
-    subcommand_metavar=_SUBCOMMAND,
-)
-units_app = typer.Typer(
-    cls=cli_vi.Group,
-    no_args_is_help=True,
-    help="Danh sách đơn vị báo cáo.",
-    options_metavar=_OPTIONS,
-    subcommand_metavar=_SUBCOMMAND,
-)
+
+
+def _group(help_text: str, **options: Any) -> typer.Typer:
+    """A command group in Vietnamese: usage line, help option and errors."""
+    return typer.Typer(
+        cls=cli_vi.Group,
+        no_args_is_help=True,
+        help=help_text,
+        options_metavar=_OPTIONS,
+        subcommand_metavar=_SUBCOMMAND,
+        **options,
+    )
+
+
+app = _group("Tổng hợp báo cáo KHCN, ĐMST và CĐS của xã.", add_completion=False)
+catalog_app = _group("Danh mục nhiệm vụ của kế hoạch.")
+units_app = _group("Danh sách đơn vị báo cáo.")
+tokens_app = _group("Mã truy cập dịch vụ truy vấn (khcn serve).")
+targets_app = _group("Mục tiêu theo năm của chỉ tiêu, chỉ số.")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(units_app, name="units")
-tokens_app = typer.Typer(
-    cls=cli_vi.Group, no_args_is_help=True, help="Mã truy cập dịch vụ truy vấn (khcn serve)."
-)
 app.add_typer(tokens_app, name="tokens")
-targets_app = typer.Typer(
-    cls=cli_vi.Group, no_args_is_help=True, help="Mục tiêu theo năm của chỉ tiêu, chỉ số."
-)
 app.add_typer(targets_app, name="targets")
 
 # Nothing the command prints is markup to colour by guess (numbers, paths, brackets).

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
+
 from khcn.settings import Settings
 from schemas.schema import Schema, load_schema
 from schemas.verdict import Verdict
@@ -25,6 +27,24 @@ class Received:
 
     receipt: Receipt
     verdict: Verdict
+
+
+def whole_submissions(con: duckdb.DuckDBPyConnection) -> int:
+    """Every received file has its submission and every submission all its value rows; the
+    number of submissions."""
+    orphans = con.execute(
+        "select count(*) from raw.received_files r "
+        "anti join raw.submissions s on r.received_file_id = s.received_file_id"
+    ).fetchone()
+    partial = con.execute(
+        "select count(*) from raw.submissions s left join "
+        "(select submission_id, count(*) as n from raw.data_values group by all) v "
+        "using (submission_id) where coalesce(v.n, 0) <> s.value_count"
+    ).fetchone()
+    assert orphans == (0,) and partial == (0,), (orphans, partial)
+    loaded = con.execute("select count(*) from raw.submissions").fetchone()
+    assert loaded is not None
+    return int(loaded[0])
 
 
 def elements_for(schema: Schema, unit_code: str, year: int) -> list[tuple[str, str]]:
