@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import random
 import resource
 import shutil
@@ -19,18 +20,20 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from khcn.settings import SCHEMAS_DIR, Settings, export_overrides, load_settings, prefect_defaults
 from schemas.model import Registry, Unit
 from schemas.periods import parse_period
 from schemas.registry import write_registry
 from schemas.schema import Schema, load_schema
-from sources.samples import fill_workbook, sample_progress, sample_values
+from sources.samples import fill_workbook, plausible_value, sample_progress
 from sources.template import write_template
 
 QUARTERS = ("2026Q1", "2026Q2", "2026Q3", "2026Q4")
-VARIANTS = 4  # filled workbooks per unit type and quarter; units differ by their own code
+VARIANTS = 4  # filled workbooks per unit role and quarter; units differ by code and name
 
 
 def commune_units(number: int) -> list[Unit]:
@@ -52,65 +55,107 @@ def commune_units(number: int) -> list[Unit]:
 
 
 def build_inbox(size: int, work: Path) -> tuple[Path, Path]:
-    """A schemas folder with a registry for `size` submissions, and an inbox holding them."""
+    """A schemas folder with a registry for `size` submissions, and an inbox holding them.
+
+    Every workbook is the commune's template for its unit and quarter, every value filled in,
+    so each is accepted. Writing 100,000 workbooks with openpyxl would take hours on two cores:
+    one workbook is written per unit role (the code's suffix: same tasks, same elements),
+    quarter and variant, and the others are that workbook with the unit's code and name
+    written over the first unit's, everywhere they appear (sheets, headings, the hidden
+    `_khcn` sheet).
+    """
     folder = work / str(size)
     schemas, inbox = folder / "schemas", folder / "inbox"
     if (folder / "ready").exists():
         return schemas, inbox
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(SCHEMAS_DIR, schemas, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    per_commune = len(commune_units(0)) * len(QUARTERS)
-    units = [u for n in range(-(-size // per_commune)) for u in commune_units(n)]
+    units = [u for n in range(communes_for(size)) for u in commune_units(n)]
     write_registry(Registry(source="bench", units=tuple(units)), schemas / "units.yaml")
     schema = load_schema(Settings(schemas_dir=schemas, data_dir=folder))
     rng = random.Random(size)
-    # One filled workbook per unit type, quarter and variant; the others copy it, their own
-    # unit code written over the first unit's.
-    filled: dict[tuple[str, str, int], tuple[bytes, str]] = {}
+    filled: dict[tuple[str, str, int], tuple[bytes, Unit]] = {}
     written = 0
     started = time.perf_counter()
-    for quarter in QUARTERS:
-        for unit in units:
-            if written == size:
-                break
-            key = (unit.type, quarter, rng.randrange(VARIANTS))
-            if key not in filled:
-                filled[key] = (
-                    _filled(schema, unit, quarter, rng, folder / "blank.xlsx"),
-                    unit.code,
-                )
-            target = inbox / unit.code / f"{unit.code}_{quarter}.xlsx"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            data, first_code = filled[key]
-            target.write_bytes(_renamed(data, unit.code, first_code))
-            written += 1
+    for path, unit, quarter in inbox_files(units, size, inbox):
+        key = (unit.code.split("-", 1)[1], quarter, rng.randrange(VARIANTS))
+        if key not in filled:
+            filled[key] = (_filled(schema, unit, quarter, rng, folder / "blank.xlsx"), unit)
+        data, first = filled[key]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_renamed(data, unit, first))
+        written += 1
     print(f"  wrote {written} workbooks in {time.perf_counter() - started:.0f} s (not timed)")
     (folder / "ready").touch()
     return schemas, inbox
+
+
+def communes_for(size: int) -> int:
+    """How many synthetic communes hold `size` submissions of a year's four quarters."""
+    return -(-size // (len(commune_units(0)) * len(QUARTERS)))
+
+
+def inbox_files(units: list[Unit], size: int, inbox: Path) -> Iterator[tuple[Path, Unit, str]]:
+    """The first `size` (file, unit, quarter) of the inbox, quarter by quarter."""
+    files = (
+        (inbox / unit.code / f"{unit.code}_{quarter}.xlsx", unit, quarter)
+        for quarter in QUARTERS
+        for unit in units
+    )
+    return itertools.islice(files, size)
 
 
 def _filled(schema: Schema, unit: Unit, quarter: str, rng: random.Random, path: Path) -> bytes:
     period = parse_period(quarter)
     tasks = schema.tasks_due(unit, period)
     write_template(schema, unit, period, path)
-    fill_workbook(
-        path, sample_values(schema, unit, tasks, rng), sample_progress(tasks, period, rng)
-    )
+    values = {
+        element.code: plausible_value(element, unit, rng)
+        for task in tasks
+        for element in schema.elements_of(task)
+    }
+    # The plan's own consistency rules: a part is no more than its whole.
+    for part, whole in (("5.3.4", "5.3.3"), ("5.2.2", "5.2.3")):
+        if part in values and whole in values:
+            values[part] = min(values[part], values[whole])
+    fill_workbook(path, values, sample_progress(tasks, period, rng))
     return path.read_bytes()
 
 
-def _renamed(data: bytes, code: str, first: str) -> bytes:
-    """The workbook with the first unit's code replaced by this unit's (codes are ASCII, so
-    the sheet XML holds them as they are)."""
+def _renamed(data: bytes, unit: Unit, first: Unit) -> bytes:
+    """The workbook with the first unit's code and name replaced by this unit's.
+
+    openpyxl writes every text as a whole inline string (`<t>…</t>`, non-ASCII characters as
+    `&#N;`), so a whole-string replacement changes the unit everywhere and nothing else.
+    """
+    swaps = [
+        (as_xml(old), as_xml(new))
+        for old, new in (
+            (first.code, unit.code),
+            (first.name, unit.name),
+            (first.name.upper(), unit.name.upper()),
+        )
+        for as_xml in (_text_xml, _referenced_xml)
+    ]
     source = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for item in source.infolist():
             content = source.read(item.filename)
-            if item.filename.endswith(".xml") and first.encode() in content:
-                content = content.replace(first.encode(), code.encode())
+            if item.filename.endswith(".xml"):
+                for old, new in swaps:
+                    content = content.replace(old, new)
             target.writestr(item, content)
     return out.getvalue()
+
+
+def _text_xml(text: str) -> bytes:
+    return f">{escape(text)}</t>".encode()
+
+
+def _referenced_xml(text: str) -> bytes:
+    referenced = "".join(c if ord(c) < 128 else f"&#{ord(c)};" for c in escape(text))
+    return f">{referenced}</t>".encode()
 
 
 def run(size: int, work: Path) -> None:
