@@ -1,6 +1,9 @@
 # One command per habit. Everything installs into .venv from uv.lock.
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
+# Installed modules compiled once: a command then starts without compiling thousands of files
+# (where the environment forbids writing bytecode, every start would compile them again).
+export UV_COMPILE_BYTECODE := 1
 PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
 PACKAGES := core sources schemas warehouse outputs demo flows khcn

@@ -1,11 +1,15 @@
-"""End-to-end ingest benchmark: the real flow on 1,000 and 10,000 submissions.
+"""End-to-end ingest benchmark: `khcn ingest` against the naive script and the bare parse.
 
-Builds a province-sized registry (communes of 17 units each, like the sample one), writes one
-filled workbook per unit and quarter of 2026, then runs `ingest_submissions` (Prefect without a
-server) on a fresh data folder and prints the time of each step, files per second and the peak
-memory. Generating the inbox is not timed; it is cached under bench/.work/.
+Builds a province-sized registry (communes of 17 units each, like the sample one) and an inbox
+of N accepted workbooks (every unit and quarter of 2026), then, in one run: the naive script a
+user would write with the same packages (bench/naive_ingest.py, on a sample), the bare
+python-calamine parse of all N files, and `khcn ingest` as the analyst runs it: one file into
+a new data folder, N files into a new data folder, an empty inbox and one new file into the
+warm folder, and the N files again. It prints wall times, the peak memory of each command's
+process tree, the full run's steps, and the ratios the goals are set in. Generating the inbox
+is not timed; it is cached under bench/.work/.
 
-    .venv/bin/python bench/ingest_bench.py [--sizes 1000 10000] [--work bench/.work]
+    .venv/bin/python bench/ingest_bench.py [--n 1000 10000] [--naive 200] [--work bench/.work]
 """
 
 from __future__ import annotations
@@ -13,19 +17,25 @@ from __future__ import annotations
 import argparse
 import io
 import itertools
+import json
+import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
+from python_calamine import CalamineWorkbook
+
 from core.periods import parse_period
-from core.settings import SCHEMAS_DIR, Settings, export_overrides, load_settings, prefect_defaults
+from core.settings import SCHEMAS_DIR, Settings
 from demo.samples import fill_workbook, plausible_value, sample_progress
 from outputs.template import write_template
 from schemas.model import Registry, Unit
@@ -158,40 +168,191 @@ def _referenced_xml(text: str) -> bytes:
     return f">{referenced}</t>".encode()
 
 
-def run(size: int, work: Path) -> None:
-    print(f"\n{size} submissions")
-    schemas, inbox = build_inbox(size, work)
-    data = work / str(size) / "data"
-    shutil.rmtree(data, ignore_errors=True)
-    export_overrides(schemas_dir=schemas, data_dir=data, inbox=inbox)
-    prefect_defaults(load_settings())
-    from flows.ingest_submissions import ingest_submissions
+def single_inbox(size: int, work: Path) -> Path:
+    """An inbox holding one more accepted workbook: the next unit and quarter after `size`."""
+    folder = work / str(size)
+    inbox = folder / "one"
+    if any(inbox.rglob("*.xlsx")):
+        return inbox
+    schema = load_schema(Settings(schemas_dir=folder / "schemas", data_dir=folder))
+    units = list(schema.registry.units)
+    [(_, unit, quarter)] = list(inbox_files(units, size + 1, inbox))[-1:]
+    path = inbox / unit.code / f"{unit.code}_{quarter}.xlsx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_filled(schema, unit, quarter, random.Random(-size), folder / "blank.xlsx"))
+    return inbox
 
+
+class TreeMemory:
+    """The peak resident memory of a process and all its descendants, sampled from /proc."""
+
+    def __init__(self, pid: int, every: float = 0.2) -> None:
+        self.pid, self.every, self.peak = pid, every, 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> int:
+        """Stops sampling; returns the peak in bytes."""
+        self._done.set()
+        self._thread.join()
+        return self.peak
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.every):
+            self.peak = max(self.peak, sum(_rss(pid) for pid in _tree(self.pid)))
+
+
+def _tree(pid: int) -> list[int]:
+    pids, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        pids.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                queue += [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue
+    return pids
+
+
+def _rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class Run:
+    """One `khcn ingest` process: wall time, peak memory of its tree, what it said."""
+
+    label: str
+    files: int
+    seconds: float
+    peak: int
+    result: dict[str, Any]
+
+    def line(self) -> str:
+        verdicts = self.result.get("verdicts", {})
+        return (
+            f"  {self.label:<34} {self.files:>7} files {self.seconds:8.2f} s  "
+            f"peak {self.peak / 2**20:6.0f} MB  new {self.result.get('new', 0)}  {verdicts}"
+        )
+
+
+def khcn_ingest(label: str, schemas: Path, inbox: Path, data: Path) -> Run:
+    """Runs `khcn ingest --json` as the analyst does, in its own process, and times it."""
+    env = {
+        **os.environ,
+        "KHCN_SCHEMAS_DIR": str(schemas),
+        "KHCN_DATA_DIR": str(data),
+        "KHCN_INBOX": str(inbox),
+    }
+    files = sum(1 for _ in inbox.rglob("*.xlsx"))
     started = time.perf_counter()
-    report = ingest_submissions()
-    total = time.perf_counter() - started
-    seconds = report.seconds
-    print(f"  verdicts: {report.verdicts}  load: {report.load}")
-    for step, value in seconds.items():
-        print(f"  {step:<17} {value:8.2f} s  {1000 * value / size:7.3f} ms/file")
-    print(f"  {'flow total':<17} {total:8.2f} s  {size / total:7.1f} files/s")
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"  peak memory: {own:.0f} MB this process, {children:.0f} MB largest child")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "khcn"), "ingest", "--json"],
+        env=env,
+        cwd=data.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    memory = TreeMemory(process.pid)
+    out, _ = process.communicate()
+    seconds = time.perf_counter() - started
+    peak = memory.stop()
+    if process.returncode != 0:
+        raise SystemExit(f"khcn ingest failed ({label}): exit {process.returncode}")
+    return Run(label, files, seconds, peak, json.loads(out))
+
+
+def calamine_parse(files: list[Path]) -> float:
+    """Seconds to parse every sheet of every file with python-calamine, nothing else."""
+    started = time.perf_counter()
+    for path in files:
+        book = CalamineWorkbook.from_path(str(path))
+        for name in book.sheet_names:
+            book.get_sheet_by_name(name).to_python()
+    return time.perf_counter() - started
+
+
+def naive_rate(files: list[Path], work: Path) -> float:
+    """Files per second of the naive script (bench/naive_ingest.py) on a sample of the files."""
+    db = work / "naive.duckdb"
+    db.unlink(missing_ok=True)
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).parent / "naive_ingest.py"), *map(str, files)]
+        + ["--db", str(db)],
+        check=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ).stdout
+    db.unlink(missing_ok=True)
+    return len(files) / float(out.split()[-1])
+
+
+def run(size: int, work: Path, naive_sample: int) -> None:
+    """Every measure for one size, printed as one table with its ratios."""
+    print(f"\n{size} submissions (2 cores: {os.cpu_count()} CPUs seen)")
+    schemas, inbox = build_inbox(size, work)
+    one = single_inbox(size, work)
+    empty = work / str(size) / "empty"
+    empty.mkdir(exist_ok=True)
+    files = sorted(inbox.rglob("*.xlsx"))
+    folder = work / str(size)
+    for name in ("data", "data-1"):
+        shutil.rmtree(folder / name, ignore_errors=True)
+
+    naive = naive_rate(files[:naive_sample], folder)
+    parse_seconds = calamine_parse(files)
+    parse = size / parse_seconds
+    runs = [
+        khcn_ingest("one file, new data folder", schemas, one, folder / "data-1"),
+        full := khcn_ingest(f"{size} files, new data folder", schemas, inbox, folder / "data"),
+        empty_run := khcn_ingest("empty inbox, warm data folder", schemas, empty, folder / "data"),
+        warm_one := khcn_ingest("one new file, warm data folder", schemas, one, folder / "data"),
+        khcn_ingest(f"{size} files again (nothing new)", schemas, inbox, folder / "data"),
+    ]
+    print("  khcn ingest (wall time of the command, peak RSS of its process tree):")
+    for item in runs:
+        print(item.line())
+    print("  steps of the full run:")
+    for step_name, value in full.result.get("seconds", {}).items():
+        print(f"    {step_name:<17} {value:8.2f} s  {1000 * value / size:7.3f} ms/file")
+    marginal = size / max(full.seconds - runs[0].seconds, 1e-9)
+    print(
+        f"  naive script (pandas+openpyxl, GX per file, to_sql), {naive_sample} files: "
+        f"{naive:7.1f} files/s"
+    )
+    print(f"  bare python-calamine parse, {size} files:   {parse:7.1f} files/s")
+    print(f"  khcn ingest marginal (full − one file):      {marginal:7.1f} files/s")
+    print(f"  khcn ingest over all (full run):             {size / full.seconds:7.1f} files/s")
+    print("  ratios and goals:")
+    _goal("marginal / naive", marginal / naive, ">= 50", marginal / naive >= 50)
+    _goal("parse / marginal", parse / marginal, "<= 3", parse / marginal <= 3)
+    _goal("start-up, one file warm (s)", warm_one.seconds, "<= 10", warm_one.seconds <= 10)
+    _goal("start-up, empty inbox (s)", empty_run.seconds, "<= 3", empty_run.seconds <= 3)
+    peak = max(item.peak for item in runs) / 2**30
+    _goal("peak RSS of the tree (GB)", peak, "<= 1", peak <= 1)
+
+
+def _goal(name: str, value: float, goal: str, met: bool) -> None:
+    print(f"    {name:<30} {value:9.2f}   goal {goal:<6} {'met' if met else 'NOT met'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--sizes", "--n", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--naive", type=int, default=200, help="files the naive script reads")
     parser.add_argument("--work", type=Path, default=Path(__file__).parent / ".work")
     args = parser.parse_args()
-    if len(args.sizes) == 1:
-        run(args.sizes[0], args.work)
-        return
-    # One process per size, as one flow run per process is how the flow runs in production.
     for size in args.sizes:
-        command = [sys.executable, __file__, "--sizes", str(size), "--work", str(args.work)]
-        subprocess.run(command, check=True)
+        run(size, args.work, min(args.naive, size))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import urllib.request
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,11 @@ class Settings(BaseSettings):
     )
     serve_host: str = "127.0.0.1"
     serve_port: int = 8000
+    prefect_port: int = Field(
+        default=4200,
+        description="port of the kept-alive local Prefect server (`khcn server`) the commands "
+        "use when it answers; without it each run starts a temporary one",
+    )
     service_dir: Path | None = Field(
         default=None, description="folder of API tokens (hashed) and the query log"
     )
@@ -284,3 +290,21 @@ def prefect_defaults(settings: Settings) -> None:
     # The analyst's terminal shows the command's own Vietnamese lines; Prefect's English log
     # lines and tracebacks still reach its API (the run's log), just not the console.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    # A temporary API server costs 10-20 s per command; a kept-alive one (`khcn server`) on
+    # this machine is used whenever it answers.
+    if "PREFECT_API_URL" not in os.environ and local_prefect_answers(settings.prefect_port):
+        os.environ["PREFECT_API_URL"] = local_prefect_url(settings.prefect_port)
+
+
+def local_prefect_url(port: int) -> str:
+    """The API of a Prefect server kept alive on this machine (loopback only)."""
+    return f"http://127.0.0.1:{port}/api"
+
+
+def local_prefect_answers(port: int, timeout: float = 1.0) -> bool:
+    """Whether a Prefect server answers its health check on the loopback port."""
+    try:
+        with urllib.request.urlopen(f"{local_prefect_url(port)}/health", timeout=timeout) as r:
+            return bool(r.status == 200 and r.read().strip() == b"true")
+    except (OSError, ValueError):
+        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -36,7 +37,7 @@ from outputs.feedback import write_feedback_many
 from outputs.run_report import FileResult, RunRecord, write_run_report
 from schemas.registry import unit_names
 from schemas.schema import Schema, load_schema
-from schemas.validation import summarize, validate_in_batches
+from schemas.validation import engine, summarize, validate_in_batches
 from schemas.verdict import Verdict
 from sources.archives import is_archive, member_url, unit_folder_of, unpack_many
 from sources.guard import Limits
@@ -54,8 +55,9 @@ from sources.names import Names
 from sources.read import read_many
 from warehouse.archive import Receipt, archive
 from warehouse.dashboard import dashboard_data
+from warehouse.dimensions import sync_schema
 from warehouse.history import value_history
-from warehouse.load import LoadSummary, known_hashes, load, sync_schema
+from warehouse.load import LoadSummary, load, registered_hashes
 from warehouse.lock import Holder, writer_lock
 from warehouse.migrate import init
 from warehouse.publish import publish
@@ -174,7 +176,7 @@ def _archived_bytes(receipt: Receipt, limits: Limits) -> bytes:
 @task(cache_policy=NO_CACHE)
 def new_receipts(receipts: list[Receipt], settings: Settings) -> list[Receipt]:
     """The files whose bytes the warehouse has never seen (each once)."""
-    known = set(known_hashes(settings.warehouse))
+    known = registered_hashes(settings.warehouse, (r.sha256 for r in receipts))
     fresh: dict[str, Receipt] = {}
     for receipt in receipts:
         if receipt.sha256 not in known:
@@ -412,6 +414,10 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
     # Everything that reads what the warehouse knows, up to the publication, is one writer's.
     with _writing(settings):
         fresh = new_receipts(opaque(receipts), settings)
+        if fresh:
+            # Great Expectations takes seconds to import and set up: done in a thread while the
+            # files are read in worker processes, ready when validation starts.
+            threading.Thread(target=engine, name="khcn-gx", daemon=True).start()
         with step("read", seconds, len(fresh)):
             submissions = read_files(opaque(fresh), opaque(entries), settings, opaque(schema))
             if mail:

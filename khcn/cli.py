@@ -474,7 +474,7 @@ def init_warehouse(
     chạy lại không sao."""
     from khcn.commune import describe_commune
     from schemas.schema import load_schema
-    from warehouse.load import sync_schema
+    from warehouse.dimensions import sync_schema
     from warehouse.migrate import init
 
     settings = _settings(ctx)
@@ -894,6 +894,32 @@ def query(
         )
     if result.truncated:
         err.print(Text(f"Chú ý: {cut}"), soft_wrap=True)
+
+
+@app.command("server", cls=cli_vi.Command)
+def server(
+    ctx: typer.Context,
+    port: Annotated[int | None, typer.Option(help="Cổng (mặc định prefect_port, 4200).")] = None,
+) -> None:
+    """Giữ máy chủ Prefect chạy trên máy này (127.0.0.1) để các lệnh ingest khởi động nhanh.
+
+    Khi máy chủ này đang chạy, mỗi lệnh dùng nó thay vì tự mở một máy chủ tạm (mất 10-20 giây).
+    Dừng bằng Ctrl+C.
+    """
+    import subprocess
+
+    from core.settings import local_prefect_answers, local_prefect_url
+
+    port = _settings(ctx).prefect_port if port is None else port
+    if local_prefect_answers(port):
+        out.print(Text(f"Máy chủ Prefect đã chạy tại {local_prefect_url(port)}."))
+        return
+    out.print(Text(f"Máy chủ Prefect chạy tại {local_prefect_url(port)}; dừng bằng Ctrl+C."))
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    try:
+        subprocess.run([*command, "--port", str(port)], check=False)
+    except KeyboardInterrupt:
+        out.print(Text("Đã dừng máy chủ Prefect."))
 
 
 @app.command("serve", cls=cli_vi.Command)

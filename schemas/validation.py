@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -152,14 +153,20 @@ class _Engine:
 
 
 _ENGINE: _Engine | None = None
+_ENGINE_LOCK = threading.Lock()
 
 
 def engine() -> _Engine:
-    """The process's Great Expectations engine (importing GX costs seconds: done once)."""
+    """The process's Great Expectations engine (importing GX costs seconds: done once).
+
+    Safe to call from a thread that builds it ahead of use (while the run starts) and from the
+    run itself: the second caller waits for the first one's engine.
+    """
     global _ENGINE
-    if _ENGINE is None:
-        _ENGINE = _Engine()
-    return _ENGINE
+    with _ENGINE_LOCK:
+        if _ENGINE is None:
+            _ENGINE = _Engine()
+        return _ENGINE
 
 
 # ---------------------------------------------------------------------------------------------

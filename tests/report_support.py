@@ -9,7 +9,8 @@ from warehouse_support import Received, full_values, make_file
 
 from core.settings import Settings
 from schemas.schema import Schema
-from warehouse.load import load, sync_schema
+from warehouse.dimensions import sync_schema
+from warehouse.load import load
 from warehouse.migrate import init
 from warehouse.publish import publish
 

@@ -29,7 +29,8 @@ from schemas.schema import Schema
 from schemas.verdict import Verdict
 from sources.guard import Limits, sheet_parts
 from sources.read import read_bytes
-from warehouse.load import load, sync_schema
+from warehouse.dimensions import sync_schema
+from warehouse.load import load
 from warehouse.migrate import init
 
 LIMITS = Limits.of(Settings())

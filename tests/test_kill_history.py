@@ -21,8 +21,9 @@ from schemas.verdict import Verdict
 from sources.inbox import InboxEntry
 from sources.read import read_many
 from warehouse.archive import Receipt, archive
+from warehouse.dimensions import sync_schema
 from warehouse.history import value_history
-from warehouse.load import load, sync_schema
+from warehouse.load import load
 from warehouse.migrate import init
 from warehouse.runs import close_interrupted_runs
 

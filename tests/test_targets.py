@@ -17,7 +17,8 @@ from khcn.cli import app
 from schemas.errors import SchemaError
 from schemas.schema import Schema, load_schema
 from schemas.targets import load_targets, read_targets_workbook, write_template
-from warehouse.load import load, sync_schema
+from warehouse.dimensions import sync_schema
+from warehouse.load import load
 from warehouse.migrate import init
 
 runner = CliRunner()

@@ -22,7 +22,8 @@ from demo.samples import write_sample_inbox
 from khcn.cli import app
 from schemas.schema import load_schema
 from tests.warehouse_support import full_values, make_file
-from warehouse.load import load, sync_schema
+from warehouse.dimensions import sync_schema
+from warehouse.load import load
 from warehouse.migrate import init
 from warehouse.publish import publish
 from warehouse.status import period_status

@@ -12,8 +12,9 @@ from warehouse_support import Received, full_values, make_file
 from core.settings import Settings
 from schemas.schema import Schema
 from warehouse.archive import archive
+from warehouse.dimensions import sync_schema
 from warehouse.history import value_history, values_as_of
-from warehouse.load import LoadSummary, known_hashes, load, sync_schema
+from warehouse.load import LoadSummary, known_hashes, load
 from warehouse.migrate import init, migrations
 
 TABLES = (

@@ -14,7 +14,8 @@ from warehouse_support import full_values, make_file
 from core.settings import PROJECT_ROOT, Settings
 from schemas.schema import load_schema
 from warehouse.db import MARTS
-from warehouse.load import load, sync_schema
+from warehouse.dimensions import sync_schema
+from warehouse.load import load
 from warehouse.migrate import init
 from warehouse.publish import publish, published_database
 from warehouse.query import query

@@ -12,7 +12,8 @@ from warehouse_support import crash_batch
 
 from core.settings import PROJECT_ROOT, Settings
 from schemas.schema import load_schema
-from warehouse.load import load, sync_schema
+from warehouse.dimensions import sync_schema
+from warehouse.load import load
 from warehouse.migrate import init
 from warehouse.publish import publish
 

@@ -159,7 +159,8 @@ def _settings(data_dir: str) -> Settings:
 
 def _child_load(data_dir: str, count: str) -> None:
     """Load a fixed batch of first versions for distinct (unit, period) pairs, then publish."""
-    from warehouse.load import load, sync_schema
+    from warehouse.dimensions import sync_schema
+    from warehouse.load import load
     from warehouse.migrate import init
     from warehouse.publish import publish
 

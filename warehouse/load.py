@@ -1,5 +1,4 @@
-"""Loading verdicts into the warehouse: one submission, one transaction; dimensions from the
-schema files.
+"""Loading verdicts into the warehouse: a batch of submissions, one transaction.
 
 A file's bytes are identified by their SHA-256. The same bytes from the same place are one
 receipt: received again, nothing is written. The same bytes from a new place are recorded as a
@@ -9,6 +8,7 @@ unit and period; the latest accepted version is current.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,18 +17,29 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import duckdb
+import pyarrow as pa
 
 from core.model import Submission, issue
 from core.names import storable
-from core.periods import Period, parse_period, quarters
+from core.periods import Period, parse_period
 from core.settings import Settings
-from schemas.schema import Schema
 from schemas.verdict import Finding, Verdict
 from warehouse.archive import Receipt
 from warehouse.db import connect, sql, transaction
 from warehouse.migrate import apply
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+# Files per transaction: one commit (and fsync) per batch, not per file; a batch's rows are a
+# few megabytes in memory.
+LOAD_BATCH = 500
+_STORE_ERRORS = (
+    duckdb.Error,
+    ValueError,
+    TypeError,
+    OverflowError,
+    UnicodeError,
+    pa.ArrowException,
+)
 
 Action = Literal["imported", "updated", "ignored", "rejected"]
 OutcomeStatus = Literal["accepted", "warned", "rejected", "duplicate", "already_received"]
@@ -103,128 +114,6 @@ def deadline_at(period: Period, settings: Settings) -> tuple[date, datetime]:
     return day, datetime.combine(day + timedelta(days=1), time(0), tzinfo=LOCAL_TZ)
 
 
-def _period_columns(periods: Iterable[Period], settings: Settings) -> dict[str, list[Any]]:
-    columns: dict[str, list[Any]] = {
-        key: []
-        for key in (
-            "period_code",
-            "period_kind",
-            "start_date",
-            "end_date",
-            "year",
-            "deadline",
-            "deadline_at",
-        )
-    }
-    for period in periods:
-        day, instant = deadline_at(period, settings)
-        for key, value in (
-            ("period_code", period.code),
-            ("period_kind", period.kind),
-            ("start_date", period.start),
-            ("end_date", period.end),
-            ("year", period.year),
-            ("deadline", day),
-            ("deadline_at", instant),
-        ):
-            columns[key].append(value)
-    return columns
-
-
-def sync_schema(db_path: Path, schema: Schema, settings: Settings) -> dict[str, int]:
-    """Rewrite the dimensions from the schema: plan years, units, tasks, elements, indicators,
-    their targets, the responsibility matrix, and the plan's quarters with their deadlines.
-
-    Safe to rerun; one transaction. Periods already known (loads add the ones submissions name)
-    keep their rows, with deadlines recomputed from the current settings.
-
-    Returns:
-        Rows written per table.
-    """
-    units = schema.registry.units
-    tasks = schema.catalog.tasks
-    elements = schema.elements.elements
-    indicators = schema.elements.indicators
-    assignments = [a for a in schema.matrix() if a.role is not None]
-    targets = [(code, year, target) for (code, year), target in schema.targets.indicators.items()]
-    element_targets = [
-        (code, year, target) for (code, year), target in schema.targets.elements.items()
-    ]
-    tables: dict[str, dict[str, list[Any]]] = {
-        "plan_years": {"year": list(schema.plan_years)},
-        "units": {
-            "unit_code": [u.code for u in units],
-            "unit_name": [u.name for u in units],
-            "unit_type": [u.type for u in units],
-            "email": [u.email for u in units],
-            "active": [u.active for u in units],
-        },
-        "tasks": {
-            "task_code": [t.code for t in tasks],
-            "group_code": [t.group_code for t in tasks],
-            "content": [t.content for t in tasks],
-            "lead": [t.lead.text for t in tasks],
-            "coordinators": [t.coordinators.text for t in tasks],
-            "results": [t.results for t in tasks],
-            "timeframe": [t.timeframe.text for t in tasks],
-            "timeframe_kind": [t.timeframe.kind for t in tasks],
-            "start_year": [t.timeframe.start_year for t in tasks],
-            "end_year": [t.timeframe.end_year for t in tasks],
-        },
-        "data_elements": {
-            "element_code": [e.code for e in elements],
-            "task_code": [e.task for e in elements],
-            "element_name": [e.name for e in elements],
-            "measure": [e.measure for e in elements],
-            "element_type": [e.type for e in elements],
-        },
-        "indicators": {
-            "indicator_code": [i.code for i in indicators],
-            "indicator_name": [i.name for i in indicators],
-            "kind": [i.kind for i in indicators],
-            "numerator_element": [i.numerator for i in indicators],
-            "denominator_element": [i.denominator for i in indicators],
-            "unit_type": [i.unit_type for i in indicators],
-            "scale": [i.scale for i in indicators],
-            "target_op": [i.target_op for i in indicators],
-        },
-        "element_targets": {
-            "element_code": [t[0] for t in element_targets],
-            "year": [t[1] for t in element_targets],
-            "target": [t[2] for t in element_targets],
-        },
-        "indicator_targets": {
-            "indicator_code": [t[0] for t in targets],
-            "year": [t[1] for t in targets],
-            "target": [t[2] for t in targets],
-        },
-        "assignments": {
-            "task_code": [a.task for a in assignments],
-            "unit_code": [a.unit for a in assignments],
-            "year": [a.year for a in assignments],
-            "role": [a.role for a in assignments],
-        },
-    }
-    con = connect(db_path)
-    try:
-        apply(con)
-        with transaction(con):
-            con.execute(sql("sync/clear_dimensions"))
-            for table, columns in tables.items():
-                con.execute(sql(f"sync/insert_{table}"), columns)
-            known = [row[0] for row in con.execute(sql("sync/existing_periods")).fetchall()]
-            periods = {p.code: p for p in quarters(schema.plan_years)}
-            for code in known:
-                if code not in periods:
-                    periods[code] = parse_period(code)
-            con.execute(sql("sync/upsert_periods"), _period_columns(periods.values(), settings))
-    finally:
-        con.close()
-    counts = {table: len(next(iter(columns.values()))) for table, columns in tables.items()}
-    counts["periods"] = len(periods)
-    return counts
-
-
 def known_hashes(db_path: Path) -> frozenset[str]:
     """The SHA-256 of every file already received, so a flow can skip reading them again."""
     if not db_path.is_file():
@@ -237,24 +126,44 @@ def known_hashes(db_path: Path) -> frozenset[str]:
         con.close()
 
 
+def registered_hashes(db_path: Path, hashes: Iterable[str]) -> frozenset[str]:
+    """Which of `hashes` the warehouse has received already, so a flow can skip reading them.
+
+    Looked up by joining the given hashes, so its cost follows the batch, not the history.
+    """
+    if not db_path.is_file():
+        return frozenset()
+    con = connect(db_path)
+    try:
+        apply(con)
+        rows = con.execute(sql("load/registered_hashes"), {"hashes": sorted(set(hashes))})
+        return frozenset(row[0] for row in rows.fetchall())
+    finally:
+        con.close()
+
+
 def load(
     db_path: Path,
     verdicts: Sequence[Verdict],
     receipts: Sequence[Receipt],
     settings: Settings,
+    batch_size: int = LOAD_BATCH,
 ) -> LoadSummary:
-    """Load received files, each in its own transaction, in the order they were received.
+    """Load received files in batches, each batch in one transaction, in the order received.
 
     Every receipt is registered. A receipt whose bytes are already known needs no verdict (the
     flow may skip reading it, see `known_hashes`); every other receipt needs the verdict of its
-    submission, matched by SHA-256. A crash leaves each file either fully loaded or not at all,
-    and rerunning the same inputs completes the load.
+    submission, matched by SHA-256. A batch's rows go in with one statement per table; when
+    the batch cannot be stored it is rolled back and loaded again file by file, each file in its
+    own transaction, so one bad row costs its file only. A crash leaves each batch either fully
+    loaded or not at all, and rerunning the same inputs completes the load.
 
     Args:
         db_path: the warehouse file.
         verdicts: the validation verdicts of the files that were read.
         receipts: every file received in this run, from `warehouse.archive.archive`.
         settings: for the reporting deadlines.
+        batch_size: files stored per transaction.
 
     Returns:
         The run's summary and each file's outcome, in load order.
@@ -267,7 +176,14 @@ def load(
     con = connect(db_path)
     try:
         apply(con)
-        known = {row[0] for row in con.execute(sql("load/known_hashes")).fetchall()}
+        # The run's own hashes joined to what is registered: no read of the whole history.
+        receipts_seen = {
+            (sha256, url): (submission_id, duplicate_of)
+            for sha256, url, submission_id, duplicate_of in con.execute(
+                sql("load/find_receipts"), {"hashes": sorted({r.sha256 for r in ordered})}
+            ).fetchall()
+        }
+        known = {sha256 for sha256, _ in receipts_seen}
         missing = [r.name for r in ordered if r.sha256 not in by_hash and r.sha256 not in known]
         if missing:
             raise ValueError(f"no verdict for new files: {', '.join(sorted(set(missing)))}")
@@ -277,37 +193,18 @@ def load(
             row = con.execute(sql("load/start_run"), {"started_at": started}).fetchone()
         assert row is not None
         summary = LoadSummary(run_id=int(row[0]))
-        receipts_seen = {
-            (sha256, url): (submission_id, duplicate_of)
-            for sha256, url, submission_id, duplicate_of in con.execute(
-                sql("load/find_receipts"), {"hashes": sorted({r.sha256 for r in ordered})}
-            ).fetchall()
-        }
         context = _Context(summary.run_id, settings, known, periods)
-        for receipt in ordered:
-            seen = receipts_seen.get((receipt.sha256, storable(receipt.url)))
-            if seen is not None:
-                outcome = FileOutcome(
-                    name=receipt.name,
-                    url=receipt.url,
-                    sha256=receipt.sha256,
-                    action="ignored",
-                    status="already_received",
-                    submission_id=seen[0],
-                    duplicate_of=seen[1],
-                )
+        for start in range(0, len(ordered), batch_size):
+            batch = ordered[start : start + batch_size]
+            outcomes = _load_batch_contained(con, context, batch, by_hash, receipts_seen)
+            if outcomes is None:
+                outcomes = [
+                    _load_file(con, context, receipt, by_hash, receipts_seen) for receipt in batch
+                ]
             else:
-                outcome = _load_contained(con, context, receipt, by_hash.get(receipt.sha256))
-                if outcome.submission_id is not None:
-                    # Only after the commit: a rolled-back file must not count as known.
-                    known.add(receipt.sha256)
-                    receipts_seen[(receipt.sha256, storable(receipt.url))] = (
-                        outcome.submission_id,
-                        None,
-                    )
-                if outcome.period:
-                    periods.add(outcome.period)
-            summary.outcomes.append(outcome)
+                for outcome in outcomes:
+                    _remember(context, receipts_seen, outcome)
+            summary.outcomes.extend(outcomes)
         with transaction(con):
             con.execute(
                 sql("load/finish_run"),
@@ -335,6 +232,301 @@ class _Context:
     periods: set[str]
 
 
+_Seen = dict[tuple[str, str], tuple[int, int | None]]
+
+
+def _already_received(receipt: Receipt, seen: tuple[int, int | None]) -> FileOutcome:
+    return FileOutcome(
+        name=receipt.name,
+        url=receipt.url,
+        sha256=receipt.sha256,
+        action="ignored",
+        status="already_received",
+        submission_id=seen[0],
+        duplicate_of=seen[1],
+    )
+
+
+def _remember(context: _Context, receipts_seen: _Seen, outcome: FileOutcome) -> None:
+    """What a committed file adds to what the run knows (never before the commit: a file
+    rolled back must not count as known)."""
+    if outcome.status == "already_received":
+        return
+    if outcome.submission_id is not None:
+        context.known_hashes.add(outcome.sha256)
+        receipts_seen[(outcome.sha256, storable(outcome.url))] = (outcome.submission_id, None)
+    if outcome.period:
+        context.periods.add(outcome.period)
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection,
+    context: _Context,
+    receipt: Receipt,
+    by_hash: dict[str, Verdict],
+    receipts_seen: _Seen,
+) -> FileOutcome:
+    """One file in its own transaction: the path a batch that could not be stored takes."""
+    seen = receipts_seen.get((receipt.sha256, storable(receipt.url)))
+    if seen is not None:
+        return _already_received(receipt, seen)
+    outcome = _load_contained(con, context, receipt, by_hash.get(receipt.sha256))
+    _remember(context, receipts_seen, outcome)
+    return outcome
+
+
+def _load_batch_contained(
+    con: duckdb.DuckDBPyConnection,
+    context: _Context,
+    batch: Sequence[Receipt],
+    by_hash: dict[str, Verdict],
+    receipts_seen: _Seen,
+) -> list[FileOutcome] | None:
+    """A batch in one transaction; None when it was rolled back (nothing of it written)."""
+    try:
+        with transaction(con):
+            return _load_batch(con, context, batch, by_hash, receipts_seen)
+    except _STORE_ERRORS:
+        return None
+    finally:
+        for name in _BATCH_TABLES:
+            con.unregister(f"batch_{name}")
+
+
+_BATCH_TABLES = ("received_files", "submissions", "data_values", "progress", "findings")
+
+
+@dataclass
+class _Rows:
+    """A batch's rows per table, column by column."""
+
+    tables: dict[str, dict[str, list[Any]]] = field(
+        default_factory=lambda: {name: defaultdict(list) for name in _BATCH_TABLES}
+    )
+
+    def add(self, table: str, **columns: Any) -> None:
+        for key, value in columns.items():
+            self.tables[table][key].append(value)
+
+    def extend(self, table: str, **columns: list[Any]) -> None:
+        for key, values in columns.items():
+            self.tables[table][key].extend(values)
+
+
+def _load_batch(
+    con: duckdb.DuckDBPyConnection,
+    context: _Context,
+    batch: Sequence[Receipt],
+    by_hash: dict[str, Verdict],
+    receipts_seen: _Seen,
+) -> list[FileOutcome]:
+    """Register a batch of receipts and what they carry; the caller holds the transaction.
+
+    The same decisions as `_load_one` file by file (repeated receipt, duplicate bytes, version
+    of its unit and period), taken over the batch with two lookups joined to the batch's own
+    hashes and unit-periods, then written with one insert per table.
+    """
+    # Receipts seen earlier in this batch count as seen, with the ids they are about to get.
+    fresh: list[Receipt] = []
+    keys: set[tuple[str, str]] = set()
+    for receipt in batch:
+        key = (receipt.sha256, storable(receipt.url))
+        if key not in receipts_seen and key not in keys:
+            keys.add(key)
+            fresh.append(receipt)
+    ids = con.execute(sql("load/batch_ids"), {"count": len(fresh)}).fetchall()
+    originals: dict[str, tuple[int, str | None, str | None]] = {
+        sha256: (int(submission_id), unit_code, period_code)
+        for sha256, submission_id, unit_code, period_code in con.execute(
+            sql("load/batch_originals"), {"hashes": sorted({r.sha256 for r in fresh})}
+        ).fetchall()
+    }
+    pairs = [
+        (_text(v.submission.unit_code), _text(v.submission.period))
+        for r in fresh
+        if r.sha256 not in originals and (v := by_hash.get(r.sha256)) is not None
+    ]
+    pairs = [(u, p) for u, p in pairs if u and p]
+    versions: dict[tuple[str, str], list[int]] = {
+        (unit_code, period_code): [int(count), int(accepted)]
+        for unit_code, period_code, count, accepted in con.execute(
+            sql("load/batch_prior_versions"),
+            {"unit_codes": [u for u, _ in pairs], "period_codes": [p for _, p in pairs]},
+        ).fetchall()
+    }
+    rows = _Rows()
+    now = datetime.now(UTC)
+    given: dict[tuple[str, str], int] = {}
+    periods = set(context.periods)
+    outcomes = []
+    fresh_ids = iter(ids)
+    for receipt in batch:
+        key = (receipt.sha256, storable(receipt.url))
+        if key in receipts_seen:
+            outcomes.append(_already_received(receipt, receipts_seen[key]))
+            continue
+        if key in given:
+            outcomes.append(_already_received(receipt, (given[key], None)))
+            continue
+        received_file_id, submission_id = (int(i) for i in next(fresh_ids))
+        given[key] = submission_id
+        rows.add(
+            "received_files",
+            received_file_id=received_file_id,
+            sha256=receipt.sha256,
+            size=receipt.size,
+            name=storable(receipt.name),
+            url=storable(receipt.url),
+            received_at=receipt.received_at,
+            archived_path=storable(str(receipt.archived_path)),
+            run_id=context.run_id,
+            registered_at=now,
+        )
+        submission_row: dict[str, Any] = {
+            "submission_id": submission_id,
+            "received_file_id": received_file_id,
+            "run_id": context.run_id,
+            "loaded_at": now,
+            "template_version": None,
+            "error_count": 0,
+            "warning_count": 0,
+            "value_count": 0,
+            "progress_count": 0,
+        }
+        original = originals.get(receipt.sha256)
+        if original is not None:
+            duplicate_of, unit_code, period_code = original
+            rows.add(
+                "submissions",
+                **submission_row,
+                verdict="duplicate",
+                duplicate_of=duplicate_of,
+                unit_code=unit_code,
+                period_code=period_code,
+            )
+            outcomes.append(
+                FileOutcome(
+                    name=receipt.name,
+                    url=receipt.url,
+                    sha256=receipt.sha256,
+                    action="ignored",
+                    status="duplicate",
+                    submission_id=submission_id,
+                    unit_code=unit_code,
+                    period=period_code,
+                    duplicate_of=duplicate_of,
+                )
+            )
+            continue
+        verdict = by_hash.get(receipt.sha256)
+        if verdict is None:
+            raise ValueError(f"no verdict for new file {receipt.name}")
+        outcome = _batch_submission(rows, submission_row, receipt, verdict, versions)
+        originals[receipt.sha256] = (submission_id, outcome.unit_code, outcome.period)
+        if outcome.period and outcome.period not in periods:
+            _register_period(con, outcome.period, context.settings)
+            periods.add(outcome.period)
+        outcomes.append(outcome)
+    for name in _BATCH_TABLES:
+        if rows.tables[name]:
+            con.register(f"batch_{name}", pa.table(rows.tables[name]))
+            con.execute(sql(f"load/batch_insert_{name}"))
+    return outcomes
+
+
+def _batch_submission(
+    rows: _Rows,
+    submission_row: dict[str, Any],
+    receipt: Receipt,
+    verdict: Verdict,
+    versions: dict[tuple[str, str], list[int]],
+) -> FileOutcome:
+    """A new submission's rows added to the batch, and what loading it does."""
+    submission = verdict.submission
+    submission_id = submission_row["submission_id"]
+    status = verdict.status
+    unit_code, period_code = _text(submission.unit_code), _text(submission.period)
+    version: int | None = None
+    accepted_before = 0
+    if unit_code and period_code:
+        counts = versions.setdefault((unit_code, period_code), [0, 0])
+        version, accepted_before = counts[0] + 1, counts[1]
+        counts[0] += 1
+        counts[1] += status in ("accepted", "warned")
+    loads_rows = status != "rejected"
+    values = [v for v in submission.values if v.value is not None] if loads_rows else []
+    progress = list(submission.progress) if loads_rows else []
+    findings = list(verdict.findings)
+    rows.add(
+        "submissions",
+        **submission_row
+        | {
+            "verdict": status,
+            "duplicate_of": None,
+            "unit_code": unit_code,
+            "period_code": period_code,
+            "template_version": _text(submission.template_version),
+            "error_count": len(verdict.errors),
+            "warning_count": len(verdict.warnings),
+            "value_count": len(values),
+            "progress_count": len(progress),
+        },
+    )
+    rows.extend(
+        "data_values",
+        submission_id=[submission_id] * len(values),
+        line=list(range(1, len(values) + 1)),
+        task_code=[_text(v.task_code) for v in values],
+        element_code=[_text(v.element_code) for v in values],
+        value=[float(v.value) for v in values if v.value is not None],
+        raw_value=[None if v.raw is None else storable(str(v.raw)) for v in values],
+        note=[_text(v.note) for v in values],
+        sheet=[storable(v.ref.sheet) for v in values],
+        row_number=[v.ref.row for v in values],
+        column_letter=[v.ref.column for v in values],
+    )
+    rows.extend(
+        "progress",
+        submission_id=[submission_id] * len(progress),
+        line=list(range(1, len(progress) + 1)),
+        task_code=[_text(p.task_code) for p in progress],
+        status=[_text(p.status) for p in progress],
+        results=[_text(p.results) for p in progress],
+        difficulties=[_text(p.difficulties) for p in progress],
+        proposals=[_text(p.proposals) for p in progress],
+        evidence=[_text(p.evidence) for p in progress],
+        sheet=[storable(p.ref.sheet) for p in progress],
+        row_number=[p.ref.row for p in progress],
+    )
+    rows.extend(
+        "findings",
+        submission_id=[submission_id] * len(findings),
+        line=list(range(1, len(findings) + 1)),
+        code=[f.code for f in findings],
+        severity=[f.severity for f in findings],
+        message=[storable(f.message) for f in findings],
+        file_name=[storable(f.ref.file) if f.ref else None for f in findings],
+        sheet=[storable(f.ref.sheet) if f.ref else None for f in findings],
+        row_number=[f.ref.row if f.ref else None for f in findings],
+        column_letter=[f.ref.column if f.ref else None for f in findings],
+    )
+    action: Action = (
+        "rejected" if status == "rejected" else "updated" if accepted_before else "imported"
+    )
+    return FileOutcome(
+        name=receipt.name,
+        url=receipt.url,
+        sha256=receipt.sha256,
+        action=action,
+        status=status,
+        submission_id=submission_id,
+        unit_code=unit_code,
+        period=period_code,
+        version=version,
+        values=len(values),
+    )
+
+
 def _load_contained(
     con: duckdb.DuckDBPyConnection,
     context: _Context,
@@ -350,14 +542,14 @@ def _load_contained(
     try:
         with transaction(con):
             return _load_one(con, context, receipt, verdict)
-    except (duckdb.Error, ValueError, TypeError, OverflowError, UnicodeError) as exc:
+    except _STORE_ERRORS as exc:
         detail = storable(f"{type(exc).__name__}: {exc}")[:300]
     submission = Submission(receipt.url, receipt.name, receipt.size, receipt.sha256)
     failed = Verdict(submission, [issue("R-LOAD-FAILED", file=receipt.name, detail=detail)])
     try:
         with transaction(con):
             return _load_one(con, context, receipt, failed)
-    except (duckdb.Error, ValueError, TypeError, OverflowError, UnicodeError):
+    except _STORE_ERRORS:
         return FileOutcome(
             name=storable(receipt.name),
             url=storable(receipt.url),
