@@ -21,12 +21,15 @@ import json
 import os
 import random
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +38,7 @@ from xml.sax.saxutils import escape
 from python_calamine import CalamineWorkbook
 
 from core.periods import parse_period
-from core.settings import SCHEMAS_DIR, Settings
+from core.settings import SCHEMAS_DIR, Settings, local_prefect_answers
 from demo.samples import fill_workbook, plausible_value, sample_progress
 from outputs.template import write_template
 from schemas.model import Registry, Unit
@@ -244,14 +247,24 @@ class Run:
         )
 
 
-def khcn_ingest(label: str, schemas: Path, inbox: Path, data: Path) -> Run:
-    """Runs `khcn ingest --json` as the analyst does, in its own process, and times it."""
+def khcn_ingest(
+    label: str, schemas: Path, inbox: Path, data: Path, prefect_port: int | None
+) -> Run:
+    """Runs `khcn ingest --json` as the analyst does, in its own process, and times it.
+
+    With `prefect_port`, the command finds the kept-alive server there (`khcn server`);
+    without, it starts a temporary one as a machine without `khcn server` does.
+    """
     env = {
         **os.environ,
         "KHCN_SCHEMAS_DIR": str(schemas),
         "KHCN_DATA_DIR": str(data),
         "KHCN_INBOX": str(inbox),
     }
+    if prefect_port is None:
+        env["PREFECT_API_URL"] = ""  # set, so no kept-alive server is looked for
+    else:
+        env["KHCN_PREFECT_PORT"] = str(prefect_port)
     files = sum(1 for _ in inbox.rglob("*.xlsx"))
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -268,6 +281,34 @@ def khcn_ingest(label: str, schemas: Path, inbox: Path, data: Path) -> Run:
     if process.returncode != 0:
         raise SystemExit(f"khcn ingest failed ({label}): exit {process.returncode}")
     return Run(label, files, seconds, peak, json.loads(out))
+
+
+@contextmanager
+def kept_alive_server(folder: Path) -> Iterator[int]:
+    """`khcn server` on a free loopback port for the runs, stopped afterwards."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {**os.environ, "KHCN_DATA_DIR": str(folder / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "khcn"), "server", "--port", str(port)],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not local_prefect_answers(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("khcn server did not start")
+            time.sleep(0.5)
+        yield port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait()
 
 
 def calamine_parse(files: list[Path]) -> float:
@@ -305,26 +346,36 @@ def run(size: int, work: Path, naive_sample: int) -> None:
     empty.mkdir(exist_ok=True)
     files = sorted(inbox.rglob("*.xlsx"))
     folder = work / str(size)
-    for name in ("data", "data-1"):
+    for name in ("data", "data-0", "data-1"):
         shutil.rmtree(folder / name, ignore_errors=True)
 
     naive = naive_rate(files[:naive_sample], folder)
     parse_seconds = calamine_parse(files)
     parse = size / parse_seconds
-    runs = [
-        khcn_ingest("one file, new data folder", schemas, one, folder / "data-1"),
-        full := khcn_ingest(f"{size} files, new data folder", schemas, inbox, folder / "data"),
-        empty_run := khcn_ingest("empty inbox, warm data folder", schemas, empty, folder / "data"),
-        warm_one := khcn_ingest("one new file, warm data folder", schemas, one, folder / "data"),
-        khcn_ingest(f"{size} files again (nothing new)", schemas, inbox, folder / "data"),
-    ]
+    with kept_alive_server(folder) as port:
+        runs = [
+            khcn_ingest(
+                "one file, new folder, temporary Prefect", schemas, one, folder / "data-0", None
+            ),
+            khcn_ingest("one file, new data folder", schemas, one, folder / "data-1", port),
+            full := khcn_ingest(
+                f"{size} files, new data folder", schemas, inbox, folder / "data", port
+            ),
+            empty_run := khcn_ingest(
+                "empty inbox, warm data folder", schemas, empty, folder / "data", port
+            ),
+            warm_one := khcn_ingest(
+                "one new file, warm data folder", schemas, one, folder / "data", port
+            ),
+            khcn_ingest(f"{size} files again (nothing new)", schemas, inbox, folder / "data", port),
+        ]
     print("  khcn ingest (wall time of the command, peak RSS of its process tree):")
     for item in runs:
         print(item.line())
     print("  steps of the full run:")
     for step_name, value in full.result.get("seconds", {}).items():
         print(f"    {step_name:<17} {value:8.2f} s  {1000 * value / size:7.3f} ms/file")
-    marginal = size / max(full.seconds - runs[0].seconds, 1e-9)
+    marginal = size / max(full.seconds - runs[1].seconds, 1e-9)
     print(
         f"  naive script (pandas+openpyxl, GX per file, to_sql), {naive_sample} files: "
         f"{naive:7.1f} files/s"

@@ -14,7 +14,7 @@ from schemas.schema import Schema
 from warehouse.archive import archive
 from warehouse.dimensions import sync_schema
 from warehouse.history import value_history, values_as_of
-from warehouse.load import LoadSummary, known_hashes, load
+from warehouse.load import LoadSummary, known_hashes, load, registered_hashes
 from warehouse.migrate import init, migrations
 
 TABLES = (
@@ -277,3 +277,80 @@ def test_progress_by_status_with_narratives(db: Path, settings: Settings) -> Non
         "evidence from mart.task_progress where task_code = '1.1' and period = '2026Q3'",
     )
     assert row == [(2, 1, 1, 2, "UBND: Đã tổ chức", "P-KT: Số 0/KH-UBND\nUBND: Số 0/KH-UBND")]
+
+
+def test_a_batch_decides_as_file_by_file(db: Path, settings: Settings, schema: Schema) -> None:
+    """Versions, duplicates and repeated receipts inside one batch, and across batches."""
+    first = make_file(settings, "UBND", "2026Q3", full_values(schema, "UBND", "2026Q3", 1.0))
+    second = make_file(
+        settings,
+        "UBND",
+        "2026Q3",
+        full_values(schema, "UBND", "2026Q3", 2.0),
+        name="UBND_2026Q3_v2.xlsx",
+        received_at=datetime(2026, 7, 11, tzinfo=UTC),
+    )
+    copy = archive(
+        first.receipt.archived_path.read_bytes(),
+        name="copy.xlsx",
+        url="imap://inbox/7",
+        archive_dir=settings.archive,
+        received_at=datetime(2026, 7, 12, tzinfo=UTC),
+    )
+    rejected = make_file(settings, "THON-02", "2026Q3", {}, errors=["R-VALUE-NOT-NUMBER"])
+    receipts = [first.receipt, second.receipt, copy, first.receipt, rejected.receipt]
+    verdicts = [first.verdict, second.verdict, rejected.verdict]
+    summary = load(db, verdicts, receipts, settings, batch_size=2)
+    statuses = [(o.name, o.action, o.status, o.version) for o in summary.outcomes]
+    assert statuses == [
+        ("THON-02_2026Q3.xlsx", "rejected", "rejected", 1),
+        ("UBND_2026Q3.xlsx", "imported", "accepted", 1),
+        ("UBND_2026Q3.xlsx", "ignored", "already_received", None),
+        ("UBND_2026Q3_v2.xlsx", "updated", "accepted", 2),
+        ("copy.xlsx", "ignored", "duplicate", None),
+    ]
+    by_batch = _counts(db)
+    db2 = settings.data_dir / "one-batch.duckdb"
+    init(db2)
+    sync_schema(db2, schema, settings)
+    whole = load(db2, verdicts, receipts, settings, batch_size=100)
+    assert [(o.name, o.action, o.status, o.version) for o in whole.outcomes] == statuses
+    assert _counts(db2) == by_batch
+    assert _rows(db2, "select status, version from mart.submissions order by 1, 2") == _rows(
+        db, "select status, version from mart.submissions order by 1, 2"
+    )
+
+
+def test_one_bad_row_costs_its_file_only(db: Path, settings: Settings, schema: Schema) -> None:
+    """A batch that cannot be stored is loaded again file by file: the others load whole."""
+    good = [
+        make_file(settings, unit, "2026Q3", full_values(schema, unit, "2026Q3", 1.0))
+        for unit in ("UBND", "P-KT", "THON-01")
+    ]
+    bad = make_file(settings, "THON-02", "2026Q3", {("1.1", "1.1.1"): 2.0})
+    row = bad.verdict.submission.values[0]
+    # A row number no sheet has (beyond the column's integer type): the insert fails.
+    bad.verdict.submission.values[0] = type(row)(
+        row.task_code, row.element_code, row.value, row.raw, row.note,
+        type(row.ref)(row.ref.file, row.ref.sheet, 2**40, row.ref.column),
+    )  # fmt: skip
+    files = [*good[:2], bad, good[2]]
+    summary = _load(db, settings, files)
+    assert [(o.name, o.status) for o in summary.outcomes] == [
+        ("P-KT_2026Q3.xlsx", "accepted"),
+        ("THON-01_2026Q3.xlsx", "accepted"),
+        ("THON-02_2026Q3.xlsx", "rejected"),
+        ("UBND_2026Q3.xlsx", "accepted"),
+    ]
+    assert _rows(db, "select code from raw.findings") == [("R-LOAD-FAILED",)]
+    assert _rows(db, "select count(*) from raw.submissions") == [(4,)]
+    loaded = sum(len(f.verdict.submission.values) for f in good)
+    assert _rows(db, "select count(*) from raw.data_values") == [(loaded,)]
+
+
+def test_registered_hashes_are_looked_up_by_join(db: Path, settings: Settings) -> None:
+    file = make_file(settings, "UBND", "2026Q3", {("1.1", "1.1.1"): 2.0})
+    assert registered_hashes(db, [file.receipt.sha256, "0" * 64]) == frozenset()
+    _load(db, settings, [file])
+    assert registered_hashes(db, [file.receipt.sha256, "0" * 64]) == {file.receipt.sha256}
+    assert registered_hashes(settings.data_dir / "none.duckdb", ["x"]) == frozenset()
