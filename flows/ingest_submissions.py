@@ -53,7 +53,7 @@ from sources.inbox import (
 )
 from sources.names import Names
 from sources.read import read_many
-from warehouse.archive import Receipt, archive
+from warehouse.archive import Receipt, archive, received_before
 from warehouse.dashboard import dashboard_data
 from warehouse.dimensions import sync_schema
 from warehouse.history import value_history
@@ -94,13 +94,26 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
 
     A file was received when it landed in the inbox (its modification time), not when this
     run found it: a report that arrived before the deadline is on time even if the nightly
-    run reads it after.
+    run reads it after. A file the warehouse registered before from the same place, with the
+    same size and modification time, is neither copied nor hashed again.
     """
     now = datetime.now(VIETNAM)
+    times = [min(entry.modified or now, now) for entry in entries]
+    before = received_before(
+        settings.warehouse,
+        [(e.url, e.size, t) for e, t in zip(entries, times, strict=True) if e.modified],
+    )
     receipts = []
-    for entry in entries:
-        received_at = min(entry.modified or now, now)
+    for entry, received_at in zip(entries, times, strict=True):
         refusal = entry.refused
+        if refusal is None and (known := before.get(storable(entry.url))) is not None:
+            # Same place, size and modification time as a file already archived: the copy is
+            # there and its hash known; nothing is read again.
+            sha256, archived_path = known
+            receipts.append(
+                Receipt(sha256, entry.size, entry.name, entry.url, received_at, archived_path)
+            )
+            continue
         if refusal is None:
             try:
                 with open_source(entry.url) as source:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -11,7 +11,7 @@ from warehouse_support import Received, full_values, make_file
 
 from core.settings import Settings
 from schemas.schema import Schema
-from warehouse.archive import archive
+from warehouse.archive import archive, received_before
 from warehouse.dimensions import sync_schema
 from warehouse.history import value_history, values_as_of
 from warehouse.load import LoadSummary, known_hashes, load, registered_hashes
@@ -354,3 +354,26 @@ def test_registered_hashes_are_looked_up_by_join(db: Path, settings: Settings) -
     _load(db, settings, [file])
     assert registered_hashes(db, [file.receipt.sha256, "0" * 64]) == {file.receipt.sha256}
     assert registered_hashes(settings.data_dir / "none.duckdb", ["x"]) == frozenset()
+
+
+def test_files_received_before_are_known_by_place_size_and_time(
+    db: Path, settings: Settings
+) -> None:
+    file = make_file(settings, "UBND", "2026Q3", {("1.1", "1.1.1"): 2.0})
+    receipt = file.receipt
+    listed = [(receipt.url, receipt.size, receipt.received_at)]
+    assert received_before(db, listed) == {}
+    _load(db, settings, [file])
+    assert received_before(db, listed) == {receipt.url: (receipt.sha256, receipt.archived_path)}
+    later = receipt.received_at + timedelta(seconds=1)
+    changed = [
+        (receipt.url, receipt.size + 1, receipt.received_at),
+        (receipt.url, receipt.size, later),
+        ("file:///inbox/other.xlsx", receipt.size, receipt.received_at),
+    ]
+    for entry in changed:
+        assert received_before(db, [entry]) == {}
+    # A copy no longer whole in the archive is received again.
+    receipt.archived_path.chmod(0o644)
+    receipt.archived_path.write_bytes(b"")
+    assert received_before(db, listed) == {}

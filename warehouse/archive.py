@@ -7,10 +7,16 @@ import io
 import os
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
+
+import duckdb
+
+from core.names import storable
+from warehouse.db import sql
 
 _SUFFIX = re.compile(r"^\.[a-z0-9]{1,10}$")
 _CHUNK = 1 << 20
@@ -93,3 +99,45 @@ def archive(
         received_at=received_at,
         archived_path=target,
     )
+
+
+def received_before(
+    db_path: Path, listed: Sequence[tuple[str, int, datetime]]
+) -> dict[str, tuple[str, Path]]:
+    """The listed files (url, size, modification time) the warehouse registered before,
+    by URL: their hash and archived copy, where that copy is still whole.
+
+    A join of the listing with what is registered, so its cost follows the inbox, not the
+    history. When the warehouse cannot be read (none yet, or another run is writing it),
+    nothing is known and every file is received as new.
+    """
+    if not listed or not db_path.is_file():
+        return {}
+    try:
+        con = duckdb.connect(str(db_path), read_only=True)
+    except duckdb.Error:
+        return {}
+    try:
+        rows = con.execute(
+            sql("load/received_before"),
+            {
+                "urls": [storable(url) for url, _, _ in listed],
+                "sizes": [size for _, size, _ in listed],
+                "times": [when for _, _, when in listed],
+            },
+        ).fetchall()
+    except duckdb.Error:
+        return {}
+    finally:
+        con.close()
+    sizes = {storable(url): size for url, size, _ in listed}
+    known = {}
+    for url, sha256, archived in rows:
+        path = Path(archived)
+        try:
+            whole = path.stat().st_size == sizes[url]
+        except OSError:
+            whole = False
+        if whole:
+            known[url] = (sha256, path)
+    return known
