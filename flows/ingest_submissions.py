@@ -216,6 +216,7 @@ def read_files(
             name=r.name,
             size=r.size,
             unit_folder=unit_folder_of(r.url, folders),
+            sha256=r.sha256,
         )
         for r in receipts
         if refused[r.sha256] is None
@@ -231,7 +232,8 @@ def read_files(
         else refused_submission(r.url, r.name, r.size, r.sha256, refusal)
         for r in receipts
     ]
-    # The archive hashed every file, even those too big to read.
+    # Read from the archive, named as sent: the unit's URL, and the size of the whole file
+    # (a file too big to read is read only up to the limit). The archive's hash came along.
     for submission, receipt in zip(submissions, receipts, strict=True):
         submission.url, submission.sha256, submission.size = (
             receipt.url,

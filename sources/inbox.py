@@ -40,6 +40,7 @@ class InboxEntry:
     unit_folder: str | None
     modified: datetime | None = None  # when the file landed in the inbox, if the source says
     refused: str | None = None  # why no byte of it may be read (`REFUSALS`), None if it may
+    sha256: str | None = None  # the hash, when the file was archived (and hashed) already
 
 
 # Why a listed file is refused, in the words of `R-FILE-REFUSED`'s `{detail}`.

@@ -773,8 +773,10 @@ def _parse(ctx: _Context, unit_folder: str | None) -> Submission:
     return sub
 
 
-def _new(url: str, name: str, data: bytes) -> Submission:
-    return Submission(url=url, name=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+def _new(url: str, name: str, data: bytes, sha256: str | None = None) -> Submission:
+    # Files received through the archive come with their hash: it is never computed twice.
+    digest = sha256 or hashlib.sha256(data).hexdigest()
+    return Submission(url=url, name=name, size=len(data), sha256=digest)
 
 
 def _limits(settings: Settings | Limits | None) -> Limits:
@@ -829,6 +831,7 @@ class _Job:
     unit_folder: str | None
     limits: Limits
     names: Names | None = None
+    sha256: str | None = None
 
 
 def _read(
@@ -838,8 +841,9 @@ def _read(
     unit_folder: str | None,
     limits: Limits,
     names: Names | None = None,
+    sha256: str | None = None,
 ) -> Submission:
-    sub = _new(url, name, data)
+    sub = _new(url, name, data, sha256)
     rejected = check_structure(name, data, limits)
     if rejected:
         sub.issues.append(rejected)
@@ -861,7 +865,7 @@ def _archive_issue(name: str, data: bytes, limits: Limits) -> ReadIssue:
 
 
 def _work(job: _Job) -> Submission:
-    return _read(job.data, job.url, job.name, job.unit_folder, job.limits, job.names)
+    return _read(job.data, job.url, job.name, job.unit_folder, job.limits, job.names, job.sha256)
 
 
 def _read_local(path: str, limit: int) -> bytes:
@@ -890,7 +894,7 @@ def _reduce_cell_ref(ref: CellRef) -> tuple[Callable[..., CellRef], tuple[str, s
 
 
 def _failed(job: _Job, reason: str) -> Submission:
-    sub = _new(job.url, job.name, job.data)
+    sub = _new(job.url, job.name, job.data, job.sha256)
     if reason == "timeout":
         sub.issues.append(
             issue("R-FILE-TIMEOUT", file=job.name, seconds=job.limits.read_timeout_seconds)
@@ -946,7 +950,9 @@ def read_many(
         local = "://" not in entry.url
         read = _read_local if local else fetch
         data = read(entry.url, limits.max_file_bytes)
-        jobs.append(_Job(entry.url, entry.name, data, entry.unit_folder, limits, names))
+        jobs.append(
+            _Job(entry.url, entry.name, data, entry.unit_folder, limits, names, entry.sha256)
+        )
     parsed = run_isolated(
         jobs,
         _work,
