@@ -152,7 +152,7 @@ def load(
     """Load received files in batches, each batch in one transaction, in the order received.
 
     Every receipt is registered. A receipt whose bytes are already known needs no verdict (the
-    flow may skip reading it, see `known_hashes`); every other receipt needs the verdict of its
+    flow may skip reading it, see `registered_hashes`); every other receipt needs the verdict of its
     submission, matched by SHA-256. A batch's rows go in with one statement per table; when
     the batch cannot be stored it is rolled back and loaded again file by file, each file in its
     own transaction, so one bad row costs its file only. A crash leaves each batch either fully
