@@ -248,7 +248,9 @@ def validate_submissions(
     submissions: list[Submission], schema: Schema, settings: Settings
 ) -> list[Verdict]:
     """Validate in batches against the task schema and the units' own history."""
-    history = value_history(settings.warehouse) if settings.warehouse.is_file() else None
+    # Only the history of the units being judged: its cost follows the batch, not the warehouse.
+    units = {s.unit_code for s in submissions if s.unit_code}
+    history = value_history(settings.warehouse, units) if settings.warehouse.is_file() else None
     today = datetime.now(VIETNAM).date()
     try:
         return validate_in_batches(

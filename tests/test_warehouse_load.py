@@ -216,6 +216,11 @@ def test_value_history_has_current_values(db: Path, settings: Settings) -> None:
     assert history.to_dict("records") == [
         {"unit_code": "UBND", "element_code": "1.1.1", "period": "2026Q2", "value": 5.0}
     ]
+    _load(db, settings, [make_file(settings, "P-KT", "2026Q2", {("1.1", "1.1.1"): 7.0})])
+    assert len(value_history(db)) == 2
+    # The units of the files being judged only: the same rows for them, none of the others.
+    assert value_history(db, ["UBND", "THON-09"]).to_dict("records") == history.to_dict("records")
+    assert value_history(db, []).empty
 
 
 def test_completeness_never_exceeds_100_percent(db: Path, settings: Settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -12,8 +13,12 @@ from warehouse.migrate import apply
 VALUE_HISTORY_COLUMNS = ("unit_code", "element_code", "period", "value")
 
 
-def value_history(db_path: Path) -> pd.DataFrame:
+def value_history(db_path: Path, units: Iterable[str] | None = None) -> pd.DataFrame:
     """The current accepted values, for outlier checks against a unit's own history.
+
+    Args:
+        db_path: the warehouse file.
+        units: only these units' values (those of the files being judged); default all.
 
     Returns:
         One row per value with columns `unit_code, element_code, period, value`; empty (with
@@ -24,7 +29,8 @@ def value_history(db_path: Path) -> pd.DataFrame:
     con = connect(db_path)
     try:
         apply(con)
-        return con.execute(sql("analyses/value_history")).df()
+        wanted = None if units is None else sorted(set(units))
+        return con.execute(sql("analyses/value_history"), {"units": wanted}).df()
     finally:
         con.close()
 

@@ -1,7 +1,8 @@
 -- The accepted values as they stood after the last load run that finished, one row per value,
 -- for the validator's outlier checks. Files loaded by a run that was interrupted after it are
 -- left out: a rerun then judges the rest of those files against the same history a single
--- uninterrupted run would have used.
+-- uninterrupted run would have used. With `$units`, only those units' values (the units of the
+-- batch being judged), so the cost follows the batch, not the warehouse.
 with runs as (
     select * from meta.load_runs
 ),
@@ -28,6 +29,10 @@ seen as (
         submissions.is_accepted
         and submissions.unit_code is not null
         and submissions.period_code is not null
+        and (
+            $units::varchar[] is null
+            or submissions.unit_code in (select unnest($units::varchar[]))
+        )
 ),
 
 ranked as (
