@@ -32,7 +32,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -832,6 +832,9 @@ class _Job:
     limits: Limits
     names: Names | None = None
     sha256: str | None = None
+    # A file of the archive is read by the worker itself, so the calling process never holds
+    # the bytes of a whole run (`data` is then empty until the worker reads it).
+    path: str | None = None
 
 
 def _read(
@@ -865,7 +868,8 @@ def _archive_issue(name: str, data: bytes, limits: Limits) -> ReadIssue:
 
 
 def _work(job: _Job) -> Submission:
-    return _read(job.data, job.url, job.name, job.unit_folder, job.limits, job.names, job.sha256)
+    data = job.data if job.path is None else _read_local(job.path, job.limits.max_file_bytes)
+    return _read(data, job.url, job.name, job.unit_folder, job.limits, job.names, job.sha256)
 
 
 def _read_local(path: str, limit: int) -> bytes:
@@ -946,8 +950,13 @@ def read_many(
             results.append(sub)
             continue
         results.append(None)
-        # A local inbox is read here directly: fsspec costs more than reading the file.
+        # A local inbox is read here directly: fsspec costs more than reading the file. A
+        # local file whose hash is known (archived already) is read by its worker.
         local = "://" not in entry.url
+        if local and entry.sha256:
+            job = _Job(entry.url, entry.name, b"", entry.unit_folder, limits, names, entry.sha256)
+            jobs.append(replace(job, path=entry.url))
+            continue
         read = _read_local if local else fetch
         data = read(entry.url, limits.max_file_bytes)
         jobs.append(
