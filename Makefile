@@ -44,10 +44,12 @@ test: install system
 demo: install
 	.venv/bin/khcn demo
 
+# `make bench BENCH_N="1000 10000 100000"` for a province year (generating it takes long).
+BENCH_N ?= 1000 10000
 bench: install
 	.venv/bin/python bench/read_bench.py
 	.venv/bin/python bench/validate_bench.py
-	.venv/bin/python bench/ingest_bench.py
+	.venv/bin/python bench/ingest_bench.py --n $(BENCH_N)
 
 # Mutated submissions through the real ingest flow; prints files, aborts, crashes, hangs, silent
 # drops, values read inexactly, peak RSS of the process tree. `make fuzz N=10000`.
