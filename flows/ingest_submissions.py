@@ -32,8 +32,6 @@ from flows.mail_tasks import (
 )
 from flows.progress import listening, notice, step
 from flows.results import IngestResult
-from outputs.dashboard import DASHBOARD, write_dashboard
-from outputs.feedback import write_feedback_many
 from outputs.run_report import FileResult, RunRecord, write_run_report
 from schemas.registry import unit_names
 from schemas.schema import Schema, load_schema
@@ -291,6 +289,9 @@ def send_feedback(
     warehouse), and the run goes on.
     """
     originals = {r.sha256: r.archived_path for r in receipts}
+    # Imported when there is feedback to write: openpyxl costs a second of every start.
+    from outputs.feedback import write_feedback_many
+
     results = write_feedback_many(
         [(v, originals.get(v.submission.sha256)) for v in verdicts],
         settings.outbox,
@@ -366,6 +367,9 @@ def refresh_dashboard(settings: Settings) -> None:
     and `khcn dashboard` draws it again.
     """
     try:
+        # Imported when drawn: plotly costs a second of every start.
+        from outputs.dashboard import DASHBOARD, write_dashboard
+
         page = settings.published / DASHBOARD
         write_dashboard(page, dashboard_data(settings.published), settings.commune_name)
     except Exception as exc:  # any failure of a derived page must not undo a finished load
