@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -338,6 +338,13 @@ def load_warehouse(
     return summary
 
 
+def _prepare_validation() -> None:
+    """Build the process's Great Expectations engine ahead of use; a failure here is left to
+    validation, which meets it again and answers it per file."""
+    with suppress(Exception):
+        engine()
+
+
 @contextmanager
 def _writing(settings: Settings) -> Iterator[None]:
     """Hold the warehouse's writer lock: one run at a time reads what is known and loads.
@@ -438,7 +445,7 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         if fresh:
             # Great Expectations takes seconds to import and set up: done in a thread while the
             # files are read in worker processes, ready when validation starts.
-            threading.Thread(target=engine, name="khcn-gx", daemon=True).start()
+            threading.Thread(target=_prepare_validation, name="khcn-gx", daemon=True).start()
         with step("read", seconds, len(fresh)):
             submissions = read_files(opaque(fresh), opaque(entries), settings, opaque(schema))
             if mail:
