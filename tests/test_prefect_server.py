@@ -1,0 +1,70 @@
+"""A kept-alive local Prefect server (`khcn server`) is used when it answers, never guessed."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from core.settings import Settings, local_prefect_answers, local_prefect_url, prefect_defaults
+
+
+@contextmanager
+def _answering(body: bytes) -> Iterator[int]:
+    """A loopback HTTP server whose /api/health answers `body`; yields its port."""
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/api/health" else 404)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_only_a_prefect_health_check_counts() -> None:
+    with _answering(b"true") as port:
+        assert local_prefect_answers(port)
+    with _answering(b"<html>another service</html>") as port:
+        assert not local_prefect_answers(port)
+    assert not local_prefect_answers(port)  # closed now
+
+
+def test_commands_use_the_kept_alive_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Every variable the defaults would set is set here, so the session's are restored after.
+    for name, value in (
+        ("PREFECT_HOME", str(tmp_path / ".prefect")),
+        ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
+        ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"),
+        ("PREFECT_LOGGING_LEVEL", os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING")),
+        ("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL"),
+    ):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with _answering(b"true") as port:
+        prefect_defaults(Settings(data_dir=tmp_path, prefect_port=port))
+        assert os.environ["PREFECT_API_URL"] == local_prefect_url(port)
+        # A URL already set wins over the kept-alive server.
+        monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:1/api")
+        prefect_defaults(Settings(data_dir=tmp_path, prefect_port=port))
+        assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:1/api"
+    monkeypatch.delenv("PREFECT_API_URL")
+    prefect_defaults(Settings(data_dir=tmp_path, prefect_port=port))
+    assert "PREFECT_API_URL" not in os.environ
