@@ -372,6 +372,8 @@ def run(size: int, work: Path, naive_sample: int) -> None:
     print("  khcn ingest (wall time of the command, peak RSS of its process tree):")
     for item in runs:
         print(item.line())
+        steps = item.result.get("seconds", {})
+        print("      steps: " + "  ".join(f"{k} {v:.2f}" for k, v in steps.items()))
     print("  steps of the full run:")
     for step_name, value in full.result.get("seconds", {}).items():
         print(f"    {step_name:<17} {value:8.2f} s  {1000 * value / size:7.3f} ms/file")
