@@ -68,3 +68,24 @@ def test_commands_use_the_kept_alive_server(
     monkeypatch.delenv("PREFECT_API_URL")
     prefect_defaults(Settings(data_dir=tmp_path, prefect_port=port))
     assert "PREFECT_API_URL" not in os.environ
+
+
+def test_khcn_server_says_when_one_already_answers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from khcn.cli import app
+
+    # Set, then unset: the session's values (or their absence) come back after the command
+    # has set them.
+    for name in ("PREFECT_HOME", "PREFECT_API_URL"):
+        monkeypatch.setenv(name, str(tmp_path / name))
+    monkeypatch.delenv("PREFECT_API_URL")
+    monkeypatch.setenv("PREFECT_LOGGING_LEVEL", os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"))
+    with _answering(b"true") as port:
+        shown = CliRunner().invoke(
+            app, ["--data-dir", str(tmp_path), "server", "--port", str(port)]
+        )
+    assert shown.exit_code == 0, shown.output
+    assert f"Máy chủ Prefect đã chạy tại {local_prefect_url(port)}." in shown.stdout
