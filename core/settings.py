@@ -64,6 +64,9 @@ class Settings(BaseSettings):
         default=None, description="folder of run reports and Great Expectations Data Docs"
     )
     validation_batch: int = 5000
+    load_batch: int = Field(
+        default=500, description="files loaded per transaction (one commit for the batch)"
+    )
     data_docs: bool = Field(
         default=False, description="also write Great Expectations' Data Docs (English, online)"
     )

@@ -329,7 +329,7 @@ def load_warehouse(
         )
     sync_schema(settings.warehouse, schema, settings)
     notice(f"Đang nạp {len(receipts)} tệp vào kho.")
-    summary = load(settings.warehouse, verdicts, receipts, settings)
+    summary = load(settings.warehouse, verdicts, receipts, settings, settings.load_batch)
     if mail is not None:
         record_pull(mail, settings, summary.run_id)
     notice("Đang công bố bản đọc.")

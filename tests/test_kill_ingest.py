@@ -43,6 +43,7 @@ KILLS = 20
 SEED = 20261130
 RUN_TIMEOUT = 600.0  # a run that does not reach its next step in this time is blocked
 LOADING = "Đang nạp "  # the flow's line before the load
+LOAD_BATCH = 4  # files per load transaction in these runs
 PUBLISHING = "Đang công bố"  # and the one after it, before the publication
 STALE_LOCK = "Đã gỡ khoá ghi kho cũ"
 STOPPED = "Đã dừng theo yêu cầu (Ctrl-C)."
@@ -156,6 +157,9 @@ def ingest(data_dir: Path, inbox: Path, api_url: str | None, *, as_json: bool = 
     """Start `khcn ingest` in a process group of its own, as a terminal would."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KHCN_", "PREFECT_"))}
     env |= {"PREFECT_LOGGING_LEVEL": "INFO", "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    # Small batches: the load of one quarter spans several transactions, so a kill timed
+    # within it lands inside a batch or between two.
+    env["KHCN_LOAD_BATCH"] = str(LOAD_BATCH)
     if api_url:
         env["PREFECT_API_URL"] = api_url
     command = [str(KHCN), "--data-dir", str(data_dir), "--inbox", str(inbox), "ingest"]
