@@ -4,8 +4,9 @@ export UV_LINK_MODE := copy
 PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
 PACKAGES := khcn flows schemas sources warehouse outputs
-# Debian packages the tests drive for real: a browser, an IMAP server, PDF tools.
-SYSTEM_PACKAGES := chromium dovecot-imapd poppler-utils libreoffice-calc-nogui fonts-dejavu-core
+# Debian packages the tests drive for real: a browser, an IMAP server, PDF tools, an SFTP server.
+SYSTEM_PACKAGES := chromium dovecot-imapd poppler-utils libreoffice-calc-nogui fonts-dejavu-core \
+	openssh-server
 
 .PHONY: install system fmt lint type test demo bench fuzz
 

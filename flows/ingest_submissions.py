@@ -16,6 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
+from flows.bundles import send_bundle
 from flows.mail_tasks import (
     MailPull,
     answer_messages,
@@ -313,7 +314,7 @@ def load_warehouse(
     if mail is not None:
         record_pull(mail, settings, summary.run_id)
     notice("Đang công bố bản đọc.")
-    publish(settings.warehouse, settings.published)
+    send_bundle(publish(settings.warehouse, settings.published), settings)
     refresh_dashboard(settings)
     return summary
 
