@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.settings import Settings
 from flows.progress import notice
-from khcn.settings import Settings
 from warehouse.bundle import BundleRef, publish_bundle
 from warehouse.publish import Publication
 

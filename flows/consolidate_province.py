@@ -19,8 +19,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.deployments import run_deployment
 from prefect.task_runners import ProcessPoolTaskRunner
 
+from core.settings import load_settings
 from flows.progress import notice
-from khcn.settings import load_settings
 from warehouse.bundle import BundleRef, latest_bundles
 from warehouse.lock import writer_lock
 from warehouse.province import (

@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from defusedxml import ElementTree
 
-from sources.model import ReadIssue, issue
+from core.model import ReadIssue, issue
 
 if TYPE_CHECKING:
-    from khcn.settings import Settings
+    from core.settings import Settings
 
 SUPPORTED_SUFFIXES = frozenset(
     {".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".tsv", ".txt", ".docx", ".zip"}
@@ -68,7 +68,7 @@ _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]{1,3})(\d+)(?::([A-Z
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """The reading limits of `khcn.settings.Settings`, small enough to send to workers."""
+    """The reading limits of `core.settings.Settings`, small enough to send to workers."""
 
     max_file_bytes: int
     max_unpacked_bytes: int

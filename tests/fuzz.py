@@ -531,7 +531,7 @@ UNKNOWN = _Unknown()
 
 def file_says(name: str, data: bytes, sheet: str, row: int, column: str) -> object:
     """The cell as an independent reader reads it: openpyxl, pandas (odf) or the csv module."""
-    from sources.model import column_letters
+    from core.model import column_letters
 
     col = next(i for i in range(16_384) if column_letters(i) == column) + 1
     suffix = Path(name).suffix.lower()
@@ -736,7 +736,7 @@ def _write_inbox(inbox: Path, batch: list[Mutant]) -> dict[str, Mutant]:
     The folders are `THON-01/<YYYYMM>`: the unit the seeds are from, then a name that reads as
     a period, which the inbox does not take for a unit folder (at most 1,200 per batch).
     """
-    from khcn.names import storable
+    from core.names import storable
 
     assert len(batch) <= 1200
     urls = {}

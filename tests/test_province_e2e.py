@@ -20,11 +20,11 @@ from typing import Any
 import duckdb
 import pytest
 
+from core.settings import SCHEMAS_DIR, Settings
+from demo.samples import write_sample_inbox
 from flows.consolidate_province import consolidate_province
 from flows.ingest_submissions import ingest_submissions
-from khcn.settings import SCHEMAS_DIR, Settings
 from schemas.schema import load_schema
-from sources.samples import write_sample_inbox
 from warehouse.bundle import MANIFEST, latest_bundles, write_bundle
 from warehouse.publish import Publication, published_database
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import fsspec
 
-from khcn.settings import Settings
+from core.settings import Settings
 from warehouse.db import MARTS, connect_read_only
 from warehouse.publish import Publication
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from khcn.settings import Settings
+from core.settings import Settings
 from warehouse.bundle import BundleRef, Checked, fetch_bundle, published_at
 from warehouse.db import MARTS, connect, identifier, sql, transaction
 from warehouse.migrate import apply
