@@ -19,14 +19,18 @@ from typing import Any
 
 import duckdb
 import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
 
 from core.settings import SCHEMAS_DIR, Settings
 from demo.samples import write_sample_inbox
 from flows.consolidate_province import consolidate_province
 from flows.ingest_submissions import ingest_submissions
+from khcn.cli import app
 from schemas.schema import load_schema
 from warehouse.bundle import MANIFEST, latest_bundles, write_bundle
 from warehouse.publish import Publication, published_database
+from warehouse.status import period_status
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -201,10 +205,56 @@ def test_three_communes_consolidate_at_the_province(
     assert not {c for c, _ in missing} & set(COMMUNES)
     assert len(missing) == len(_rows(province, "select * from mart.communes")) - len(COMMUNES)
 
+    _same_outputs_one_level_up(province_data, published)
+
     # Again: nothing new, nothing loaded twice.
     again = consolidate_province()
     assert again["loaded"] == 0 and again["unchanged"] == 3
     assert _rows(province, values)[0][0] == count
+
+
+def _same_outputs_one_level_up(data: Path, published: dict[str, Path]) -> None:
+    """status, query, report and the dashboard on the province, whole or for one commune."""
+    runner = CliRunner()
+
+    def cli(*args: str) -> Any:
+        result = runner.invoke(app, ["--data-dir", str(data), *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout) if "--json" in args else result.stdout
+
+    whole = cli("status", "--period", "2026Q1", "--json")
+    mine = {code: period_status(path, "2026Q1") for code, path in published.items()}
+    assert whole["overall"]["expected"] == sum(m["overall"]["expected"] for m in mine.values())
+    assert len(whole["units"]) == sum(len(m["units"]) for m in mine.values())
+    for code, own in mine.items():
+        scoped = cli("status", "--period", "2026Q1", "--commune", code, "--json")
+        assert scoped["overall"] == own["overall"]
+        assert scoped["missing"] == json.loads(json.dumps(own["missing"], default=str))
+    rows = cli(
+        "query", "--commune", "14464", "--json", "select count(*) as n from mart.data_values"
+    )
+    assert rows == [{"n": _rows(published["14464"], "select count(*) from mart.data_values")[0][0]}]
+    by_commune = cli(
+        "query",
+        "--json",
+        "select commune_code, count(*) as n from mart.data_values group by all order by 1",
+    )
+    assert [r["commune_code"] for r in by_commune] == sorted(published)
+    unknown = CliRunner().invoke(
+        app, ["--data-dir", str(data), "status", "--period", "2026Q1", "--commune", "16972"]
+    )
+    assert unknown.exit_code == 1 and "không có số liệu của xã 16972" in unknown.output
+
+    report = data / "reports" / "tinh.xlsx"
+    cli("report", "--period", "2026Q1", "--out", str(report), "--no-pdf")
+    heading = load_workbook(report).worksheets[0]["A1"].value
+    assert heading == "UBND TỈNH NINH BÌNH"
+    cli("report", "--period", "2026Q1", "--commune", "14500", "--out", str(report), "--no-pdf")
+    assert load_workbook(report).worksheets[0]["A1"].value == "UBND XÃ ĐẠI HOÀNG"
+    page = Path(cli("dashboard", "--commune", "13891").split(": ", 1)[1].strip())
+    assert "xã Nghĩa Hưng" in page.read_text(encoding="utf-8")
+    page = Path(cli("dashboard").split(": ", 1)[1].strip())
+    assert "tỉnh Ninh Bình" in page.read_text(encoding="utf-8")
 
 
 def _publication(database: Path) -> Publication:

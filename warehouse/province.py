@@ -19,9 +19,11 @@ from typing import Any
 
 import duckdb
 
+from core.periods import quarters
 from core.settings import Settings
 from warehouse.bundle import BundleRef, Checked, fetch_bundle, published_at
 from warehouse.db import MARTS, connect, identifier, sql, transaction
+from warehouse.load import _period_columns
 from warehouse.migrate import apply
 
 # The province's marts, in the order their views are created (each reads those before it).
@@ -44,6 +46,7 @@ PROVINCE_MARTS: tuple[str, ...] = (
 )
 _KEYS = ("commune_code", "bundle_id")
 BATCH_FILE = "batch.json"
+_UNIONS = ("submissions", "submission_errors", "data_values", "expected_reports")
 
 
 @dataclass
@@ -98,6 +101,11 @@ def init_province(db_path: Path, settings: Settings) -> None:
         with transaction(con):
             con.execute("delete from province.communes")
             con.executemany("insert into province.communes values (?, ?, ?, ?)", communes)
+            # The plan's quarters and their deadlines, as a commune with these settings has them:
+            # the status of a period starts from its deadline.
+            con.execute(
+                sql("sync/upsert_periods"), _period_columns(quarters(settings.plan_years), settings)
+            )
             # The commune marts `apply` made stand for empty tables here: the province's own
             # views take their names.
             for name in PROVINCE_MARTS:
@@ -367,34 +375,38 @@ def staging_folder(settings: Settings) -> Path:
 def scope_commune(con: duckdb.DuckDBPyConnection, commune_code: str) -> None:
     """Make `mart.*` on this connection read one commune's marts, as its bundle holds them.
 
-    The connection (read-only, on a province's published copy) gets an in-memory catalog whose
-    `mart` views pick the commune's rows; every query written for a commune's warehouse then
-    runs unchanged.
+    The connection is an in-memory engine with a province's published copy attached as
+    `published`; its own `mart` views pick the commune's rows, so every query written for a
+    commune's warehouse runs unchanged. The commune is a bound value, never SQL text.
 
     Raises:
-        ValueError: the commune has no loaded bundle in this warehouse.
+        ValueError: the commune has no loaded bundle in this warehouse (or it is no
+            province's warehouse).
     """
-    found = con.execute(
-        "select count(*) from mart.communes where commune_code = $code and bundle_id is not null",
-        {"code": commune_code},
-    ).fetchone()
+    try:
+        found = con.execute(
+            "select count(*) from published.mart.communes "
+            "where commune_code = $code and bundle_id is not null",
+            {"code": commune_code},
+        ).fetchone()
+    except duckdb.CatalogException:
+        raise ValueError("kho này không phải kho cấp tỉnh; bỏ --commune") from None
     if not found or not found[0]:
         raise ValueError(f"kho của tỉnh không có số liệu của xã {commune_code}")
-    database = con.execute("select current_database()").fetchone()
-    assert database is not None
-    source = '"' + str(database[0]).replace('"', '""') + '"'
-    con.execute("attach ':memory:' as khcn_commune_scope")
-    con.execute("create table khcn_commune_scope.main.wanted (commune_code varchar)")
-    con.execute("insert into khcn_commune_scope.main.wanted values ($code)", {"code": commune_code})
-    con.execute("create schema khcn_commune_scope.mart")
+    con.execute("create table memory.main.wanted (commune_code varchar)")
+    con.execute("insert into memory.main.wanted values ($code)", {"code": commune_code})
+    con.execute("create schema memory.mart")
     for mart in MARTS:
+        # The four per-unit marts are unions with a commune column; the others are the
+        # province's roll-ups, whose per-commune rows are the commune_<mart> marts.
+        source = mart if mart in _UNIONS else f"commune_{mart}"
         con.execute(
-            f"create view khcn_commune_scope.mart.{identifier(mart)} as "
-            f"select * exclude (commune_code, commune_name) from {source}.mart.{identifier(mart)} "
-            "where commune_code = (select commune_code from khcn_commune_scope.main.wanted)"
-            if mart in ("submissions", "submission_errors", "data_values", "expected_reports")
-            else f"select * exclude (commune_code, commune_name) "
-            f"from {source}.mart.{identifier('commune_' + mart)} "
-            "where commune_code = (select commune_code from khcn_commune_scope.main.wanted)"
+            f"create view memory.mart.{identifier(mart)} as "
+            "select * exclude (commune_code, commune_name) "
+            f"from published.mart.{identifier(source)} "
+            "where commune_code = (select commune_code from memory.main.wanted)"
         )
-    con.execute("use khcn_commune_scope")
+    # The plan's periods are the province's and its communes' alike.
+    con.execute("create schema memory.core")
+    con.execute("create view memory.core.periods as select * from published.core.periods")
+    con.execute("use memory")

@@ -33,7 +33,7 @@ def covered_quarters(period: Period) -> list[Period]:
             and q.end <= period.end]  # fmt: skip
 
 
-def period_status(source: Path, period: str) -> dict[str, Any]:
+def period_status(source: Path, period: str, commune: str | None = None) -> dict[str, Any]:
     """Completeness per unit type and overall, and the units to chase, for one period.
 
     A quarter is read as is; a year or half-year adds up its quarters (one expected report per
@@ -43,6 +43,7 @@ def period_status(source: Path, period: str) -> dict[str, Any]:
         source: the published folder, or a DuckDB file (published or not; opened read-only,
             so not while a load holds it).
         period: a period identifier: `2026Q3`, `2026S2`, `2026` or `202608`.
+        commune: on a province's copy, one commune (NSO code) rather than the province.
 
     Returns:
         `period`, `quarters` (the quarters counted, with their deadlines), `deadline` (ISO date
@@ -61,7 +62,7 @@ def period_status(source: Path, period: str) -> dict[str, Any]:
     """
     parsed = parse_period(period)
     wanted = covered_quarters(parsed)
-    con = open_published(source)
+    con = open_published(source, commune)
     try:
         deadlines = {
             q.code: found[0]
