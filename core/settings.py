@@ -101,7 +101,8 @@ class Settings(BaseSettings):
         default="commune", description="commune: ingest units' files; province: consolidate bundles"
     )
     province_code: str | None = Field(
-        default=None, description="NSO code of the province a province instance consolidates"
+        default=None,
+        description="NSO code of the province a province instance consolidates; VN: the country",
     )
     publish_url: str = Field(
         default="",

@@ -28,12 +28,14 @@ err = Console(stderr=True, highlight=False)
 def place(settings: Settings, commune: str | None) -> tuple[str, str]:
     """Who a report or dashboard speaks for: (`XÃ` or `TỈNH`, the name), from the settings, or
     the commune `--commune` names on a province's warehouse."""
-    from warehouse.bundle import commune_name
+    from warehouse.bundle import NATIONAL, commune_name
     from warehouse.province import province_communes
 
     if commune is not None:
         name = commune_name(commune)
         return "XÃ", name.removeprefix("Xã ").removeprefix("Phường ").removeprefix("Đặc khu ")
+    if settings.level == "province" and settings.province_code == NATIONAL:
+        return "", "cả nước"
     if settings.level == "province" and settings.province_code:
         communes = province_communes(settings.province_code)
         return "TỈNH", communes[0][3] if communes else settings.province_code

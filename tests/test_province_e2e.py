@@ -20,15 +20,18 @@ from typing import Any
 import duckdb
 import pytest
 from openpyxl import load_workbook
+from test_warehouse_marts import documented_marts
 from typer.testing import CliRunner
 
-from core.settings import SCHEMAS_DIR, Settings
+from core.settings import PROJECT_ROOT, SCHEMAS_DIR, Settings
 from demo.samples import write_sample_inbox
 from flows.consolidate_province import consolidate_province
 from flows.ingest_submissions import ingest_submissions
 from khcn.cli import app
 from schemas.schema import load_schema
 from warehouse.bundle import MANIFEST, latest_bundles, write_bundle
+from warehouse.db import MARTS
+from warehouse.province import PROVINCE_MARTS
 from warehouse.publish import Publication, published_database
 from warehouse.status import period_status
 
@@ -40,6 +43,7 @@ PROVINCE = "37"  # Ninh Bình
 COMMUNES = {"13891": "Nghĩa Hưng", "14464": "Gia Viễn", "14500": "Đại Hoàng"}
 TAMPERED = "14482"  # Gia Hưng, Ninh Bình: its bundle is altered after writing
 FOREIGN = "16972"  # Nghĩa Hưng, Nghệ An: another province
+DOC = PROJECT_ROOT / "docs" / "warehouse.md"
 
 
 def _free_port() -> int:
@@ -206,6 +210,7 @@ def test_three_communes_consolidate_at_the_province(
     assert len(missing) == len(_rows(province, "select * from mart.communes")) - len(COMMUNES)
 
     _same_outputs_one_level_up(province_data, published)
+    _province_marts_match_the_doc(province)
 
     # Again: nothing new, nothing loaded twice.
     again = consolidate_province()
@@ -257,11 +262,41 @@ def _same_outputs_one_level_up(data: Path, published: dict[str, Path]) -> None:
     assert "tỉnh Ninh Bình" in page.read_text(encoding="utf-8")
 
 
+def _province_marts_match_the_doc(province: Path) -> None:
+    """docs/warehouse.md is the province marts' contract too."""
+    contract = documented_marts()
+    own: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] | None = None
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        if line.startswith("### province: mart."):
+            current = own.setdefault(line.removeprefix("### province: mart.").strip(), [])
+        elif line.startswith("#"):
+            current = None
+        elif current is not None and line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if cells[0] not in ("column", "") and not set(cells[0]) <= {"-"}:
+                current.append((cells[0], cells[1]))
+    keys = [("commune_code", "varchar"), ("commune_name", "varchar")]
+    for name in PROVINCE_MARTS:
+        found = [(str(c), str(t).lower()) for c, t, *_ in _rows(province, f"describe mart.{name}")]
+        if name in own:
+            expected = own[name]
+        elif name.startswith("commune_") or name in (
+            "submissions",
+            "submission_errors",
+            "data_values",
+            "expected_reports",
+        ):
+            expected = keys + contract[name.removeprefix("commune_")]
+        else:
+            assert name in MARTS
+            expected = contract[name]
+        assert found == expected, name
+
+
 def _publication(database: Path) -> Publication:
     """The commune's current publication, as `publish` described it."""
     from datetime import UTC, datetime
-
-    from warehouse.db import MARTS
 
     rows = {mart: int(_rows(database, f"select count(*) from mart.{mart}")[0][0]) for mart in MARTS}
     return Publication(

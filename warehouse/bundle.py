@@ -27,6 +27,8 @@ FORMAT = "khcn-bundle"
 # The version of the mart contract (docs/warehouse.md) a bundle's Parquet files follow. A change
 # of a mart's columns is a new version; a province loads only the version it knows.
 CONTRACT_VERSION = 1
+# `province_code` of a consolidation of the whole country: every commune of the list belongs.
+NATIONAL = "VN"
 _CHUNK = 1 << 20
 _COMMUNE_CODE = re.compile(r"^\d{5}$")
 _BUNDLE_ID = re.compile(r"^\d{8}T\d{12}Z-r\d+$")
@@ -236,7 +238,7 @@ def check_manifest(ref: BundleRef, raw: bytes, province_code: str) -> Checked:
         checked.reason = f"manifest ghi mã gói {manifest.get('bundle_id')}, khác tên thư mục"
     elif (owner := province_of(ref.commune_code)) is None:
         checked.reason = f"mã xã {ref.commune_code} không có trong danh mục đơn vị hành chính"
-    elif owner[0] != str(int(province_code)):
+    elif province_code != NATIONAL and owner[0] != str(int(province_code)):
         checked.reason = (
             f"xã {ref.commune_code} ({manifest.get('commune_name', '')}) thuộc {owner[1]} "
             f"(mã {owner[0]}), không thuộc tỉnh này (mã {province_code})"

@@ -21,7 +21,7 @@ import duckdb
 
 from core.periods import quarters
 from core.settings import Settings
-from warehouse.bundle import BundleRef, Checked, fetch_bundle, published_at
+from warehouse.bundle import NATIONAL, BundleRef, Checked, fetch_bundle, published_at
 from warehouse.db import MARTS, connect, identifier, sql, transaction
 from warehouse.load import _period_columns
 from warehouse.migrate import apply
@@ -68,13 +68,20 @@ class BatchLoad:
 
 
 def province_communes(province_code: str) -> list[tuple[str, str, str, str]]:
-    """The communes of a province in the national list: (code, name, province code, name).
+    """The communes of a province in the national list: (code, name, province code, name);
+    every commune of the country for `NATIONAL`.
 
     Raises:
         ValueError: no province has that code.
     """
     from vietnam_provinces import Province, ProvinceCode, Ward
 
+    if province_code == NATIONAL:
+        return [
+            (str(w.code.value), str(w.name), str(int(w.province_code)),
+             str(Province.from_code(w.province_code).name))
+            for w in Ward.iter_all()
+        ]  # fmt: skip
     try:
         province = Province.from_code(ProvinceCode(int(province_code)))
     except ValueError:
