@@ -319,8 +319,8 @@ def load_batch(db_path: Path, run: int, batch: PreparedBatch) -> BatchLoad:
     """Load a prepared batch: each commune's rows and its bundle record commit together.
 
     The caller holds the writer lock. The batch goes in one transaction; should that fail, each
-    commune is tried alone, so one commune's trouble stays its own. Refused bundles are
-    recorded with their reason.
+    commune is tried alone, so one commune's trouble stays its own. A bundle already loaded is
+    skipped (loading is idempotent); refused bundles are recorded with their reason.
     """
     result = BatchLoad()
     now = datetime.now(UTC)
@@ -329,20 +329,27 @@ def load_batch(db_path: Path, run: int, batch: PreparedBatch) -> BatchLoad:
         with transaction(con):
             for checked in batch.rejected:
                 con.execute(_INSERT_BUNDLE, _bundle_row(run, checked, "rejected", now))
-        if batch.accepted:
+        loaded = {
+            (str(c), str(b))
+            for c, b in con.execute(
+                "select commune_code, bundle_id from province.bundles where status = 'loaded'"
+            ).fetchall()
+        }
+        fresh = [c for c in batch.accepted if (c.ref.commune_code, c.ref.bundle_id) not in loaded]
+        if fresh:
             try:
                 with transaction(con):
                     for mart in MARTS:
-                        _insert_staged(con, batch.folder, mart, None)
-                    for checked in batch.accepted:
+                        _insert_staged(con, batch.folder, mart, [c.ref for c in fresh])
+                    for checked in fresh:
                         con.execute(_INSERT_BUNDLE, _bundle_row(run, checked, "loaded", now))
-                result.loaded = [c.ref.commune_code for c in batch.accepted]
+                result.loaded = [c.ref.commune_code for c in fresh]
             except duckdb.Error:
-                for checked in batch.accepted:
+                for checked in fresh:
                     try:
                         with transaction(con):
                             for mart in MARTS:
-                                _insert_staged(con, batch.folder, mart, checked.ref)
+                                _insert_staged(con, batch.folder, mart, [checked.ref])
                             con.execute(_INSERT_BUNDLE, _bundle_row(run, checked, "loaded", now))
                         result.loaded.append(checked.ref.commune_code)
                     except duckdb.Error as error:
@@ -357,19 +364,13 @@ def load_batch(db_path: Path, run: int, batch: PreparedBatch) -> BatchLoad:
 
 
 def _insert_staged(
-    con: duckdb.DuckDBPyConnection, folder: Path, mart: str, only: BundleRef | None
+    con: duckdb.DuckDBPyConnection, folder: Path, mart: str, refs: list[BundleRef]
 ) -> None:
-    path = str(folder / f"{mart}.parquet")
-    if only is None:
-        con.execute(
-            f"insert into province.{identifier(mart)} by name select * from read_parquet($path)",
-            {"path": path},
-        )
-        return
+    """The staged rows of these bundles into the mart's province table."""
     con.execute(
         f"insert into province.{identifier(mart)} by name select * from read_parquet($path) "
-        "where commune_code = $commune and bundle_id = $bundle",
-        {"path": path, "commune": only.commune_code, "bundle": only.bundle_id},
+        "where list_contains($keys, commune_code || '/' || bundle_id)",
+        {"path": str(folder / f"{mart}.parquet"), "keys": [r.path for r in refs]},
     )
 
 
