@@ -46,6 +46,7 @@ bench: install
 	.venv/bin/python bench/read_bench.py
 	.venv/bin/python bench/validate_bench.py
 	.venv/bin/python bench/ingest_bench.py
+	.venv/bin/python bench/province_bench.py
 
 # Mutated submissions through the real ingest flow; prints files, aborts, crashes, hangs, silent
 # drops, values read inexactly, peak RSS of the process tree. `make fuzz N=10000`.

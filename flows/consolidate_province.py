@@ -13,15 +13,17 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.deployments import run_deployment
 from prefect.task_runners import ProcessPoolTaskRunner
 
-from core.settings import load_settings
+from core.settings import Settings, load_settings
 from flows.progress import notice
-from warehouse.bundle import BundleRef, latest_bundles
+from outputs.dashboard import DASHBOARD, write_dashboard
+from warehouse.bundle import NATIONAL, BundleRef, latest_bundles
+from warehouse.dashboard import dashboard_data
 from warehouse.lock import writer_lock
 from warehouse.province import (
     PROVINCE_MARTS,
@@ -30,6 +32,7 @@ from warehouse.province import (
     load_batch,
     loaded_bundles,
     prepare_batch,
+    province_communes,
     read_batch,
     staging_folder,
     start_consolidation,
@@ -136,6 +139,7 @@ def consolidate_province(fan_out: str = "processes") -> dict[str, Any]:
         mark = time.perf_counter()
         publication = publish(settings.warehouse, settings.published, marts=PROVINCE_MARTS)
         seconds["publish"] = round(time.perf_counter() - mark, 3)
+        _refresh_dashboard(settings)
     _remove(staging)
     seconds["total"] = round(time.perf_counter() - started, 3)
     for code, reason in rejected:
@@ -155,6 +159,20 @@ def consolidate_province(fan_out: str = "processes") -> dict[str, Any]:
         "mart_rows": publication.mart_rows,
         "seconds": seconds,
     }
+
+
+def _refresh_dashboard(settings: Settings) -> None:
+    """The province's dashboard from the copy just published; a page that cannot be drawn
+    leaves the consolidation standing (`khcn dashboard` draws it again)."""
+    try:
+        if settings.province_code == NATIONAL:
+            level, name = "cả nước", "Việt Nam"
+        else:
+            level, name = "tỉnh", province_communes(str(settings.province_code))[0][3]
+        data = dashboard_data(settings.published)
+        write_dashboard(settings.published / DASHBOARD, data, name, level)
+    except Exception as exc:  # any failure of a derived page must not undo a finished load
+        get_run_logger().warning("Không ghi được bảng theo dõi: %s", exc)
 
 
 def _remove(folder: Path) -> None:
