@@ -184,7 +184,7 @@ def communes_of(size: str) -> list[str]:
     from vietnam_provinces import ProvinceCode, Ward
 
     wards = Ward.iter_all() if size == "national" else Ward.iter_by_province(ProvinceCode(37))
-    return sorted(str(w.code.value) for w in wards)
+    return sorted(f"{w.code.value:05d}" for w in wards)
 
 
 def make_bundles(work: Path, size: str, bases: list[Path], settings: Any) -> Path:
@@ -282,7 +282,8 @@ def run_size(size: str, work: Path, env: dict[str, str], server: int, workers: i
     shutil.rmtree(data, ignore_errors=True)
     settings = Settings(data_dir=data, level="province", province_code=province)
     bundles = make_bundles(work, size, make_bases(work, env), settings)
-    batch = max(10, math.ceil(count / (workers * 4)))
+    # Few batches: each is a flow run, and a run's process start is seconds on a busy machine.
+    batch = max(10, math.ceil(count / (workers * 2)))
     khcn = {
         "KHCN_DATA_DIR": str(data),
         "KHCN_LEVEL": "province",

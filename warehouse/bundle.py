@@ -31,6 +31,7 @@ CONTRACT_VERSION = 1
 NATIONAL = "VN"
 _CHUNK = 1 << 20
 _COMMUNE_CODE = re.compile(r"^\d{5}$")
+_DIGITS = re.compile(r"^\d{1,5}$")
 _BUNDLE_ID = re.compile(r"^\d{8}T\d{12}Z-r\d+$")
 
 
@@ -70,6 +71,18 @@ def filesystem(url: str, settings: Settings) -> tuple[fsspec.AbstractFileSystem,
         options["key_filename"] = str(settings.publish_key_file)
     fs, root = fsspec.core.url_to_fs(url, **options)
     return fs, str(root).rstrip("/")
+
+
+def nso_code(code: str) -> str:
+    """A commune's NSO code as the national list writes it: five digits, `00004`.
+
+    Raises:
+        ValueError: not a commune code (one to five digits).
+    """
+    text = str(code).strip()
+    if not _DIGITS.match(text):
+        raise ValueError(f"mã xã «{text[:20]}» không hợp lệ: mã của Tổng cục Thống kê là 5 chữ số")
+    return f"{int(text):05d}"
 
 
 def commune_name(code: str) -> str:
@@ -129,6 +142,7 @@ def write_bundle(
     Raises:
         ValueError: the commune code is not one of the national list.
     """
+    commune_code = nso_code(commune_code)
     name = commune_name(commune_code)
     con = connect_read_only(publication.database)
     try:

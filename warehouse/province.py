@@ -21,7 +21,14 @@ import duckdb
 
 from core.periods import quarters
 from core.settings import Settings
-from warehouse.bundle import NATIONAL, BundleRef, Checked, fetch_bundle, published_at
+from warehouse.bundle import (
+    NATIONAL,
+    BundleRef,
+    Checked,
+    fetch_bundle,
+    nso_code,
+    published_at,
+)
 from warehouse.db import MARTS, connect, identifier, sql, transaction
 from warehouse.load import _period_columns
 from warehouse.migrate import apply
@@ -78,7 +85,7 @@ def province_communes(province_code: str) -> list[tuple[str, str, str, str]]:
 
     if province_code == NATIONAL:
         return [
-            (str(w.code.value), str(w.name), str(int(w.province_code)),
+            (f"{w.code.value:05d}", str(w.name), str(int(w.province_code)),
              str(Province.from_code(w.province_code).name))
             for w in Ward.iter_all()
         ]  # fmt: skip
@@ -88,7 +95,7 @@ def province_communes(province_code: str) -> list[tuple[str, str, str, str]]:
         raise ValueError(f"mã tỉnh {province_code} không có trong danh mục") from None
     code = str(int(province.code))
     return [
-        (str(w.code.value), str(w.name), code, str(province.name))
+        (f"{w.code.value:05d}", str(w.name), code, str(province.name))
         for w in Ward.iter_by_province(province.code)
     ]
 
@@ -391,6 +398,7 @@ def scope_commune(con: duckdb.DuckDBPyConnection, commune_code: str) -> None:
         ValueError: the commune has no loaded bundle in this warehouse (or it is no
             province's warehouse).
     """
+    commune_code = nso_code(commune_code)
     try:
         found = con.execute(
             "select count(*) from published.mart.communes "
