@@ -10,6 +10,7 @@ warehouse's writer lock from listing to publication.
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, cast
 
@@ -97,8 +98,8 @@ def consolidate_province(fan_out: str = "processes") -> dict[str, Any]:
         )
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    init_province(settings.warehouse, settings)
-    with writer_lock(settings.warehouse):
+    with writer_lock(settings.warehouse), ExitStack() as cleanup:
+        init_province(settings.warehouse, settings)
         listed = latest_bundles(settings.publish_url, settings)
         known = loaded_bundles(settings.warehouse)
         fresh = [r for r in listed if (r.commune_code, r.bundle_id) not in known]
@@ -106,6 +107,8 @@ def consolidate_province(fan_out: str = "processes") -> dict[str, Any]:
         notice(f"Có {len(listed)} xã đã gửi gói số liệu, {len(fresh)} gói mới.")
         run = start_consolidation(settings.warehouse, len(listed))
         staging = staging_folder(settings)
+        # Staged batches are gone after the run, whether it finished or not.
+        cleanup.callback(_remove, staging)
         batches = [
             {
                 "commune_codes": [r.commune_code for r in part],
@@ -140,7 +143,6 @@ def consolidate_province(fan_out: str = "processes") -> dict[str, Any]:
         publication = publish(settings.warehouse, settings.published, marts=PROVINCE_MARTS)
         seconds["publish"] = round(time.perf_counter() - mark, 3)
         _refresh_dashboard(settings)
-    _remove(staging)
     seconds["total"] = round(time.perf_counter() - started, 3)
     for code, reason in rejected:
         notice(f"Gói của xã {code} bị từ chối: {reason}")
