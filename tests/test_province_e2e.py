@@ -212,10 +212,19 @@ def test_three_communes_consolidate_at_the_province(
     _same_outputs_one_level_up(province_data, published)
     _province_marts_match_the_doc(province)
 
-    # Again: nothing new, nothing loaded twice.
-    again = consolidate_province()
-    assert again["loaded"] == 0 and again["unchanged"] == 3
+    # Again, from the command line: nothing new, nothing loaded twice.
+    runner = CliRunner()
+    shown = runner.invoke(app, ["--data-dir", str(province_data), "province", "consolidate"])
+    assert shown.exit_code == 0, shown.output
+    assert "nạp 0, không đổi 3, từ chối 2" in shown.stdout
+    assert f"Xã {TAMPERED}: tệp completeness.parquet có SHA-256" in shown.stdout
     assert _rows(province, values)[0][0] == count
+    listed = runner.invoke(
+        app, ["--data-dir", str(province_data), "province", "communes", "--json"]
+    )
+    assert listed.exit_code == 0, listed.output
+    refused = {r["commune_code"]: r["last_check_reason"] for r in json.loads(listed.stdout)}
+    assert "SHA-256" in refused[TAMPERED] and refused["13891"] is None
 
 
 def _same_outputs_one_level_up(data: Path, published: dict[str, Path]) -> None:
