@@ -54,10 +54,10 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
+from core.codes import PERIOD_CODES, UNIT_CODES
 from core.model import FIELD_LABELS, Submission
 from core.names import excel_text, safe_name
 from core.text import canonical, decode_text, fold
-from schemas.suites import PERIOD_CODES, UNIT_CODES, split_message
 from schemas.verdict import Finding, Verdict
 from sources.guard import Limits, run_isolated
 
@@ -496,9 +496,15 @@ def _summary(
     )
     for n, k in enumerate(order, start=1):
         item, place = verdict.findings[k], landed[k]
-        what, how = split_message(item)
         row = header_row + n
-        values = (n, place[0] if place else "", place[1] if place else "", item.code, what, how)
+        values = (
+            n,
+            place[0] if place else "",
+            place[1] if place else "",
+            item.code,
+            item.problem,
+            item.fix,
+        )
         for j, value in enumerate(values, start=1):
             cell = sheet.cell(row, j)
             put(cell, value)

@@ -24,18 +24,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from core.model import CellRef, ProgressRow, Submission, ValueRow
+from core.codes import PERIOD_CODES, UNIT_CODES
+from core.model import CellRef, ProgressRow, Submission, ValueRow, issue
 from core.periods import parse_period
 from core.text import fold
 from schemas.schema import Schema
 from schemas.suites import (
-    PERIOD_CODES,
     PERIOD_PATTERN,
     ROW_ID,
-    UNIT_CODES,
     Suites,
     build_suites,
-    finding,
     format_number,
     responsibility_keys,
     rule_columns,
@@ -445,7 +443,7 @@ class _Collector:
                     shown += f" và {len(left) - _LISTED} chỉ tiêu khác"
                 self.add(
                     rid,
-                    finding(
+                    issue(
                         code,
                         ref,
                         unit=sub.unit_code,
@@ -498,7 +496,7 @@ class _Collector:
                 ref = _ref(row, meta.get("field"))
                 # One warning per task and file is enough to point the unit at it.
                 key = f"chi-tieu|{task}" if code == "W-NOT-RESPONSIBLE" else None
-                self.add(sub, finding(code, ref, **params), key=key)
+                self.add(sub, issue(code, ref, **params), key=key)
 
     def _duplicates(self, failed: list[int], frame: pd.DataFrame) -> None:
         first: dict[tuple[int, str], ValueRow] = {}
@@ -511,7 +509,7 @@ class _Collector:
             original = _ref(first[key], "element_code")
             self.add(
                 sub,
-                finding(
+                issue(
                     "V-ELEMENT-DUPLICATE",
                     _ref(row, "element_code"),
                     element=row.element_code,
@@ -544,7 +542,7 @@ class _Collector:
                     key = f"{row.ref.sheet}|{meta.get('header')}"
                 elif code == "W-NOT-RESPONSIBLE":
                     key = f"tien-do|{row.task_code}"
-                self.add(sub, finding(code, _ref(row, meta.get("field")), **params), key=key)
+                self.add(sub, issue(code, _ref(row, meta.get("field")), **params), key=key)
 
     def rules(self, result: Any, frame: pd.DataFrame) -> None:
         columns = rule_columns(self.schema)
@@ -561,7 +559,7 @@ class _Collector:
                 left_ref, right_ref = _ref(left_row, "value"), _ref(right_row, "value")
                 self.add(
                     rid,
-                    finding(
+                    issue(
                         meta["code"],
                         left_ref,
                         rule_message=messages[meta["code"]],
