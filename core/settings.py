@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,7 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from core.periods import Period, parse_period
+from core.periods import Period, PeriodKind, parse_period, periods_of
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = PROJECT_ROOT / "schemas"
@@ -69,6 +70,12 @@ class Settings(BaseSettings):
 
     # Decree 09/2019/NĐ-CP: quarterly figures close on the 14th of the quarter's last month;
     # the report is due a few days later.
+    reporting_period_kind: PeriodKind = Field(
+        default="quarter", description="how often units report: quarter, month, half or year"
+    )
+    timezone: str = Field(
+        default="Asia/Ho_Chi_Minh", description="the commune's time zone: deadlines, file dates"
+    )
     deadline_day: int = 20
     deadline_month_offset: int = 0
 
@@ -96,6 +103,16 @@ class Settings(BaseSettings):
         default=None, description="folder of API tokens (hashed) and the query log"
     )
     _schemas_given: bool = PrivateAttr(default=False)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        # An unknown zone fails here, with its name, not at the first deadline.
+        try:
+            ZoneInfo(name)
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"unknown time zone {name!r}") from error
+        return name
 
     @model_validator(mode="after")
     def _commune_schemas(self) -> Settings:
@@ -194,6 +211,16 @@ class Settings(BaseSettings):
     def plan_years(self) -> range:
         return range(self.plan_start_year, self.plan_end_year + 1)
 
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        """The commune's time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def reporting_periods(self) -> list[Period]:
+        """Every period of the plan units report for, in order (the plan's quarters, by default)."""
+        return periods_of(self.reporting_period_kind, self.plan_years)
+
     def plan_period(self, text: str) -> Period:
         """A period of the plan, parsed: `2026Q3`, `2026S1`, `2026` or `202607`.
 
@@ -233,6 +260,12 @@ def mail_password(kind: str, settings: Settings) -> str | None:
 def load_settings(**overrides: Any) -> Settings:
     """Settings with the given options on top; `None` options are left to the other sources."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@cache
+def local_tz() -> ZoneInfo:
+    """The commune's time zone (setting `timezone`), for code that has no settings at hand."""
+    return Settings().tz
 
 
 def seed_schemas(settings: Settings) -> list[Path]:

@@ -9,7 +9,6 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
-from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -61,7 +60,6 @@ from warehouse.migrate import init
 from warehouse.publish import publish
 from warehouse.runs import close_interrupted_runs
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 T = TypeVar("T")
 
 # Tasks pass whole batches (thousands of submissions, each with its cells). Prefect would hash
@@ -94,7 +92,7 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
     run found it: a report that arrived before the deadline is on time even if the nightly
     run reads it after.
     """
-    now = datetime.now(VIETNAM)
+    now = datetime.now(settings.tz)
     receipts = []
     for entry in entries:
         received_at = min(entry.modified or now, now)
@@ -232,7 +230,7 @@ def validate_submissions(
 ) -> list[Verdict]:
     """Validate in batches against the task schema and the units' own history."""
     history = value_history(settings.warehouse) if settings.warehouse.is_file() else None
-    today = datetime.now(VIETNAM).date()
+    today = datetime.now(settings.tz).date()
     try:
         return validate_in_batches(
             submissions,
@@ -391,7 +389,7 @@ def ingest_submissions(
 
 
 def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
-    started_at = datetime.now(VIETNAM)
+    started_at = datetime.now(settings.tz)
     if mail_only and not settings.mailbox_url:
         get_run_logger().warning("Chưa cấu hình hộp thư (mailbox): không có gì để nhận")
         return IngestResult("", 0, 0, {}, {}, [], [], dry_run, skipped=True)

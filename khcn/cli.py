@@ -823,7 +823,7 @@ def status(
     settings = _settings(ctx)
     with _failing_cleanly():
         parsed = settings.plan_period(period)
-        found = period_status(_read_source(settings), parsed.code)
+        found = period_status(_read_source(settings), parsed.code, settings.reporting_period_kind)
     if as_json:
         _print_json(found)
     else:
@@ -1032,16 +1032,20 @@ def tokens_list(
 @app.command("demo", cls=cli_vi.Command)
 def demo(
     ctx: typer.Context,
-    quarters: Annotated[int, typer.Option(help="Số quý đã kết thúc dùng làm mẫu.")] = 3,
+    periods_count: Annotated[
+        int,
+        typer.Option(
+            "--periods", "--quarters", help="Số kỳ báo cáo (quý) đã kết thúc dùng làm mẫu."
+        ),
+    ] = 3,
     seed: Annotated[int, typer.Option(help="Hạt giống số ngẫu nhiên của dữ liệu mẫu.")] = 2026,
 ) -> None:
     """Chạy thử toàn bộ: tạo báo cáo mẫu của các đơn vị, tổng hợp, in mức đầy đủ và chỉ số."""
     import shutil
     from datetime import datetime
 
-    from demo.samples import past_quarters, write_sample_inbox
+    from demo.samples import past_periods, write_sample_inbox
     from flows.consolidate_nightly import consolidate_nightly
-    from flows.ingest_submissions import VIETNAM
     from schemas.schema import load_schema
     from warehouse.status import period_status
 
@@ -1053,9 +1057,11 @@ def demo(
         export_overrides(data_dir=folder, inbox=folder / "inbox")
         settings = load_settings()
         schema = load_schema(settings)
-        periods = past_quarters(settings.plan_years, datetime.now(VIETNAM).date(), quarters)
+        today = datetime.now(settings.tz).date()
+        kind = settings.reporting_period_kind
+        periods = past_periods(kind, settings.plan_years, today, periods_count)
         if not periods:
-            raise ValueError("chưa có quý nào của kế hoạch kết thúc")
+            raise ValueError("chưa có kỳ báo cáo nào của kế hoạch kết thúc")
         with err.status("Tạo báo cáo mẫu của các đơn vị…"):
             made = write_sample_inbox(
                 schema, periods, folder / "inbox", seed=seed, deadline_day=settings.deadline_day
@@ -1070,7 +1076,7 @@ def demo(
     _print_ingest(result.ingest)
     for period in periods:
         with _failing_cleanly():
-            _print_status(period_status(settings.published, period))
+            _print_status(period_status(settings.published, period, kind))
     _print_indicators(result.indicators)
     out.print(f"Kho: {settings.warehouse}; bản đọc: {settings.published}")
     out.print(f"Phản hồi cho đơn vị: {settings.outbox}")
@@ -1130,11 +1136,13 @@ def report(
 def _write_report(settings: Settings, period: str, out_file: Path | None, pdf: bool) -> list[Path]:
     from datetime import datetime
 
-    from outputs.report import VIETNAM, Heading, workbook_to_pdf, write_report_workbook
+    from outputs.report import Heading, workbook_to_pdf, write_report_workbook
     from warehouse.report import period_report, report_scope
 
     with _failing_cleanly():
-        scope = report_scope(period, settings.plan_years, datetime.now(VIETNAM).date())
+        today = datetime.now(settings.tz).date()
+        kind = settings.reporting_period_kind
+        scope = report_scope(period, settings.plan_years, today, kind)
         data = period_report(_read_source(settings), scope)
         target = out_file or settings.reports / f"bao-cao_{scope.code}.xlsx"
         paths = [write_report_workbook(target, data, Heading(commune=settings.commune_name))]

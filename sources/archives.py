@@ -27,7 +27,7 @@ from pathlib import PurePosixPath
 
 from core.model import ReadIssue, issue
 from sources.guard import MAX_RATIO, RATIO_MIN_BYTES, ZIP_MAGIC, Limits, run_isolated
-from sources.values import parse_period
+from sources.values import period_of_cell
 
 ARCHIVE_SUFFIXES = frozenset({".zip"})
 MAX_MEMBERS = 200
@@ -77,7 +77,7 @@ def unit_folder_of(url: str, folders: Mapping[str, str | None]) -> str | None:
     if split is None:
         return folders.get(url)
     archive_url, member = split
-    inside = [part for part in PurePosixPath(member).parts[:-1] if parse_period(part) is None]
+    inside = [part for part in PurePosixPath(member).parts[:-1] if period_of_cell(part) is None]
     return inside[-1] if inside else folders.get(archive_url)
 
 

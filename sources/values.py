@@ -212,7 +212,7 @@ def _code_text(cell: str) -> Parsed:
     return Parsed(text)
 
 
-def parse_period(cell: Cell) -> str | None:
+def period_of_cell(cell: Cell) -> str | None:
     """The canonical period (DHIS2 identifier) of a cell, or None when it is not a period.
 
     Accepts `2026Q3`, `2026-Q3`, `Q3-2026`, `Q3/2026`, `Quý III/2026`, `Quý 3 năm 2026`,
@@ -401,5 +401,5 @@ def from_file_name(stem: str) -> tuple[str, str] | None:
     match = _FILE_NAME.match(canonical(stem))
     if not match:
         return None
-    period = parse_period(match.group(2))
+    period = period_of_cell(match.group(2))
     return (match.group(1), period) if period else None

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from core.periods import parse_period
 from core.settings import Settings
 from demo.samples import SampleInbox, write_sample_inbox
-from flows.consolidate_nightly import consolidate_nightly, last_closed_quarter
+from flows.consolidate_nightly import consolidate_nightly, last_closed_period
 from flows.ingest_submissions import ingest_submissions, new_receipts
 from khcn.cli import app
 from schemas.schema import load_schema
@@ -116,10 +116,10 @@ def test_nightly_consolidation_reports_completeness_and_indicators(
 
 def test_consolidation_reports_the_last_quarter_past_its_deadline(settings: Settings) -> None:
     # The open quarter is 0% and not due: the nightly report is about the one just closed.
-    assert last_closed_quarter(settings, date(2026, 11, 30)) == parse_period("2026Q3")
-    assert last_closed_quarter(settings, date(2026, 9, 20)) == parse_period("2026Q2")
-    assert last_closed_quarter(settings, date(2026, 9, 21)) == parse_period("2026Q3")
-    assert last_closed_quarter(settings, date(2026, 2, 1)) == parse_period("2026Q1")
+    assert last_closed_period(settings, date(2026, 11, 30)) == parse_period("2026Q3")
+    assert last_closed_period(settings, date(2026, 9, 20)) == parse_period("2026Q2")
+    assert last_closed_period(settings, date(2026, 9, 21)) == parse_period("2026Q3")
+    assert last_closed_period(settings, date(2026, 2, 1)) == parse_period("2026Q1")
 
 
 def test_new_receipts_skips_known_and_repeated_bytes(settings: Settings, tmp_path: Path) -> None:
