@@ -1,7 +1,9 @@
 """The one settings object: options > environment (`KHCN_…`) > config file > embedded defaults.
 
-The config file is `khcn.toml` in the working directory, or the path in `KHCN_CONFIG`.
-See `khcn.example.toml` for every setting.
+The config file is the one the command line names (`--config`), else the path in
+`KHCN_CONFIG`, else `khcn.toml` in the working directory. See `khcn.example.toml` for every
+setting. Code that runs flows hands them a `Settings` object; a flow run without one (a
+deployment, the schedule) loads its own.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ SCHEMA_FILES: tuple[str, ...] = (
     "elements.yaml",
     "targets.yaml",
 )
+# The config file the command line named for this process (`use_config_file`).
+_config_file: Path | None = None
 
 
 class Settings(BaseSettings):
@@ -151,8 +155,18 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config = Path(os.environ.get("KHCN_CONFIG", "khcn.toml"))
+        config = _config_file or Path(os.environ.get("KHCN_CONFIG", "khcn.toml"))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config))
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """These settings with some changed, derived ones worked out again.
+
+        The schema folder follows a new data folder unless it was given explicitly.
+        """
+        given = self.model_dump(exclude_unset=True)
+        if not self._schemas_given:
+            given.pop("schemas_dir", None)
+        return Settings(**{**given, **{k: v for k, v in changes.items() if v is not None}})
 
     @property
     def commune_schemas(self) -> Path:
@@ -257,6 +271,17 @@ def mail_password(kind: str, settings: Settings) -> str | None:
     return mail_password("mailbox", settings) if kind == "smtp" else None
 
 
+def use_config_file(path: Path | None) -> None:
+    """Read settings from this config file for the rest of the process (`None`: the default).
+
+    The command line's `--config`; every settings object made afterwards in the process reads
+    it, flows and `local_tz()` included.
+    """
+    global _config_file
+    _config_file = path
+    local_tz.cache_clear()
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings with the given options on top; `None` options are left to the other sources."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -286,17 +311,6 @@ def seed_schemas(settings: Settings) -> list[Path]:
             shutil.copy2(SCHEMAS_DIR / name, target / name)
             copied.append(target / name)
     return copied
-
-
-def export_overrides(**overrides: Any) -> None:
-    """Make command-line options visible to flows run in this process, as `KHCN_…` variables.
-
-    Flows load their settings themselves (a deployment has no command line); the CLI hands its
-    options down this way.
-    """
-    for name, value in overrides.items():
-        if value is not None:
-            os.environ[f"KHCN_{name.upper()}"] = str(value)
 
 
 def prefect_defaults(settings: Settings) -> None:

@@ -52,20 +52,23 @@ def report_indicators(settings: Settings) -> list[dict[str, Any]]:
 
 
 @flow(name="consolidate-nightly")
-def consolidate_nightly(period: str | None = None) -> ConsolidateResult:
+def consolidate_nightly(
+    period: str | None = None, settings: Settings | None = None
+) -> ConsolidateResult:
     """Ingest everything received, republish the warehouse, and report a period.
 
     Args:
         period: the period to report (any kind: `2026Q3`, `2026S1`, `2026`, `202607`);
             default the last reporting period whose deadline has passed.
+        settings: the settings to run with (the command line's); default loaded as configured.
     """
-    settings = load_settings()
+    settings = settings or load_settings()
     chosen = (
         settings.plan_period(period)
         if period
         else last_closed_period(settings, datetime.now(settings.tz).date())
     )
-    ingest = ingest_submissions()
+    ingest = ingest_submissions(settings=settings)
     return ConsolidateResult(
         ingest=ingest,
         completeness=report_completeness(settings, chosen),

@@ -18,10 +18,10 @@ from rich.text import Text
 
 from core.settings import (
     Settings,
-    export_overrides,
     load_settings,
     prefect_defaults,
     seed_schemas,
+    use_config_file,
 )
 from khcn import cli_vi
 from schemas.errors import SchemaError
@@ -88,15 +88,10 @@ def main(
     """Settings come from these options, `KHCN_…` variables, `khcn.toml`, then defaults."""
     if config is not None and not config.is_file():
         _fail(f"không thấy tệp cấu hình {config}")
-    options = {
-        "config": config,
-        "schemas_dir": schemas_dir,
-        "data_dir": data_dir,
-        "inbox": inbox,
-        "warehouse_path": warehouse,
-    }
-    export_overrides(**options)
-    ctx.obj = load_settings()
+    use_config_file(config)
+    ctx.obj = load_settings(
+        schemas_dir=schemas_dir, data_dir=data_dir, inbox=inbox, warehouse_path=warehouse
+    )
     prefect_defaults(ctx.obj)
 
 
@@ -483,7 +478,7 @@ def init_warehouse(
         seeded = seed_schemas(settings)
         if seeded:
             # Read the commune's own copies from now on.
-            settings = load_settings()
+            settings = settings.with_overrides()
         if "://" not in settings.inbox_url:
             Path(settings.inbox_url).mkdir(parents=True, exist_ok=True)
         schema = load_schema(settings)
@@ -629,16 +624,14 @@ def _print_ingest(result: IngestResult) -> None:
     if result.load is not None:
         load = result.load
         out.print(
-            f"Nạp kho: {load['imported']} mới, {load['updated']} thay thế bản cũ, "
-            f"{load['ignored']} trùng (bỏ qua), {load['rejected']} bị từ chối.",
+            f"Nạp kho: {load.imported} mới, {load.updated} thay thế bản cũ, "
+            f"{load.ignored} trùng (bỏ qua), {load.rejected} bị từ chối.",
             highlight=False,
         )
     elif result.dry_run:
         out.print("Chạy thử (--dry-run): không nạp gì vào kho.")
     _print_files(result)
-    from schemas.validation import RunSummary
-
-    summary = RunSummary(**result.summary)
+    summary = result.summary
     if summary.top_findings:
         out.print(summary.renderable())
     if result.feedback:
@@ -682,7 +675,10 @@ def ingest(
     _check_inbox(ctx)
     from flows.ingest_submissions import ingest_submissions
 
-    result = _run_flow("Đang tổng hợp báo cáo…", lambda: ingest_submissions(dry_run=dry_run))
+    settings = _settings(ctx)
+    result = _run_flow(
+        "Đang tổng hợp báo cáo…", lambda: ingest_submissions(dry_run=dry_run, settings=settings)
+    )
     if as_json:
         _print_json(result.to_dict())
     else:
@@ -716,7 +712,10 @@ def consolidate(
     _check_inbox(ctx)
     from flows.consolidate_nightly import consolidate_nightly
 
-    result = _run_flow("Đang tổng hợp…", lambda: consolidate_nightly(period=period))
+    settings = _settings(ctx)
+    result = _run_flow(
+        "Đang tổng hợp…", lambda: consolidate_nightly(period=period, settings=settings)
+    )
     if as_json:
         _print_json(result.to_dict())
         return
@@ -1054,8 +1053,7 @@ def demo(
     with _failing_cleanly():
         if folder.exists():
             shutil.rmtree(folder)
-        export_overrides(data_dir=folder, inbox=folder / "inbox")
-        settings = load_settings()
+        settings = base.with_overrides(data_dir=folder, inbox=str(folder / "inbox"))
         schema = load_schema(settings)
         today = datetime.now(settings.tz).date()
         kind = settings.reporting_period_kind
@@ -1072,7 +1070,9 @@ def demo(
     )
     for name, slip in made.defects.items():
         out.print(Text(f"  {name}: {slip}"))
-    result = _run_flow("Đang tổng hợp…", lambda: consolidate_nightly(period=periods[-1]))
+    result = _run_flow(
+        "Đang tổng hợp…", lambda: consolidate_nightly(period=periods[-1], settings=settings)
+    )
     _print_ingest(result.ingest)
     for period in periods:
         with _failing_cleanly():

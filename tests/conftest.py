@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import PROJECT_ROOT, SCHEMAS_DIR, Settings
+from core.settings import PROJECT_ROOT, SCHEMAS_DIR, Settings, use_config_file
 from schemas.schema import Schema, load_schema
 
 REFERENCE_APPENDIX = PROJECT_ROOT.parent / "shared" / "reference" / "000_dca197c9b0492ba3.txt"
@@ -17,12 +17,13 @@ REFERENCE_APPENDIX = PROJECT_ROOT.parent / "shared" / "reference" / "000_dca197c
 
 @pytest.fixture(autouse=True)
 def _khcn_environment_restored() -> Iterator[None]:
-    """The CLI hands its options to flows as `KHCN_…` variables; no test leaks them to another."""
+    """No test leaks `KHCN_…` variables, or the config file a command named, to another."""
     before = {k: v for k, v in os.environ.items() if k.startswith("KHCN_")}
     yield
     for key in [k for k in os.environ if k.startswith("KHCN_")]:
         del os.environ[key]
     os.environ.update(before)
+    use_config_file(None)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
@@ -52,8 +53,8 @@ def test_ingest_loads_rejects_and_gives_feedback(inbox: SampleInbox, settings: S
     assert report.new == len(inbox.files) - 1  # one file was sent twice
     assert verdicts["rejected"] >= 1 and verdicts["accepted"] >= 1
     assert report.load is not None
-    assert report.load["ignored"] == 1
-    assert report.load["rejected"] == verdicts["rejected"]
+    assert report.load.ignored == 1
+    assert report.load.rejected == verdicts["rejected"]
     assert len(report.feedback) == verdicts["rejected"] + verdicts["warned"]
     assert all(Path(p).is_file() and "_phan-hoi" in p for p in report.feedback)
     assert _count(settings, "select count(*) from mart.submissions") == len(inbox.files)
@@ -83,7 +84,7 @@ def test_second_ingest_of_the_same_inbox_changes_nothing(
 
     assert again.new == 0
     assert again.load is not None
-    assert again.load["imported"] == again.load["updated"] == 0
+    assert again.load.imported == again.load.updated == 0
     assert _count(settings, "select count(*) from mart.data_values") == values
 
 
@@ -104,7 +105,7 @@ def test_nightly_consolidation_reports_completeness_and_indicators(
     current = report.completeness
     assert current["period"] == "2026Q2"
     assert current["overall"]["expected"] == 17
-    assert report.ingest.load is not None and report.ingest.load["imported"] > 0
+    assert report.ingest.load is not None and report.ingest.load.imported > 0
     spent = {row["indicator_code"]: row for row in report.indicators if row["year"] == 2026}
     assert spent["CS-NS-KHCN"]["denominator"] > 0
     assert {row["indicator_code"] for row in report.indicators} == {
@@ -211,6 +212,22 @@ def test_cli_ingest_shows_steps_and_every_file(inbox: SampleInbox, settings: Set
     assert "Báo cáo lần chạy" in ingested.stdout
 
 
+def test_cli_options_reach_the_flow_as_settings_not_the_environment(
+    inbox: SampleInbox, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KHCN_DATA_DIR")
+    monkeypatch.delenv("KHCN_SCHEMAS_DIR")
+    folders = ["--data-dir", str(settings.data_dir), "--schemas-dir", str(settings.schemas_dir)]
+
+    ingested = CliRunner().invoke(app, [*folders, "ingest", "--dry-run", "--json"])
+
+    assert ingested.exit_code == 0, ingested.output
+    shown = json.loads(ingested.stdout)
+    assert shown["new"] == len(inbox.files) - 1 and shown["inbox"] == settings.inbox_url
+    assert shown["summary"]["total"] == shown["new"]
+    assert not [k for k in os.environ if k.startswith("KHCN_")]
+
+
 def test_oversized_file_is_archived_whole_and_rejected(
     inbox: SampleInbox, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -220,7 +237,7 @@ def test_oversized_file_is_archived_whole_and_rejected(
 
     report = ingest_submissions()
 
-    assert report.load is not None and report.load["rejected"] >= 1
+    assert report.load is not None and report.load.rejected >= 1
     with duckdb.connect(str(published_database(settings.published)), read_only=True) as con:
         found = con.execute(
             "select error_code from mart.submission_errors where file_name = ?", [big.name]
