@@ -13,6 +13,8 @@ from schemas.parties import Parties
 from schemas.timeframe import TimeframeError, parse_timeframe
 
 COLUMNS = ("stt", "content", "lead", "coordinators", "results", "timeframe")
+# The plan's appendix as received (plain text), shipped with the catalog imported from it.
+REFERENCE_APPENDIX = Path(__file__).resolve().parent / "reference" / "000_dca197c9b0492ba3.txt"
 _GROUP = re.compile(r"^(\d+)\.?$")
 _TASK = re.compile(r"^(\d+)\.(\d+)\.?$")
 

@@ -92,7 +92,8 @@ class _Engine:
         self._checkpoints: dict[str, Any] = {}
 
     def suites(self, schema: Schema) -> Suites:
-        if self._suites is None or self._suites[0] is not schema:
+        # Equal schemas (each test, each run loads its own copy) share their suites.
+        if self._suites is None or self._suites[0] != schema:
             self._suites = (schema, build_suites(schema))
             self._checkpoints.clear()
         return self._suites[1]
