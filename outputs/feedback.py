@@ -335,6 +335,27 @@ def _copy(path: Path, name: str) -> tuple[Workbook, dict[str, str]] | None:
 
 def _plain(sub: Submission) -> tuple[Workbook, dict[str, str]]:
     """The unit's rows as read, at their original sheets and cells, with a header per column."""
+    cells, headers = _placed(sub)
+    book = Workbook()
+    book.remove(book.worksheets[0])
+    names: dict[str, str] = {}
+    taken: set[str] = {FEEDBACK_SHEET.lower()}
+    for sheet_name, grid in cells.items():
+        for column, (top, label) in headers[sheet_name].items():
+            if top > 1 and (top - 1, column) not in grid:
+                grid[(top - 1, column)] = label
+        sheet = book.create_sheet(_sheet_title(sheet_name, taken))
+        names[sheet_name] = sheet.title
+        for (r, c), value in sorted(grid.items()):
+            if value is not None and value != "":
+                put(sheet.cell(r, c), value)
+    return book, names
+
+
+def _placed(
+    sub: Submission,
+) -> tuple[dict[str, dict[tuple[int, int], object]], dict[str, dict[int, tuple[int, str]]]]:
+    """Per sheet: what was read at each (row, column), and each column's topmost field label."""
     cells: dict[str, dict[tuple[int, int], object]] = defaultdict(dict)
     headers: dict[str, dict[int, tuple[int, str]]] = defaultdict(dict)
 
@@ -359,20 +380,7 @@ def _plain(sub: Submission) -> tuple[Workbook, dict[str, str]]:
     for progress in sub.progress:
         for field, ref in progress.refs.items():
             place(field, ref, getattr(progress, field, None))
-    book = Workbook()
-    book.remove(book.worksheets[0])
-    names: dict[str, str] = {}
-    taken: set[str] = {FEEDBACK_SHEET.lower()}
-    for sheet_name, grid in cells.items():
-        for column, (top, label) in headers[sheet_name].items():
-            if top > 1 and (top - 1, column) not in grid:
-                grid[(top - 1, column)] = label
-        sheet = book.create_sheet(_sheet_title(sheet_name, taken))
-        names[sheet_name] = sheet.title
-        for (r, c), value in sorted(grid.items()):
-            if value is not None and value != "":
-                put(sheet.cell(r, c), value)
-    return book, names
+    return cells, headers
 
 
 # ---------------------------------------------------------------------------------------------
