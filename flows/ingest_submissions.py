@@ -35,7 +35,8 @@ from outputs.feedback import write_feedback_many
 from outputs.run_report import FileResult, RunRecord, write_run_report
 from schemas.registry import unit_names
 from schemas.schema import Schema, load_schema
-from schemas.validation import summarize, validate_in_batches
+from schemas.summary import summarize
+from schemas.validation import validate_in_batches
 from schemas.verdict import Verdict
 from sources.archives import is_archive, member_url, unit_folder_of, unpack_many
 from sources.guard import Limits

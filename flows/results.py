@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from outputs.run_report import FileResult
-from schemas.validation import RunSummary
+from schemas.summary import RunSummary
 
 
 @dataclass

@@ -3,7 +3,7 @@
 The catalog, the data elements, the rules between them and the unit registry are the only
 source of truth: every value set, bound and rule of the suites below is read from the `Schema`,
 never from a hand-kept JSON suite. Validation (`schemas.validation`) feeds the suites one
-pandas frame per kind of row, for a whole batch of submissions at once:
+pandas frame per kind of row (`schemas.frames`), for a whole batch of submissions at once:
 
 - `nop` (one row per submission): unit, period, whether the expected tables are there;
 - `chi_tieu` (one row per value row): codes, value, derived columns such as the element's task;
@@ -213,7 +213,7 @@ def build_suites(schema: Schema, name_prefix: str = "khcn") -> Suites:
             value_set=responsibility_keys(schema),
             meta=meta("W-NOT-RESPONSIBLE", "value"),
         ),
-        # Bounds from the unit's own history (robust z-score; see `schemas.validation`).
+        # Bounds from the unit's own history (robust z-score; see `schemas.frames`).
         ex.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="hist_high",
             column_B="value",

@@ -309,7 +309,7 @@ def test_the_file_table_collapses_to_counts_past_a_screenful() -> None:
     from flows.results import IngestResult
     from khcn import cli
     from outputs.run_report import FileResult
-    from schemas.validation import RunSummary
+    from schemas.summary import RunSummary
 
     def run(count: int) -> str:
         files = [

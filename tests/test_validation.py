@@ -16,7 +16,8 @@ from core.model import READ_ISSUES, CellRef, ProgressRow, Submission, ValueRow, 
 from core.settings import PROJECT_ROOT, Settings
 from schemas.schema import Schema, load_schema
 from schemas.suites import build_suites
-from schemas.validation import summarize, validate
+from schemas.summary import summarize
+from schemas.validation import validate
 
 TODAY = date(2026, 9, 20)
 SHEET = "Chỉ tiêu"
