@@ -83,22 +83,44 @@ def build_suites(schema: Schema, name_prefix: str = "khcn") -> Suites:
     Returns:
         One suite per frame; see the module docstring for the frames' columns.
     """
+    columns = rule_columns(schema)
+    return Suites(
+        _suite(f"{name_prefix}.nop", _submission_expectations(schema)),
+        _suite(f"{name_prefix}.chi_tieu", _value_expectations(schema)),
+        _suite(f"{name_prefix}.tien_do", _progress_expectations(schema)),
+        _suite(f"{name_prefix}.quy_tac", _rule_expectations(schema, columns)),
+        columns,
+    )
+
+
+# Pair expectations skip rows where either side is missing: missing means "not applicable".
+_PAIR: dict[str, Any] = {"ignore_row_if": "either_value_is_missing"}
+
+
+def meta(code: str, field: str | None = None, **extra: str) -> dict[str, Any]:
+    """An expectation's meta: its error code and the unit's column a finding points at."""
+    return {"code": code, "field": field, **extra}
+
+
+def _suite(name: str, expectations: tuple[Any, ...]) -> ExpectationSuite:
     import great_expectations as gx
-    from great_expectations.expectations.row_conditions import Column
+
+    suite = gx.ExpectationSuite(name=name)
+    for expectation in expectations:
+        suite.add_expectation(expectation)
+    return suite
+
+
+def _submission_expectations(schema: Schema) -> tuple[Any, ...]:
+    """`nop`, one row per submission: unit, period, the tables it owes."""
+    import great_expectations as gx
 
     ex = gx.expectations
     units = sorted(u.code for u in schema.registry.units)
     active = sorted(u.code for u in schema.registry.units if u.active)
-    tasks = sorted(t.code for t in schema.catalog.tasks)
-    elements = sorted(e.code for e in schema.elements.elements)
     years = schema.plan_years
-    pair: dict[str, Any] = {"ignore_row_if": "either_value_is_missing"}
-
-    def meta(code: str, field: str | None = None, **extra: str) -> dict[str, Any]:
-        return {"code": code, "field": field, **extra}
-
-    submissions = gx.ExpectationSuite(name=f"{name_prefix}.nop")
-    expectations: tuple[Any, ...] = (
+    pair = _PAIR
+    return (
         ex.ExpectColumnValuesToBeInSet(
             column="unit_code", value_set=units, meta=meta("V-UNIT-UNKNOWN", "unit_code")
         ),
@@ -146,11 +168,18 @@ def build_suites(schema: Schema, name_prefix: str = "khcn") -> Suites:
             **pair,
         ),
     )
-    for expectation in expectations:
-        submissions.add_expectation(expectation)
 
-    values = gx.ExpectationSuite(name=f"{name_prefix}.chi_tieu")
-    expectations = (
+
+def _value_expectations(schema: Schema) -> tuple[Any, ...]:
+    """`chi_tieu`, one row per value row: codes, values, timeframes, responsibility, history."""
+    import great_expectations as gx
+    from great_expectations.expectations.row_conditions import Column
+
+    ex = gx.expectations
+    tasks = sorted(t.code for t in schema.catalog.tasks)
+    elements = sorted(e.code for e in schema.elements.elements)
+    pair = _PAIR
+    return (
         ex.ExpectColumnValuesToBeInSet(
             column="task_code", value_set=tasks, meta=meta("V-TASK-UNKNOWN", "task_code")
         ),
@@ -229,11 +258,17 @@ def build_suites(schema: Schema, name_prefix: str = "khcn") -> Suites:
             **pair,
         ),
     )
-    for expectation in expectations:
-        values.add_expectation(expectation)
 
-    progress = gx.ExpectationSuite(name=f"{name_prefix}.tien_do")
-    expectations = (
+
+def _progress_expectations(schema: Schema) -> tuple[Any, ...]:
+    """`tien_do`, one row per progress row: task, columns, status, timeframe, responsibility."""
+    import great_expectations as gx
+    from great_expectations.expectations.row_conditions import Column
+
+    ex = gx.expectations
+    tasks = sorted(t.code for t in schema.catalog.tasks)
+    pair = _PAIR
+    return (
         ex.ExpectColumnValuesToBeInSet(
             column="task_code", value_set=tasks, meta=meta("V-TASK-UNKNOWN", "task_code")
         ),
@@ -277,22 +312,21 @@ def build_suites(schema: Schema, name_prefix: str = "khcn") -> Suites:
             meta=meta("W-NOT-RESPONSIBLE", "task_code"),
         ),
     )
-    for expectation in expectations:
-        progress.add_expectation(expectation)
 
-    # Rules between elements hold within one submission, so they run on a pivot with one row
-    # per submission and one column per element named in a rule.
-    columns = rule_columns(schema)
-    rules = gx.ExpectationSuite(name=f"{name_prefix}.quy_tac")
-    for rule in schema.elements.rules:
-        rules.add_expectation(
-            ex.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A=columns[rule.right],
-                column_B=columns[rule.left],
-                or_equal=True,
-                description=rule.message,
-                meta=meta(f"V-RULE-{rule.code}", "value", left=rule.left, right=rule.right),
-                **pair,
-            )
+
+def _rule_expectations(schema: Schema, columns: dict[str, str]) -> tuple[Any, ...]:
+    """`quy_tac`: rules between elements hold within one submission, so they run on a pivot
+    with one row per submission and one column per element named in a rule."""
+    import great_expectations as gx
+
+    return tuple(
+        gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=columns[rule.right],
+            column_B=columns[rule.left],
+            or_equal=True,
+            description=rule.message,
+            meta=meta(f"V-RULE-{rule.code}", "value", left=rule.left, right=rule.right),
+            **_PAIR,
         )
-    return Suites(submissions, values, progress, rules, columns)
+        for rule in schema.elements.rules
+    )
