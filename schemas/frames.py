@@ -201,7 +201,16 @@ def _add_task_columns(
     frame["task_start"] = task.map(starts)
     frame["task_end"] = task.map(ends)
     unit = frame["unit"].where(frame["unit"].isin(active))
-    frame["task_unit"] = (task + "|" + unit).where(task.notna() & unit.notna())
+    frame["task_unit"] = _key(task, unit).where(task.notna() & unit.notna())
+
+
+def _key(left: pd.Series, right: pd.Series) -> pd.Series:
+    """`left|right` per row, missing where either is.
+
+    Added as objects: pandas' string dtype refuses a column holding only missing values (a
+    progress table left empty), which would fail the whole batch.
+    """
+    return left.astype(object) + "|" + right.astype(object)
 
 
 def progress_frame(batch: Batch, schema: Schema, subs: pd.DataFrame) -> pd.DataFrame:
@@ -234,7 +243,7 @@ def progress_frame(batch: Batch, schema: Schema, subs: pd.DataFrame) -> pd.DataF
     with_content = pd.Series(content, dtype=bool)
     _add_task_columns(frame, known.where(with_content), schema, subs)
     # A status is owed for a task the unit is responsible for in that year.
-    role = (known + "|" + frame["unit"]).isin(set(responsibility_keys(schema)))
+    role = _key(known, frame["unit"]).isin(set(responsibility_keys(schema)))
     start = known.map({t.code: t.timeframe.start_year for t in schema.catalog.tasks})
     end = known.map({t.code: t.timeframe.end_year for t in schema.catalog.tasks})
     in_years = (frame["period_year"] >= start) & (frame["period_year"] <= end)

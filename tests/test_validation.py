@@ -243,3 +243,19 @@ def test_the_message_is_problem_then_fix_as_stored_before(code: str) -> None:
     _, template, fix = spec(code)
     where = "Trang tính 'Chỉ tiêu', ô E12"
     assert found.message == f"{template.format(where=where, **params)} {fix.format(**params)}"
+
+
+def test_a_progress_table_left_empty_is_answered_not_a_failed_check(schema: Schema) -> None:
+    sub = submission()
+    refs = {t: {"task_code": CellRef("f.xlsx", "Tiến độ", r, "A"),
+                "status": CellRef("f.xlsx", "Tiến độ", r, "C")}
+            for t, r in (("2.1", 10), ("5.3", 11))}  # fmt: skip
+    sub.progress = [
+        ProgressRow(task, None, None, None, None, None, ref["task_code"], ref)
+        for task, ref in refs.items()
+    ]
+
+    found = codes(sub, schema)
+
+    assert ("V-STATUS-MISSING", "C10") in found and ("V-STATUS-MISSING", "C11") in found
+    assert all(code.startswith(("V-", "W-")) for code, _ in found)
