@@ -27,9 +27,24 @@ SLOW_MODULES = frozenset(
 )
 
 
+# Single tests of the same kinds in otherwise quick modules: a real `khcn` process with its own
+# Prefect server, kill -9 of a lock holder, a crashing reader pool, readers and requests racing
+# publications.
+SLOW_TESTS = frozenset(
+    {
+        "test_terminal.py::test_a_real_ingest_prints_only_its_own_lines",
+        "test_lock.py::test_a_killed_holder_does_not_block_the_next_writer",
+        "test_guard.py::test_pool_survives_crash_hang_and_memory_hog",
+        "test_warehouse_readers.py::test_reader_sees_only_whole_snapshots",
+        "test_service.py::test_fifty_concurrent_mart_requests_during_publishes",
+    }
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.path.stem in SLOW_MODULES:
+        test = f"{item.path.name}::{item.name.split('[')[0]}"
+        if item.path.stem in SLOW_MODULES or test in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
 
 
