@@ -8,7 +8,7 @@ PACKAGES := core sources schemas warehouse outputs demo flows khcn
 SYSTEM_PACKAGES := chromium dovecot-imapd poppler-utils libreoffice-calc-nogui fonts-dejavu-core \
 	openssh-server
 
-.PHONY: install system fmt lint type test demo bench fuzz
+.PHONY: install system fmt lint type test check demo bench fuzz
 
 $(UV):
 	python3 -m venv .venv-tools
@@ -38,6 +38,10 @@ system:
 
 test: install system
 	.venv/bin/pytest
+
+# The inner loop: everything but the tests marked slow (end-to-end, kill, crash, fuzz).
+check: install
+	.venv/bin/pytest -q -m "not slow"
 
 demo: install
 	.venv/bin/khcn demo

@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from core.periods import quarters
+from core.periods import periods_of
 from core.settings import Settings
 from warehouse.bundle import (
     NATIONAL,
@@ -115,11 +115,10 @@ def init_province(db_path: Path, settings: Settings) -> None:
         with transaction(con):
             con.execute("delete from province.communes")
             con.executemany("insert into province.communes values (?, ?, ?, ?)", communes)
-            # The plan's quarters and their deadlines, as a commune with these settings has them:
+            # The plan's reporting periods and deadlines, as a commune with these settings has them:
             # the status of a period starts from its deadline.
-            con.execute(
-                sql("sync/upsert_periods"), _period_columns(quarters(settings.plan_years), settings)
-            )
+            periods = periods_of(settings.reporting_period_kind, settings.plan_years)
+            con.execute(sql("sync/upsert_periods"), _period_columns(periods, settings))
             # The commune marts `apply` made stand for empty tables here: the province's own
             # views take their names.
             for name in PROVINCE_MARTS:
