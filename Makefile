@@ -7,10 +7,11 @@ export UV_COMPILE_BYTECODE := 1
 PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
 PACKAGES := core sources schemas warehouse outputs demo flows khcn
-# Debian packages the tests drive for real: a browser, an IMAP server, PDF tools.
-SYSTEM_PACKAGES := chromium dovecot-imapd poppler-utils libreoffice-calc-nogui fonts-dejavu-core
+# Debian packages the tests drive for real: a browser, an IMAP server, PDF tools, an SFTP server.
+SYSTEM_PACKAGES := chromium dovecot-imapd poppler-utils libreoffice-calc-nogui fonts-dejavu-core \
+	openssh-server
 
-.PHONY: install system fmt lint type test demo bench fuzz
+.PHONY: install system fmt lint type test check demo bench fuzz
 
 $(UV):
 	python3 -m venv .venv-tools
@@ -41,6 +42,10 @@ system:
 test: install system
 	.venv/bin/pytest
 
+# The inner loop: everything but the tests marked slow (end-to-end, kill, crash, fuzz).
+check: install
+	.venv/bin/pytest -q -m "not slow"
+
 demo: install
 	.venv/bin/khcn demo
 
@@ -50,6 +55,7 @@ bench: install
 	.venv/bin/python bench/read_bench.py
 	.venv/bin/python bench/validate_bench.py
 	.venv/bin/python bench/ingest_bench.py --n $(BENCH_N)
+	.venv/bin/python bench/province_bench.py
 
 # Mutated submissions through the real ingest flow; prints files, aborts, crashes, hangs, silent
 # drops, values read inexactly, peak RSS of the process tree. `make fuzz N=10000`.

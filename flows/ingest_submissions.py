@@ -10,7 +10,6 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
-from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -20,6 +19,7 @@ from prefect.utilities.annotations import quote
 from core.model import Submission, issue
 from core.names import storable
 from core.settings import Settings, load_settings
+from flows.bundles import send_bundle
 from flows.mail_tasks import (
     MailPull,
     answer_messages,
@@ -31,11 +31,12 @@ from flows.mail_tasks import (
     record_pull,
 )
 from flows.progress import listening, notice, step
-from flows.results import IngestResult
+from flows.results import IngestResult, LoadCounts
 from outputs.run_report import FileResult, RunRecord, write_run_report
 from schemas.registry import unit_names
 from schemas.schema import Schema, load_schema
-from schemas.validation import engine, summarize, validate_in_batches
+from schemas.summary import summarize
+from schemas.validation import engine, validate_in_batches
 from schemas.verdict import Verdict
 from sources.archives import is_archive, member_url, unit_folder_of, unpack_many
 from sources.guard import Limits
@@ -61,7 +62,6 @@ from warehouse.migrate import init
 from warehouse.publish import publish
 from warehouse.runs import close_interrupted_runs
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 T = TypeVar("T")
 
 # Tasks pass whole batches (thousands of submissions, each with its cells). Prefect would hash
@@ -95,7 +95,7 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
     run reads it after. A file the warehouse registered before from the same place, with the
     same size and modification time, is neither copied nor hashed again.
     """
-    now = datetime.now(VIETNAM)
+    now = datetime.now(settings.tz)
     times = [min(entry.modified or now, now) for entry in entries]
     before = received_before(
         settings.warehouse,
@@ -249,7 +249,7 @@ def validate_submissions(
     # Only the history of the units being judged: its cost follows the batch, not the warehouse.
     units = {s.unit_code for s in submissions if s.unit_code}
     history = value_history(settings.warehouse, units) if settings.warehouse.is_file() else None
-    today = datetime.now(VIETNAM).date()
+    today = datetime.now(settings.tz).date()
     try:
         return validate_in_batches(
             submissions,
@@ -333,7 +333,7 @@ def load_warehouse(
     if mail is not None:
         record_pull(mail, settings, summary.run_id)
     notice("Đang công bố bản đọc.")
-    publish(settings.warehouse, settings.published)
+    send_bundle(publish(settings.warehouse, settings.published), settings)
     refresh_dashboard(settings)
     return summary
 
@@ -402,7 +402,10 @@ def file_results(verdicts: list[Verdict], feedback: list[Path | None]) -> list[F
 
 @flow(name="ingest-submissions")
 def ingest_submissions(
-    dry_run: bool = False, inbox: str | None = None, mail_only: bool = False
+    dry_run: bool = False,
+    inbox: str | None = None,
+    mail_only: bool = False,
+    settings: Settings | None = None,
 ) -> IngestResult:
     """Ingest what units sent; with `dry_run`, validate and write feedback but load nothing.
 
@@ -414,17 +417,21 @@ def ingest_submissions(
         inbox: an fsspec URL to read instead of the configured inbox, or a mailbox URL
             (`imaps://user@host/INBOX`) to pull instead of any folder.
         mail_only: pull the mailbox only, not the inbox folder (the working-hours schedule).
+        settings: the settings to run with (the command line's); default loaded as configured.
     """
+    settings = settings.with_overrides(inbox=inbox) if settings else load_settings(inbox=inbox)
     logger = get_run_logger()
     with listening(lambda event: logger.info(event.line())):
-        return _ingest(load_settings(inbox=inbox), dry_run, mail_only)
+        return _ingest(settings, dry_run, mail_only)
 
 
 def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
-    started_at = datetime.now(VIETNAM)
+    started_at = datetime.now(settings.tz)
     if mail_only and not settings.mailbox_url:
         get_run_logger().warning("Chưa cấu hình hộp thư (mailbox): không có gì để nhận")
-        return IngestResult("", 0, 0, {}, {}, [], [], dry_run, skipped=True)
+        none = summarize([])
+        counts = {str(k): v for k, v in none.by_status.items()}
+        return IngestResult("", 0, 0, counts, none, [], [], dry_run, skipped=True)
     folder = settings.lists_folder and not mail_only
     if folder:
         # A missing folder or an uninstalled filesystem is not transient: no retries for it.
@@ -470,16 +477,18 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         listed=listed,
         new=len(fresh),
         verdicts={str(k): v for k, v in summary.by_status.items()},
-        summary=asdict(summary),
+        summary=summary,
         files=file_results(verdicts, feedback),
         feedback=[str(path) for path in feedback if path is not None],
         dry_run=dry_run,
         data_docs=str(docs) if (docs := _data_docs(settings)) else None,
     )
     if loaded is not None:
-        result.load = {k: v for k, v in loaded.as_dict().items() if k != "files"}
+        result.load = LoadCounts(
+            loaded.run_id, loaded.imported, loaded.updated, loaded.ignored, loaded.rejected
+        )
         create_table_artifact(
-            [{"kết quả": k, "số tệp": v} for k, v in result.load.items() if k != "run_id"],
+            [{"kết quả": k, "số tệp": v} for k, v in result.load.items()],
             key="khcn-load",
             description="Nạp vào kho",
         )
@@ -495,7 +504,7 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         new=result.new,
         verdicts=result.verdicts,
         files=result.files,
-        load=result.load,
+        load=asdict(result.load) if result.load else None,
         seconds=seconds,
     )
     result.run_report = str(write_run_report(settings.reports / "runs", record))

@@ -18,12 +18,12 @@ from rich.text import Text
 
 from core.settings import (
     Settings,
-    export_overrides,
     load_settings,
     prefect_defaults,
     seed_schemas,
+    use_config_file,
 )
-from khcn import cli_vi
+from khcn import cli_province, cli_vi
 from schemas.errors import SchemaError
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(units_app, name="units")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(targets_app, name="targets")
+app.add_typer(cli_province.province_app, name="province")
 
 # Nothing the command prints is markup to colour by guess (numbers, paths, brackets).
 out = Console(highlight=False)
@@ -88,15 +89,10 @@ def main(
     """Settings come from these options, `KHCN_…` variables, `khcn.toml`, then defaults."""
     if config is not None and not config.is_file():
         _fail(f"không thấy tệp cấu hình {config}")
-    options = {
-        "config": config,
-        "schemas_dir": schemas_dir,
-        "data_dir": data_dir,
-        "inbox": inbox,
-        "warehouse_path": warehouse,
-    }
-    export_overrides(**options)
-    ctx.obj = load_settings()
+    use_config_file(config)
+    ctx.obj = load_settings(
+        schemas_dir=schemas_dir, data_dir=data_dir, inbox=inbox, warehouse_path=warehouse
+    )
     prefect_defaults(ctx.obj)
 
 
@@ -483,7 +479,7 @@ def init_warehouse(
         seeded = seed_schemas(settings)
         if seeded:
             # Read the commune's own copies from now on.
-            settings = load_settings()
+            settings = settings.with_overrides()
         if "://" not in settings.inbox_url:
             Path(settings.inbox_url).mkdir(parents=True, exist_ok=True)
         schema = load_schema(settings)
@@ -629,16 +625,14 @@ def _print_ingest(result: IngestResult) -> None:
     if result.load is not None:
         load = result.load
         out.print(
-            f"Nạp kho: {load['imported']} mới, {load['updated']} thay thế bản cũ, "
-            f"{load['ignored']} trùng (bỏ qua), {load['rejected']} bị từ chối.",
+            f"Nạp kho: {load.imported} mới, {load.updated} thay thế bản cũ, "
+            f"{load.ignored} trùng (bỏ qua), {load.rejected} bị từ chối.",
             highlight=False,
         )
     elif result.dry_run:
         out.print("Chạy thử (--dry-run): không nạp gì vào kho.")
     _print_files(result)
-    from schemas.validation import RunSummary
-
-    summary = RunSummary(**result.summary)
+    summary = result.summary
     if summary.top_findings:
         out.print(summary.renderable())
     if result.feedback:
@@ -682,7 +676,10 @@ def ingest(
     _check_inbox(ctx)
     from flows.ingest_submissions import ingest_submissions
 
-    result = _run_flow("Đang tổng hợp báo cáo…", lambda: ingest_submissions(dry_run=dry_run))
+    settings = _settings(ctx)
+    result = _run_flow(
+        "Đang tổng hợp báo cáo…", lambda: ingest_submissions(dry_run=dry_run, settings=settings)
+    )
     if as_json:
         _print_json(result.to_dict())
     else:
@@ -716,7 +713,10 @@ def consolidate(
     _check_inbox(ctx)
     from flows.consolidate_nightly import consolidate_nightly
 
-    result = _run_flow("Đang tổng hợp…", lambda: consolidate_nightly(period=period))
+    settings = _settings(ctx)
+    result = _run_flow(
+        "Đang tổng hợp…", lambda: consolidate_nightly(period=period, settings=settings)
+    )
     if as_json:
         _print_json(result.to_dict())
         return
@@ -816,6 +816,10 @@ def status(
         str, typer.Option(help="Kỳ báo cáo: 2026Q3 (quý), 2026S1 (nửa năm), 2026 (năm), 202607.")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
+    commune: Annotated[
+        str | None,
+        typer.Option(help="Kho cấp tỉnh: chỉ một xã (mã xã), thay vì cả tỉnh."),
+    ] = None,
 ) -> None:
     """Mức đầy đủ của một kỳ: ai chưa nộp, ai bị từ chối chờ gửi lại, ai nộp muộn."""
     from warehouse.status import period_status
@@ -823,7 +827,9 @@ def status(
     settings = _settings(ctx)
     with _failing_cleanly():
         parsed = settings.plan_period(period)
-        found = period_status(_read_source(settings), parsed.code)
+        found = period_status(
+            _read_source(settings), parsed.code, settings.reporting_period_kind, commune
+        )
     if as_json:
         _print_json(found)
     else:
@@ -857,13 +863,19 @@ def query(
         int | None,
         typer.Option("--rows", min=1, help="Số dòng in ra bảng (mặc định query_terminal_rows)."),
     ] = None,
+    commune: Annotated[
+        str | None,
+        typer.Option(help="Kho cấp tỉnh: chỉ một xã (mã xã), thay vì cả tỉnh."),
+    ] = None,
 ) -> None:
     """Truy vấn bản đọc đã công bố của kho (schema mart), có giới hạn thời gian và bộ nhớ."""
     from warehouse.query import QueryError, QueryLimits, run_bounded
 
     settings = _settings(ctx)
     try:
-        result = run_bounded(_read_source(settings), sql_text, QueryLimits.from_settings(settings))
+        result = run_bounded(
+            _read_source(settings), sql_text, QueryLimits.from_settings(settings), commune=commune
+        )
     except (QueryError, ValueError) as exc:
         _print_error(str(exc))
         raise typer.Exit(1) from None
@@ -1058,16 +1070,20 @@ def tokens_list(
 @app.command("demo", cls=cli_vi.Command)
 def demo(
     ctx: typer.Context,
-    quarters: Annotated[int, typer.Option(help="Số quý đã kết thúc dùng làm mẫu.")] = 3,
+    periods_count: Annotated[
+        int,
+        typer.Option(
+            "--periods", "--quarters", help="Số kỳ báo cáo (quý) đã kết thúc dùng làm mẫu."
+        ),
+    ] = 3,
     seed: Annotated[int, typer.Option(help="Hạt giống số ngẫu nhiên của dữ liệu mẫu.")] = 2026,
 ) -> None:
     """Chạy thử toàn bộ: tạo báo cáo mẫu của các đơn vị, tổng hợp, in mức đầy đủ và chỉ số."""
     import shutil
     from datetime import datetime
 
-    from demo.samples import past_quarters, write_sample_inbox
+    from demo.samples import past_periods, write_sample_inbox
     from flows.consolidate_nightly import consolidate_nightly
-    from flows.ingest_submissions import VIETNAM
     from schemas.schema import load_schema
     from warehouse.status import period_status
 
@@ -1076,12 +1092,13 @@ def demo(
     with _failing_cleanly():
         if folder.exists():
             shutil.rmtree(folder)
-        export_overrides(data_dir=folder, inbox=folder / "inbox")
-        settings = load_settings()
+        settings = base.with_overrides(data_dir=folder, inbox=str(folder / "inbox"))
         schema = load_schema(settings)
-        periods = past_quarters(settings.plan_years, datetime.now(VIETNAM).date(), quarters)
+        today = datetime.now(settings.tz).date()
+        kind = settings.reporting_period_kind
+        periods = past_periods(kind, settings.plan_years, today, periods_count)
         if not periods:
-            raise ValueError("chưa có quý nào của kế hoạch kết thúc")
+            raise ValueError("chưa có kỳ báo cáo nào của kế hoạch kết thúc")
         with err.status("Tạo báo cáo mẫu của các đơn vị…"):
             made = write_sample_inbox(
                 schema, periods, folder / "inbox", seed=seed, deadline_day=settings.deadline_day
@@ -1092,11 +1109,13 @@ def demo(
     )
     for name, slip in made.defects.items():
         out.print(Text(f"  {name}: {slip}"))
-    result = _run_flow("Đang tổng hợp…", lambda: consolidate_nightly(period=periods[-1]))
+    result = _run_flow(
+        "Đang tổng hợp…", lambda: consolidate_nightly(period=periods[-1], settings=settings)
+    )
     _print_ingest(result.ingest)
     for period in periods:
         with _failing_cleanly():
-            _print_status(period_status(settings.published, period))
+            _print_status(period_status(settings.published, period, kind))
     _print_indicators(result.indicators)
     out.print(f"Kho: {settings.warehouse}; bản đọc: {settings.published}")
     out.print(f"Phản hồi cho đơn vị: {settings.outbox}")
@@ -1114,10 +1133,14 @@ def dashboard(
     open_it: Annotated[
         bool, typer.Option("--open", help="Mở bằng trình duyệt của máy sau khi ghi.")
     ] = False,
+    commune: Annotated[
+        str | None,
+        typer.Option(help="Kho cấp tỉnh: chỉ một xã (mã xã), thay vì cả tỉnh."),
+    ] = None,
 ) -> None:
     """Ghi lại bảng theo dõi (HTML, xem được không cần mạng) từ bản công bố; in đường dẫn."""
     settings = _settings(ctx)
-    path = _write_dashboard(settings)
+    path = _write_dashboard(settings, commune)
     out.print(f"Bảng theo dõi: {path}", highlight=False, soft_wrap=True)
     if open_it:
         import webbrowser
@@ -1126,13 +1149,16 @@ def dashboard(
             err.print("Không mở được trình duyệt; hãy mở tệp trên bằng tay.", highlight=False)
 
 
-def _write_dashboard(settings: Settings) -> Path:
+def _write_dashboard(settings: Settings, commune: str | None = None) -> Path:
+    from khcn.cli_province import place
     from outputs.dashboard import DASHBOARD, write_dashboard
     from warehouse.dashboard import dashboard_data
 
     with _failing_cleanly():
-        data = dashboard_data(settings.published)
-        return write_dashboard(settings.published / DASHBOARD, data, settings.commune_name)
+        data = dashboard_data(settings.published, commune)
+        level, name = place(settings, commune)
+        target = settings.published / (f"dashboard-{commune}.html" if commune else DASHBOARD)
+        return write_dashboard(target, data, name, level.lower())
 
 
 @app.command("report", cls=cli_vi.Command)
@@ -1146,24 +1172,35 @@ def report(
         typer.Option("--out", help="Tệp Excel (mặc định data/reports/bao-cao_<KỲ>.xlsx)."),
     ] = None,
     pdf: Annotated[bool, typer.Option(help="In thêm bản PDF cùng tên để gửi thư.")] = True,
+    commune: Annotated[
+        str | None,
+        typer.Option(help="Kho cấp tỉnh: chỉ một xã (mã xã), thay vì cả tỉnh."),
+    ] = None,
 ) -> None:
     """Lập báo cáo gửi cấp trên: mức đầy đủ, chỉ số so với mục tiêu, tiến độ, kèm biểu đồ."""
-    paths = _write_report(_settings(ctx), period, out_file, pdf)
+    paths = _write_report(_settings(ctx), period, out_file, pdf, commune)
     for path in paths:
         out.print(f"Đã lập báo cáo: {path}", highlight=False, soft_wrap=True)
 
 
-def _write_report(settings: Settings, period: str, out_file: Path | None, pdf: bool) -> list[Path]:
+def _write_report(
+    settings: Settings, period: str, out_file: Path | None, pdf: bool, commune: str | None = None
+) -> list[Path]:
     from datetime import datetime
 
-    from outputs.report import VIETNAM, Heading, workbook_to_pdf, write_report_workbook
+    from khcn.cli_province import place
+    from outputs.report import Heading, workbook_to_pdf, write_report_workbook
     from warehouse.report import period_report, report_scope
 
     with _failing_cleanly():
-        scope = report_scope(period, settings.plan_years, datetime.now(VIETNAM).date())
-        data = period_report(_read_source(settings), scope)
-        target = out_file or settings.reports / f"bao-cao_{scope.code}.xlsx"
-        paths = [write_report_workbook(target, data, Heading(commune=settings.commune_name))]
+        today = datetime.now(settings.tz).date()
+        kind = settings.reporting_period_kind
+        scope = report_scope(period, settings.plan_years, today, kind)
+        data = period_report(_read_source(settings), scope, commune)
+        suffix = f"_{commune}" if commune else ""
+        target = out_file or settings.reports / f"bao-cao_{scope.code}{suffix}.xlsx"
+        level, name = place(settings, commune)
+        paths = [write_report_workbook(target, data, Heading(commune=name, level=level))]
         if pdf:
             with err.status("Đang in bản PDF…"):
                 paths.append(workbook_to_pdf(target))

@@ -14,7 +14,6 @@ import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -22,7 +21,8 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+from core.settings import local_tz
+
 DASHBOARD = "dashboard.html"
 _STATES = {
     "Đúng hạn": 4,
@@ -40,18 +40,21 @@ _STATUS = (
 _CONFIG = {"displaylogo": False, "responsive": True, "locale": "vi"}
 
 
-def write_dashboard(target: Path, data: dict[str, pd.DataFrame], commune: str = "") -> Path:
+def write_dashboard(
+    target: Path, data: dict[str, pd.DataFrame], commune: str = "", level: str = "xã"
+) -> Path:
     """Write the dashboard atomically: a reader opens the old page or the new one, whole.
 
     Args:
         target: the page, normally `<published>/dashboard.html` (`DASHBOARD`).
         data: the tables of `warehouse.dashboard.dashboard_data`.
-        commune: the commune's name for the heading.
+        commune: the commune's name for the heading (a province's, with `level` "tỉnh").
+        level: `xã` or `tỉnh`.
 
     Returns:
         The path written.
     """
-    page = render_dashboard(data, commune)
+    page = render_dashboard(data, commune, level)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
@@ -65,7 +68,7 @@ def write_dashboard(target: Path, data: dict[str, pd.DataFrame], commune: str = 
     return target
 
 
-def render_dashboard(data: dict[str, pd.DataFrame], commune: str = "") -> str:
+def render_dashboard(data: dict[str, pd.DataFrame], commune: str = "", level: str = "xã") -> str:
     """The whole page as one HTML string."""
     completeness, units = data["completeness"], data["units"]
     periods = sorted(set(completeness["period"]) | set(units["period"]))
@@ -78,8 +81,10 @@ def render_dashboard(data: dict[str, pd.DataFrame], commune: str = "") -> str:
         _progress(data["progress"]),
         _to_send(units),
     ]
-    now = datetime.now(VIETNAM)
-    title = "Bảng theo dõi kế hoạch KHCN, ĐMST và CĐS" + (f" - xã {commune}" if commune else "")
+    now = datetime.now(local_tz())
+    title = "Bảng theo dõi kế hoạch KHCN, ĐMST và CĐS" + (
+        f" - {level} {commune}" if commune else ""
+    )
     options = "".join(f'<option value="{y}">{y}</option>' for y in years)
     period_options = "".join(f'<option value="{p}">{p}</option>' for p in periods)
     return _PAGE.format(
@@ -131,7 +136,7 @@ def _cell(value: Any, fmt: str | None) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "-"
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return f"{value.astimezone(VIETNAM):%d/%m/%Y %H:%M}"
+        return f"{value.astimezone(local_tz()):%d/%m/%Y %H:%M}"
     if isinstance(value, date):  # a day (pandas reads DuckDB dates as naive timestamps)
         return f"{value:%d/%m/%Y}"
     if fmt == "%":

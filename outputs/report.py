@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
@@ -20,9 +19,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.settings import local_tz
 from outputs.feedback import put
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 PERCENT = "0.0%"
 NUMBER = "#,##0.##"
 _BOLD = Font(bold=True)
@@ -63,8 +62,9 @@ class ReportContent(Protocol):
 class Heading:
     """The administrative heading and signature of the report."""
 
-    commune: str  # e.g. "Nghĩa Hưng"
+    commune: str  # e.g. "Nghĩa Hưng"; a province's name when `level` is "TỈNH"
     signer_title: str = "CHỦ TỊCH"
+    level: str = "XÃ"
     today: date | None = None
 
 
@@ -100,12 +100,12 @@ def write_report_workbook(path: Path, data: ReportContent, heading: Heading) -> 
 
 
 def _heading(sheet: Worksheet, data: ReportContent, heading: Heading) -> int:
-    today = heading.today or datetime.now(VIETNAM).date()
+    today = heading.today or datetime.now(local_tz()).date()
     widths = (16, 38, 12, 12, 12, 12, 12, 12)
     for col, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(col)].width = width
     lines = (
-        ("A1:C1", f"UBND XÃ {heading.commune.upper()}", Font(bold=True)),
+        ("A1:C1", f"UBND {heading.level} {heading.commune.upper()}", Font(bold=True)),
         ("D1:H1", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", Font(bold=True)),
         ("A2:C2", "Số:      /BC-UBND", Font()),
         ("D2:H2", "Độc lập - Tự do - Hạnh phúc", Font(bold=True, underline="single")),
@@ -477,7 +477,7 @@ def _print_setup(sheet: Worksheet, *, landscape: bool, title_rows: str | None) -
 def _plain(value: Any) -> Any:
     # Excel keeps no time zone; the report shows Vietnam's wall-clock time.
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(VIETNAM).replace(tzinfo=None)
+        return value.astimezone(local_tz()).replace(tzinfo=None)
     if isinstance(value, bool):
         return "có" if value else "không"
     return value

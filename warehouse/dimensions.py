@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from core.periods import Period, parse_period, quarters
+from core.periods import Period, parse_period, periods_of
 from core.settings import Settings
 from schemas.schema import Schema
 from warehouse.db import connect, sql, transaction
@@ -49,7 +49,8 @@ def _period_columns(periods: Iterable[Period], settings: Settings) -> dict[str, 
 
 def sync_schema(db_path: Path, schema: Schema, settings: Settings) -> dict[str, int]:
     """Rewrite the dimensions from the schema: plan years, units, tasks, elements, indicators,
-    their targets, the responsibility matrix, and the plan's quarters with their deadlines.
+    their targets, the responsibility matrix, and the plan's reporting periods (quarters unless
+    set otherwise) with their deadlines.
 
     Safe to rerun; one transaction. Periods already known (loads add the ones submissions name)
     keep their rows, with deadlines recomputed from the current settings.
@@ -129,7 +130,9 @@ def sync_schema(db_path: Path, schema: Schema, settings: Settings) -> dict[str, 
             for table, columns in tables.items():
                 con.execute(sql(f"sync/insert_{table}"), columns)
             known = [row[0] for row in con.execute(sql("sync/existing_periods")).fetchall()]
-            periods = {p.code: p for p in quarters(schema.plan_years)}
+            kind = settings.reporting_period_kind
+            con.execute(sql("sync/insert_reporting"), {"period_kind": [kind]})
+            periods = {p.code: p for p in periods_of(kind, schema.plan_years)}
             for code in known:
                 if code not in periods:
                     periods[code] = parse_period(code)

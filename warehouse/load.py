@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
@@ -28,7 +27,6 @@ from warehouse.archive import Receipt
 from warehouse.db import connect, sql, transaction
 from warehouse.migrate import apply
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 # Files per transaction: one commit (and fsync) per batch, not per file; a batch's rows are a
 # few megabytes in memory.
 LOAD_BATCH = 500
@@ -109,9 +107,9 @@ class LoadSummary:
 
 
 def deadline_at(period: Period, settings: Settings) -> tuple[date, datetime]:
-    """The deadline day and the first instant after it, Asia/Ho_Chi_Minh."""
+    """The deadline day and the first instant after it, in the commune's time zone."""
     day = period.deadline(settings.deadline_day, settings.deadline_month_offset)
-    return day, datetime.combine(day + timedelta(days=1), time(0), tzinfo=LOCAL_TZ)
+    return day, datetime.combine(day + timedelta(days=1), time(0), tzinfo=settings.tz)
 
 
 def known_hashes(db_path: Path) -> frozenset[str]:
