@@ -510,8 +510,12 @@ def mutants(count: int, seed: int = 0, start: int = 0) -> Iterator[Mutant]:
         kind = rng.choices(names, weights)[0]
         try:
             name, data = MUTATIONS[kind](rng, origin)
-        except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError):
-            # A seed the mutation cannot apply to (a defect file that is no zip): flip bytes.
+        except (
+            zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError, RuntimeError,
+            NotImplementedError,
+        ):  # fmt: skip
+            # A seed the mutation cannot apply to (a defect file that is no zip, a zip with a
+            # password or a compression Python lacks): flip bytes.
             kind = "byte_flip"
             name, data = byte_flip(rng, origin)
         yield Mutant(index, name, data, origin.name, kind)
