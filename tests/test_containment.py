@@ -181,6 +181,8 @@ def test_non_utf8_file_name_loads(tmp_path: Path, settings: Settings, schema: Sc
         (b"<v><![CDATA[-12]]></v>", "R-VALUE-INEXACT"),
         (b"<v><a><b>-5</b></a></v>", "R-VALUE-INEXACT"),
         (b"<v></v>", "R-VALUE-INEXACT"),
+        (b"<v>1e-400</v>", "R-VALUE-INEXACT"),
+        (b"<v>-2.5E-999</v>", "R-VALUE-INEXACT"),
         (b"<v>1e308</v>", "R-VALUE-TOO-BIG"),
         (b"<v>" + b"9" * 400 + b"</v>", "R-VALUE-TOO-BIG"),
     ],
@@ -219,6 +221,22 @@ def test_ods_value_read_inexactly_is_a_finding(new: bytes) -> None:
     old = b'<table:table-cell office:value-type="float" office:value="3"/>'
     data = patch_zip(data, {"content.xml": lambda xml: xml.replace(old, new, 1)})
     assert _codes(data, "THON-01_2026Q3.ods") == [("R-VALUE-INEXACT", "E9")]
+
+
+def test_ods_number_below_the_smallest_double_is_not_a_zero() -> None:
+    data = ods_bytes(template())
+    old = b'office:value="3"/>'
+    data = patch_zip(
+        data, {"content.xml": lambda xml: xml.replace(old, b'office:value="1e-400"/>')}
+    )
+    assert _codes(data, "THON-01_2026Q3.ods") == [("R-VALUE-INEXACT", "E9")]
+
+
+def test_a_written_zero_stays_a_zero() -> None:
+    data = _xlsx(replace=(b"<v>3</v>", b"<v>0e-500</v>"))
+    assert _codes(data, "THON-01_2026Q3.xlsx") == []
+    data = ods_bytes(template(values=[0, 120, 1234.5]))
+    assert _codes(data, "THON-01_2026Q3.ods") == []
 
 
 def test_ods_number_shown_with_separators_is_exact() -> None:
