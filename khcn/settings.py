@@ -76,7 +76,12 @@ class Settings(BaseSettings):
     max_unpacked_bytes: int = 200 * 1024 * 1024
     max_cells: int = 2_000_000
     read_timeout_seconds: float = 30.0
-    read_memory_bytes: int = 400 * 1024 * 1024
+    # Units' files are read, unpacked and copied for feedback in `read_workers` processes,
+    # each capped at `read_memory_bytes` of address space (so of resident memory too). The
+    # flow process (pandas, Great Expectations, Prefect, DuckDB loaded: ~450 MB) and a local
+    # Prefect server (~240 MB) leave about 300 MB of 1 GB: workers × cap stays within it.
+    read_memory_bytes: int = 300 * 1024 * 1024
+    read_workers: int = Field(default=1, ge=1)
 
     # SQL from analysts (`khcn query`) and from upstream (`khcn serve`): bounded so a careless
     # or hostile statement cannot hold the machine. Each running statement gets its own memory

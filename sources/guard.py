@@ -75,6 +75,8 @@ class Limits:
     max_cells: int
     read_timeout_seconds: float
     read_memory_bytes: int
+    # Worker processes at once: with the memory cap, they hold at most workers × that.
+    workers: int = 1
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -85,6 +87,7 @@ class Limits:
             settings.max_cells,
             settings.read_timeout_seconds,
             settings.read_memory_bytes,
+            settings.read_workers,
         )
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 import re
 import zipfile
 import zlib
@@ -946,7 +945,7 @@ def read_many(
     Args:
         entries: files as listed by `sources.inbox.list_inbox`.
         settings: the settings (or their `Limits`); default `load_settings()`.
-        workers: worker processes; default the number of CPUs.
+        workers: worker processes; default the settings' `read_workers`.
         chunk_size: files sent to a worker at a time.
         names: unit and element names to resolve to codes (`Names.of` the registry and the
             catalog); without them only codes are read.
@@ -979,7 +978,7 @@ def read_many(
         jobs,
         _work,
         _failed,
-        workers=workers or os.cpu_count() or 1,
+        workers=workers or limits.workers,
         timeout=limits.read_timeout_seconds,
         memory_bytes=limits.read_memory_bytes,
         chunk_size=chunk_size,
