@@ -20,10 +20,11 @@ and publish included) and counts:
 - hangs: batches that did not finish in `HANG_SECONDS`; timeouts: files stopped by the
   reading time limit (`R-FILE-TIMEOUT`);
 - silent drops: files listed but not recorded in the warehouse;
-- value mismatches: a loaded value differing from the seed's with no finding on its cell and
-  not what an independent reader (openpyxl, pandas-odf, the csv module) finds in the file;
-  .xls has no independent reader here (xlrd is not a dependency), so a differing .xls value
-  always counts and is listed;
+- value mismatches: a loaded value differing from the seed's with no finding on its cell or
+  its row, not among the elements a `W-ELEMENTS-MISSING` names, and not what an independent
+  reader (openpyxl, xlrd, pandas-odf, the csv module) finds in the file: a value whose record
+  a flipped byte turned into one no reader knows is absent from the file for both, not
+  changed in silence;
 - peak RSS of the whole process tree (this process, the Prefect API server, every worker),
   sampled from /proc.
 
@@ -64,6 +65,7 @@ DATA = HERE / "data"
 HANG_SECONDS = 900.0
 FIXED_STAMP = (2026, 1, 1, 0, 0, 0)
 _ISO_TIME = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?")
+_ELEMENT_CODE = re.compile(r"(?<![\d.])\d+(?:\.\d+)+(?![\d.])")
 CONTAINED = ("R-FILE-CRASH", "R-VALIDATE-FAILED", "R-FEEDBACK-FAILED", "R-LOAD-FAILED")
 
 
@@ -534,7 +536,7 @@ UNKNOWN = _Unknown()
 
 
 def file_says(name: str, data: bytes, sheet: str, row: int, column: str) -> object:
-    """The cell as an independent reader reads it: openpyxl, pandas (odf) or the csv module."""
+    """The cell as an independent reader reads it: openpyxl, xlrd, pandas (odf) or csv."""
     from sources.model import column_letters
 
     col = next(i for i in range(16_384) if column_letters(i) == column) + 1
@@ -548,6 +550,21 @@ def file_says(name: str, data: bytes, sheet: str, row: int, column: str) -> obje
                 for cell in cells:
                     return cell.value
             return None
+        if suffix == ".xls":
+            import xlrd
+
+            book = xlrd.open_workbook(file_contents=data, on_demand=True)
+            cells = book.sheet_by_name(sheet)
+            if row - 1 >= cells.nrows or col - 1 >= cells.ncols:
+                return None
+            cell = cells.cell(row - 1, col - 1)
+            if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+                return None
+            if cell.ctype == xlrd.XL_CELL_ERROR:
+                return xlrd.error_text_from_code.get(cell.value, "#ERR")
+            if cell.ctype == xlrd.XL_CELL_BOOLEAN:
+                return bool(cell.value)
+            return cell.value
         if suffix == ".ods":
             import pandas as pd
 
@@ -775,11 +792,15 @@ def _check_batch(
         ).fetchall():
             values.setdefault(sid, {})[element] = value
         findings: dict[int, set[tuple[str | None, int | None, str | None]]] = {}
+        missing: dict[int, set[str]] = {}
         codes: Counter[str] = Counter()
-        for sid, code, sheet, row, column in con.execute(
-            "select submission_id, code, sheet, row_number, column_letter from raw.findings"
+        for sid, code, message, sheet, row, column in con.execute(
+            "select submission_id, code, message, sheet, row_number, column_letter"
+            " from raw.findings"
         ).fetchall():
-            findings.setdefault(sid, set()).add((sheet, row, column))
+            findings.setdefault(sid, set()).update({(sheet, row, column), (sheet, row, None)})
+            if code == "W-ELEMENTS-MISSING":
+                missing.setdefault(sid, set()).update(_ELEMENT_CODE.findall(message))
             codes[code] += 1
     finally:
         con.close()
@@ -811,7 +832,12 @@ def _check_batch(
             value = got.get(element)
             if _same(value, want):
                 continue
-            if (sheet, row, column) in findings.get(original, set()):
+            # Told: a finding on the value's cell or on its row (the row's code cell, say), or
+            # the element named as missing from the file.
+            told = findings.get(original, set())
+            if {(sheet, row, column), (sheet, row, None)} & told:
+                continue
+            if element in missing.get(original, set()):
                 continue
             pending.append(
                 (
@@ -824,15 +850,18 @@ def _check_batch(
             )
     if not pending:
         return
+    from khcn.settings import load_settings
     from sources.guard import run_isolated
 
+    # The flow's workers are gone by now: one independent reader gets the memory of all.
+    settings = load_settings()
     answers = run_isolated(
         [query for *_, query in pending],
         _oracle,
         _oracle_failed,
         workers=1,
         timeout=60,
-        memory_bytes=1024 * 2**20,
+        memory_bytes=settings.read_workers * settings.read_memory_bytes,
     )
     for (mutant, element, want, value, _), answer in zip(pending, answers, strict=True):
         said = _number(UNKNOWN if answer == "UNKNOWN" else answer)
