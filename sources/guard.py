@@ -37,6 +37,7 @@ from multiprocessing.reduction import ForkingPickler
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import olefile
 from defusedxml import ElementTree
 
 from sources.model import ReadIssue, issue
@@ -63,6 +64,12 @@ _PREFIX_BYTES = 4096
 # Deflate never needs more than this much input for `_PREFIX_BYTES` of output.
 _RAW_PREFIX_BYTES = 64 * 1024
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+# BIFF record types carry a version in their high byte: 0x00-0x02 (BIFF2-3 and BIFF8's plain
+# records), 0x04 (BIFF4, SHRFMLA), 0x08 (BIFF5+ BOF and the later "future" records), 0x10
+# (charts). A record's data is at most 8,224 bytes.
+_BIFF_HIGH_BYTES = frozenset({0x00, 0x01, 0x02, 0x04, 0x08, 0x10})
+_BIFF_MAX_RECORD = 8224
+_BIFF_BOF, _BIFF_EOF = 0x0809, 0x000A
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]{1,3})(\d+)(?::([A-Z]{1,3})(\d+))?"')
 
 
@@ -122,7 +129,7 @@ def check_structure(name: str, data: bytes, limits: Limits) -> ReadIssue | None:
         if suffix == ".docx":
             detail = "tệp Word cũ (.doc) được đổi đuôi thành .docx"
             return issue("R-FILE-CORRUPT", file=name, detail=detail)
-        return None
+        return _check_biff(name, data)
     if not data.startswith(ZIP_MAGIC):
         detail = _NOT_A_ZIP.get(suffix, "nội dung không phải bảng tính Excel")
         return issue("R-FILE-CORRUPT", file=name, detail=detail)
@@ -134,6 +141,39 @@ def check_structure(name: str, data: bytes, limits: Limits) -> ReadIssue | None:
             return _check_zip(name, archive, memoryview(data), limits)
     except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, zlib.error) as exc:
         return issue("R-FILE-CORRUPT", file=name, detail=f"tệp nén hỏng hoặc bị cắt cụt: {exc}")
+
+
+def _check_biff(name: str, data: bytes) -> ReadIssue | None:
+    """The records of a legacy workbook's stream: a record no reader knows is a corrupt file.
+
+    BIFF readers skip record types they do not know, so a flipped byte in the type of the
+    record holding a number makes the number vanish in silence. Record types carry their BIFF
+    version in the high byte (`_BIFF_HIGH_BYTES`); any other, or a record longer than BIFF
+    allows, inside a BOF…EOF substream rejects the file. What olefile cannot open is left to
+    the reader, which rejects it with its own words.
+    """
+    try:
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            stream = next((s for s in ("Workbook", "Book") if ole.exists(s)), None)
+            if stream is None:
+                return None
+            body = ole.openstream(stream).read()
+    except Exception:  # noqa: BLE001 - a broken container is the reader's to report
+        return None
+    offset, depth = 0, 0
+    while offset + 4 <= len(body):
+        kind, length = struct.unpack_from("<HH", body, offset)
+        if kind == _BIFF_BOF:
+            depth += 1
+        elif depth == 0:
+            break  # past the last substream: the stream's padding
+        elif kind >> 8 not in _BIFF_HIGH_BYTES or length > _BIFF_MAX_RECORD:
+            detail = f"bản ghi không hợp lệ (loại 0x{kind:04X}) ở byte {offset} của luồng {stream}"
+            return issue("R-FILE-CORRUPT", file=name, detail=detail)
+        elif kind == _BIFF_EOF:
+            depth -= 1
+        offset += 4 + length
+    return None
 
 
 def _head(archive: zipfile.ZipFile, data: memoryview, info: zipfile.ZipInfo) -> bytes:

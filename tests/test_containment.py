@@ -12,7 +12,15 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pytest
-from filemakers import csv_rows, ods_bytes, patch_zip, template, write_csv, xlsx_bytes
+from filemakers import (
+    csv_rows,
+    ods_bytes,
+    patch_zip,
+    template,
+    write_csv,
+    xls_bytes,
+    xlsx_bytes,
+)
 from warehouse_support import make_file
 
 from khcn.names import safe_name, storable
@@ -189,6 +197,37 @@ def test_non_utf8_file_name_loads(tmp_path: Path, settings: Settings, schema: Sc
 )
 def test_xlsx_value_read_inexactly_is_a_finding(new: bytes, code: str) -> None:
     assert _codes(_xlsx(replace=(b"<v>3</v>", new)), "THON-01_2026Q3.xlsx") == [(code, "E9")]
+
+
+# The RK record (0x027E, 10 bytes) xlwt writes for the 3 in E9 (row 8, column 4).
+_RK_OF_E9 = b"\x7e\x02\x0a\x00\x08\x00\x04\x00"
+
+
+@pytest.mark.parametrize("kind", [b"\x7e\x0a", b"\x7e\x03", b"\x7e\x82"])
+def test_xls_record_no_reader_knows_is_a_corrupt_file(kind: bytes) -> None:
+    data = xls_bytes(template())
+    assert data.count(_RK_OF_E9) == 1 and _codes(data, "THON-01_2026Q3.xls") == []
+    flipped = data.replace(_RK_OF_E9, kind + _RK_OF_E9[2:])
+    sub = read_bytes(flipped, "THON-01_2026Q3.xls", settings=LIMITS)
+    assert [i.code for i in sub.issues] == ["R-FILE-CORRUPT"]
+    assert f"0x{kind[1]:02X}7E" in sub.issues[0].message and not sub.values
+
+
+def test_xls_saved_by_libreoffice_is_not_taken_for_corrupt(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    source = tmp_path / "THON-01_2026Q3.xlsx"
+    source.write_bytes(xlsx_bytes(template()))
+    soffice = shutil.which("soffice") or "/usr/bin/soffice"
+    subprocess.run(
+        [soffice, f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}", "--headless",
+         "--convert-to", "xls", "--outdir", str(tmp_path), str(source)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    data = (tmp_path / "THON-01_2026Q3.xls").read_bytes()
+    sub = read_bytes(data, "THON-01_2026Q3.xls", settings=LIMITS)
+    assert sub.issues == [] and [v.value for v in sub.values] == [3, 120, 1234.5]
 
 
 def test_dangling_shared_string_is_never_a_blank() -> None:
