@@ -78,9 +78,10 @@ class Settings(BaseSettings):
     read_timeout_seconds: float = 30.0
     # Units' files are read, unpacked and copied for feedback in `read_workers` processes,
     # each capped at `read_memory_bytes` of address space (so of resident memory too). The
-    # flow process (pandas, Great Expectations, Prefect, DuckDB loaded: ~450 MB) and a local
-    # Prefect server (~240 MB) leave about 300 MB of 1 GB: workers × cap stays within it.
-    read_memory_bytes: int = 300 * 1024 * 1024
+    # flow process (pandas, Great Expectations, Prefect and DuckDB loaded: up to ~580 MB over
+    # 10,000 hostile files) and a local Prefect server (~240 MB) leave 200 MB of 1 GiB:
+    # workers × cap stays within it. A 5,000-row workbook is read and copied in 100 MB.
+    read_memory_bytes: int = 200 * 1024 * 1024
     read_workers: int = Field(default=1, ge=1)
 
     # SQL from analysts (`khcn query`) and from upstream (`khcn serve`): bounded so a careless
@@ -289,3 +290,17 @@ def prefect_defaults(settings: Settings) -> None:
     # The analyst's terminal shows the command's own Vietnamese lines; Prefect's English log
     # lines and tracebacks still reach its API (the run's log), just not the console.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+
+
+# Numerical libraries a worker may load (numpy through openpyxl, pandas) start a thread per
+# core, and each thread reserves address space that counts against the worker's memory cap.
+_ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def worker_environment() -> dict[str, str]:
+    """The environment of a worker process: this one's, with one thread for numeric libraries.
+
+    A worker works on one file at a time; its cap (`read_memory_bytes`) is then spent on the
+    file, not on reservations of threads it does not use.
+    """
+    return {**os.environ, **dict.fromkeys(_ONE_THREAD, "1")}

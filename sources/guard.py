@@ -70,6 +70,11 @@ _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
 _BIFF_HIGH_BYTES = frozenset({0x00, 0x01, 0x02, 0x04, 0x08, 0x10})
 _BIFF_MAX_RECORD = 8224
 _BIFF_BOF, _BIFF_EOF = 0x0809, 0x000A
+# Records whose length BIFF3-8 fixes (EOF, BLANK, NUMBER, BOOLERR, ROW, LABELSST, RK) or bounds
+# (HEADER, FOOTER: 255 characters): another length means a flipped length byte, after which a
+# reader walks the stream out of step and skips whatever the wrong length covers.
+_BIFF_LENGTHS = {0x000A: 0, 0x0201: 6, 0x0203: 14, 0x0205: 8, 0x0208: 16, 0x00FD: 10, 0x027E: 10}
+_BIFF_MAX_LENGTHS = {0x0014: 513, 0x0015: 513}
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]{1,3})(\d+)(?::([A-Z]{1,3})(\d+))?"')
 
 
@@ -149,7 +154,7 @@ def _check_biff(name: str, data: bytes) -> ReadIssue | None:
     BIFF readers skip record types they do not know, so a flipped byte in the type of the
     record holding a number makes the number vanish in silence. Record types carry their BIFF
     version in the high byte (`_BIFF_HIGH_BYTES`); any other, or a record longer than BIFF
-    allows, inside a BOF…EOF substream rejects the file. What olefile cannot open is left to
+    allows or of another length than its type has, inside a BOF…EOF substream rejects the file. What olefile cannot open is left to
     the reader, which rejects it with its own words.
     """
     try:
@@ -167,8 +172,15 @@ def _check_biff(name: str, data: bytes) -> ReadIssue | None:
             depth += 1
         elif depth == 0:
             break  # past the last substream: the stream's padding
-        elif kind >> 8 not in _BIFF_HIGH_BYTES or length > _BIFF_MAX_RECORD:
-            detail = f"bản ghi không hợp lệ (loại 0x{kind:04X}) ở byte {offset} của luồng {stream}"
+        elif (
+            kind >> 8 not in _BIFF_HIGH_BYTES
+            or length > _BIFF_MAX_LENGTHS.get(kind, _BIFF_MAX_RECORD)
+            or length != _BIFF_LENGTHS.get(kind, length)
+        ):
+            detail = (
+                f"bản ghi không hợp lệ (loại 0x{kind:04X}, dài {length} byte) ở byte {offset} "
+                f"của luồng {stream}"
+            )
             return issue("R-FILE-CORRUPT", file=name, detail=detail)
         elif kind == _BIFF_EOF:
             depth -= 1
@@ -333,6 +345,9 @@ class _Slot:
 def _start_worker(
     work: Callable[[Any], Any], reducers: Mapping[type, Callable[[Any], Any]], memory_bytes: int
 ) -> _Slot:
+    # Imported here: the worker itself (which imports this module) has no use for settings.
+    from khcn.settings import worker_environment
+
     ours, theirs = socket.socketpair()
     with ours, theirs:
         process = subprocess.Popen(
@@ -346,6 +361,7 @@ def _start_worker(
             ],
             stdin=subprocess.DEVNULL,
             pass_fds=(theirs.fileno(),),
+            env=worker_environment(),
         )
         conn = Connection(ours.detach())
     conn.send((work, dict(reducers)))
