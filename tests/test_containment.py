@@ -143,6 +143,48 @@ def test_a_whole_sheet_merge_gets_plain_feedback_quickly_and_out_of_process(
     assert progress["A9"].value == "1.1" and progress["A8"].value == "Mã nhiệm vụ"
 
 
+@pytest.mark.parametrize(
+    ("name", "edit", "replace"),
+    [
+        (
+            "gop-50000.xlsx",
+            b'<mergeCells count="50000">'
+            + b"".join(b'<mergeCell ref="Z%d:AA%d"/>' % (100 + i, 100 + i) for i in range(50_000))
+            + b"</mergeCells>",
+            None,
+        ),
+        ("rong.xlsx", b"", (b"</row>", b'<c r="XFD1" t="n"><v>1</v></c></row>')),
+        (
+            "dong-lon.xlsx",
+            b"",
+            (
+                b"</sheetData>",
+                b'<row r="4294967297"><c r="A4294967297"><v>7</v></c></row></sheetData>',
+            ),
+        ),
+    ],
+)
+def test_wide_and_many_merge_workbooks_cost_the_flow_process_nothing(
+    tmp_path: Path, name: str, edit: bytes, replace: tuple[bytes, bytes] | None
+) -> None:
+    """50,000 merges or 16,384 columns took over 20 s in the flow process, row 4294967297 10 s."""
+    data = _xlsx(edit, replace=replace)
+    original = tmp_path / name
+    original.write_bytes(data)
+    sub = read_bytes(data, str(original), settings=LIMITS)
+    verdict = _rejected(sub, "x")
+    before = resource.getrusage(resource.RUSAGE_SELF)
+
+    [result] = write_feedback_many([(verdict, original)], tmp_path / "outbox", LIMITS)
+
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    # The copy runs in a worker: this process only waits (CPU seconds, not wall time).
+    assert after.ru_utime - before.ru_utime < 5
+    assert (after.ru_maxrss - before.ru_maxrss) / 1024 < 150
+    assert result.error is None and result.path is not None
+    assert openpyxl.load_workbook(result.path).sheetnames[0] == FEEDBACK_SHEET
+
+
 def test_formats_openpyxl_cannot_copy_get_the_plain_workbook(tmp_path: Path) -> None:
     data = _xlsx()
     sub = read_bytes(data, "bao-cao.xlsx", settings=LIMITS)
