@@ -3,7 +3,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
-PACKAGES := khcn flows schemas sources warehouse outputs
+PACKAGES := core sources schemas warehouse outputs demo flows khcn
 # Debian packages the tests drive for real: a browser, an IMAP server, PDF tools.
 SYSTEM_PACKAGES := chromium dovecot-imapd poppler-utils libreoffice-calc-nogui fonts-dejavu-core
 

@@ -21,13 +21,13 @@ import time
 import zipfile
 from pathlib import Path
 
-from khcn.settings import SCHEMAS_DIR, Settings, export_overrides, load_settings, prefect_defaults
+from core.periods import parse_period
+from core.settings import SCHEMAS_DIR, Settings, export_overrides, load_settings, prefect_defaults
+from demo.samples import fill_workbook, sample_progress, sample_values
+from outputs.template import write_template
 from schemas.model import Registry, Unit
-from schemas.periods import parse_period
 from schemas.registry import write_registry
 from schemas.schema import Schema, load_schema
-from sources.samples import fill_workbook, sample_progress, sample_values
-from sources.template import write_template
 
 QUARTERS = ("2026Q1", "2026Q2", "2026Q3", "2026Q4")
 VARIANTS = 4  # filled workbooks per unit type and quarter; units differ by their own code

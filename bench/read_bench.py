@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import pandas as pd  # noqa: E402
 from filemakers import PROGRESS, PROGRESS_HEADER, VALUE_HEADER, head, xlsx_bytes  # noqa: E402
 
-from khcn.settings import load_settings  # noqa: E402
+from core.settings import load_settings  # noqa: E402
 from sources.guard import Limits  # noqa: E402
 from sources.inbox import list_inbox  # noqa: E402
 from sources.read import read_bytes, read_many  # noqa: E402

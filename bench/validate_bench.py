@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd  # noqa: E402
 
-from khcn.settings import Settings  # noqa: E402
-from schemas.periods import parse_period  # noqa: E402
+from core.model import CellRef, ProgressRow, Submission, ValueRow  # noqa: E402
+from core.periods import parse_period  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from schemas.schema import Schema, load_schema  # noqa: E402
-from sources.model import CellRef, ProgressRow, Submission, ValueRow  # noqa: E402
 
 TODAY = date(2029, 1, 10)
 

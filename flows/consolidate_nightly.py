@@ -9,10 +9,10 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from core.periods import Period, quarters
+from core.settings import Settings, load_settings
 from flows.ingest_submissions import VIETNAM, ingest_submissions
 from flows.results import ConsolidateResult
-from khcn.settings import Settings, load_settings
-from schemas.periods import Period, quarters
 from warehouse.query import query
 from warehouse.status import period_status
 

@@ -15,6 +15,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
+from core.model import Submission, issue
+from core.names import storable
+from core.settings import Settings, load_settings
 from flows.mail_tasks import (
     MailPull,
     answer_messages,
@@ -27,16 +30,14 @@ from flows.mail_tasks import (
 )
 from flows.progress import listening, notice, step
 from flows.results import IngestResult
-from khcn.names import storable
-from khcn.settings import Settings, load_settings
 from outputs.dashboard import DASHBOARD, write_dashboard
+from outputs.feedback import write_feedback_many
 from outputs.run_report import FileResult, RunRecord, write_run_report
 from schemas.registry import unit_names
 from schemas.schema import Schema, load_schema
 from schemas.validation import summarize, validate_in_batches
 from schemas.verdict import Verdict
 from sources.archives import is_archive, member_url, unit_folder_of, unpack_many
-from sources.feedback import write_feedback_many
 from sources.guard import Limits
 from sources.inbox import (
     InboxEntry,
@@ -48,7 +49,6 @@ from sources.inbox import (
     refusal_of,
     refused_submission,
 )
-from sources.model import Submission, issue
 from sources.names import Names
 from sources.read import read_many
 from warehouse.archive import Receipt, archive

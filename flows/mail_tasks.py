@@ -16,7 +16,9 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from khcn.settings import Settings
+from core.model import Submission
+from core.settings import Settings
+from outputs.feedback import feedback_path
 from outputs.replies import (
     ReplyError,
     compose_reply,
@@ -31,7 +33,6 @@ from schemas.model import Registry
 from schemas.registry import units_by_email
 from schemas.verdict import Verdict
 from sources.archives import split_member_url
-from sources.feedback import feedback_path
 from sources.mailbox import (
     FileAnswer,
     MailMessage,
@@ -42,7 +43,6 @@ from sources.mailbox import (
     parse_mailbox_url,
     sender_unit,
 )
-from sources.model import Submission
 from warehouse.archive import Receipt, archive
 from warehouse.mail import (
     record_messages,

@@ -16,14 +16,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from khcn import cli_vi
-from khcn.settings import (
+from core.settings import (
     Settings,
     export_overrides,
     load_settings,
     prefect_defaults,
     seed_schemas,
 )
+from khcn import cli_vi
 from schemas.errors import SchemaError
 
 if TYPE_CHECKING:
@@ -427,8 +427,8 @@ def template(
     """Tạo tệp báo cáo điền sẵn cho từng đơn vị: <MÃ ĐƠN VỊ>_<KỲ>.xlsx."""
     from rich.progress import track
 
+    from outputs.template import template_name, write_template
     from schemas.schema import load_schema
-    from sources.template import template_name, write_template
 
     settings = _settings(ctx)
     with _failing_cleanly():
@@ -1039,10 +1039,10 @@ def demo(
     import shutil
     from datetime import datetime
 
+    from demo.samples import past_quarters, write_sample_inbox
     from flows.consolidate_nightly import consolidate_nightly
     from flows.ingest_submissions import VIETNAM
     from schemas.schema import load_schema
-    from sources.samples import past_quarters, write_sample_inbox
     from warehouse.status import period_status
 
     base = _settings(ctx)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from khcn.settings import Settings
-from khcn.text import fold
+from core.settings import Settings
+from core.text import fold
 
 
 def describe_commune(settings: Settings) -> str:

@@ -34,7 +34,7 @@ from fastapi import Body, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from khcn.settings import Settings
+from core.settings import Settings
 from khcn.tokens import TokenError, TokenStore, tokens_file
 from warehouse.db import MARTS, identifier
 from warehouse.publish import published_database

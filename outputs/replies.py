@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from khcn.settings import Settings, mail_password
+from core.settings import Settings, mail_password
 from sources.mailbox import FileAnswer, MessageAnswer
 
 FEEDBACK_SUFFIX = "_phan-hoi.xlsx"

@@ -20,7 +20,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sources.feedback import put
+from outputs.feedback import put
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 PERCENT = "0.0%"

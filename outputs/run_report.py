@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from khcn.names import storable
+from core.names import storable
 
 VERDICT_LABELS: dict[str, str] = {
     "accepted": "chấp nhận",

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from khcn.text import canonical, decode_text, fold
+from core.text import canonical, decode_text, fold
 from schemas.errors import Problem, ProblemList, SchemaError
 from schemas.model import Catalog, Group, Responsibility, Task
 from schemas.parties import Parties

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from khcn.text import fold
+from core.text import fold
 from schemas.errors import ProblemList
 from schemas.model import Party, Registry, Unit
 from schemas.yamlio import read_yaml

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from khcn.text import canonical, decode_text, fold
+from core.text import canonical, decode_text, fold
 from schemas.errors import Problem, ProblemList, SchemaError
 from schemas.model import UNIT_TYPES, Registry, Unit
 from schemas.yamlio import read_yaml, write_yaml

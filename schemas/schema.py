@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from khcn.settings import Settings
+from core.periods import Period
+from core.settings import Settings
 from schemas.catalog import load_catalog
 from schemas.elements import load_elements
 from schemas.model import Catalog, Element, Elements, Registry, Role, Task, Unit
 from schemas.parties import Parties, load_parties
-from schemas.periods import Period
 from schemas.registry import load_registry
 from schemas.targets import Targets, load_targets
 

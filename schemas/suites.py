@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from khcn.text import fold
+from core.model import READ_ISSUES, CellRef, ReadIssue, Severity
+from core.text import fold
 from schemas.model import STATUSES
 from schemas.schema import Schema
-from sources.model import READ_ISSUES, CellRef, ReadIssue, Severity
 
 if TYPE_CHECKING:
     from great_expectations import ExpectationSuite

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from khcn.text import canonical, fold
+from core.text import canonical, fold
 from schemas.model import Timeframe, TimeframeKind
 
 _YEAR = r"(20\d\d)"

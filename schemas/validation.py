@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from khcn.text import fold
-from schemas.periods import parse_period
+from core.model import CellRef, ProgressRow, Submission, ValueRow
+from core.periods import parse_period
+from core.text import fold
 from schemas.schema import Schema
 from schemas.suites import (
     PERIOD_CODES,
@@ -40,7 +41,6 @@ from schemas.suites import (
     rule_columns,
 )
 from schemas.verdict import Finding, Status, Verdict
-from sources.model import CellRef, ProgressRow, Submission, ValueRow
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

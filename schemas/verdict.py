@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sources.model import ReadIssue, Submission
+from core.model import ReadIssue, Submission
 
 # A validation finding has the shape of a reading issue: code, Vietnamese message, cell, severity.
 Finding = ReadIssue

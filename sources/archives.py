@@ -24,8 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from core.model import ReadIssue, issue
 from sources.guard import MAX_RATIO, RATIO_MIN_BYTES, ZIP_MAGIC, Limits, run_isolated
-from sources.model import ReadIssue, issue
 from sources.values import parse_period
 
 ARCHIVE_SUFFIXES = frozenset({".zip"})

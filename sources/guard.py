@@ -40,10 +40,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import olefile
 from defusedxml import ElementTree
 
-from sources.model import ReadIssue, issue
+from core.model import ReadIssue, issue
 
 if TYPE_CHECKING:
-    from khcn.settings import Settings
+    from core.settings import Settings
 
 SUPPORTED_SUFFIXES = frozenset(
     {".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".tsv", ".txt", ".docx", ".zip"}
@@ -80,7 +80,7 @@ _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]{1,3})(\d+)(?::([A-Z
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """The reading limits of `khcn.settings.Settings`, small enough to send to workers."""
+    """The reading limits of `core.settings.Settings`, small enough to send to workers."""
 
     max_file_bytes: int
     max_unpacked_bytes: int
@@ -154,8 +154,8 @@ def _check_biff(name: str, data: bytes) -> ReadIssue | None:
     BIFF readers skip record types they do not know, so a flipped byte in the type of the
     record holding a number makes the number vanish in silence. Record types carry their BIFF
     version in the high byte (`_BIFF_HIGH_BYTES`); any other, or a record longer than BIFF
-    allows or of another length than its type has, inside a BOF…EOF substream rejects the file. What olefile cannot open is left to
-    the reader, which rejects it with its own words.
+    allows or of another length than its type has, inside a BOF…EOF substream rejects the
+    file. What olefile cannot open is left to the reader, which rejects it with its own words.
     """
     try:
         with olefile.OleFileIO(io.BytesIO(data)) as ole:
@@ -346,7 +346,7 @@ def _start_worker(
     work: Callable[[Any], Any], reducers: Mapping[type, Callable[[Any], Any]], memory_bytes: int
 ) -> _Slot:
     # Imported here: the worker itself (which imports this module) has no use for settings.
-    from khcn.settings import worker_environment
+    from core.settings import worker_environment
 
     ours, theirs = socket.socketpair()
     with ours, theirs:

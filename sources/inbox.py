@@ -25,8 +25,8 @@ import fsspec
 from fsspec.core import split_protocol, url_to_fs
 from fsspec.registry import known_implementations
 
+from core.model import Submission, issue
 from sources.archives import is_junk
-from sources.model import Submission, issue
 from sources.values import parse_period
 
 

@@ -2,7 +2,7 @@
 
 A mailbox URL is `imaps://user@host[:port]/FOLDER` (TLS from the first byte, port 993) or
 `imap://user@host[:port]/FOLDER` (STARTTLS, required, port 143); there is no clear-text mode.
-The password is never part of the URL or the config file (see `khcn.settings.mail_password`).
+The password is never part of the URL or the config file (see `core.settings.mail_password`).
 
 Each message is known by its Message-ID (or, when it has none, by the SHA-256 of its bytes),
 which survives a move to another folder; UIDVALIDITY and UID say where it was seen. Every
@@ -30,10 +30,10 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from khcn.settings import Settings, mail_password
-from khcn.text import canonical, fold
+from core.model import Submission, issue
+from core.settings import Settings, mail_password
+from core.text import canonical, fold
 from sources.inbox import is_ignored
-from sources.model import Submission, issue
 
 PROCESSED_KEYWORD = "$KhcnProcessed"
 # Inline parts are usually logos and signatures; an inline part is a submission only when it

@@ -2,7 +2,7 @@
 
 The reader runs in worker processes that know nothing of the schema; the calling process builds
 one `Names` from the unit registry and the element catalog and sends it with every file. Keys
-are folded (`khcn.text.fold`) with punctuation reduced to spaces, so `Trường Tiểu học Nghĩa
+are folded (`core.text.fold`) with punctuation reduced to spaces, so `Trường Tiểu học Nghĩa
 Hưng A`, `TRUONG TIEU HOC NGHIA HUNG A` and `Trường tiểu học  Nghĩa Hưng – A` are one name.
 A name is matched whole, never by a part of it: where a reading would be a guess, the reader
 asks with the candidates instead.
@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from khcn.text import fold
+from core.text import fold
 
 _NON_WORD = re.compile(r"[^\w]+")
 _PARENTHESES = re.compile(r"\([^)]*\)")

@@ -39,10 +39,7 @@ from xml.etree import ElementTree
 
 from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
 
-from khcn.text import canonical, fold
-from sources import archives, textfile
-from sources.guard import ZIP_MAGIC, Limits, check_structure, run_isolated, sheet_parts
-from sources.model import (
+from core.model import (
     FIELD_LABELS,
     CellRef,
     ProgressRow,
@@ -52,6 +49,9 @@ from sources.model import (
     column_letters,
     issue,
 )
+from core.text import canonical, fold
+from sources import archives, textfile
+from sources.guard import ZIP_MAGIC, Limits, check_structure, run_isolated, sheet_parts
 from sources.names import Names
 from sources.tables import PROGRESS_FIELDS, Grid, Table, find_labels, find_tables
 from sources.values import (
@@ -66,7 +66,7 @@ from sources.values import (
 )
 
 if TYPE_CHECKING:
-    from khcn.settings import Settings
+    from core.settings import Settings
     from sources.inbox import InboxEntry
 
 _SKIPPED_SHEETS = frozenset({"huong dan"})
@@ -808,7 +808,7 @@ def _limits(settings: Settings | Limits | None) -> Limits:
     if isinstance(settings, Limits):
         return settings
     # Imported here: worker processes never need settings (nor pydantic) to parse.
-    from khcn.settings import load_settings
+    from core.settings import load_settings
 
     return Limits.of(settings or load_settings())
 

@@ -16,8 +16,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from khcn.text import fold
-from sources.model import FIELD_LABELS, CellRef, column_letters
+from core.model import FIELD_LABELS, CellRef, column_letters
+from core.text import fold
 from sources.values import Cell, is_empty
 
 # Folded spellings of each field's header; the labels themselves are added below.

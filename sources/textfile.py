@@ -23,7 +23,7 @@ import io
 import re
 from dataclasses import dataclass
 
-from khcn.text import canonical
+from core.text import canonical
 
 TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from khcn.text import canonical, fold
+from core.text import canonical, fold
 
 # Cell values as python-calamine returns them.
 Cell = object

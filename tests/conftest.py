@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from khcn.settings import PROJECT_ROOT, SCHEMAS_DIR, Settings
+from core.settings import PROJECT_ROOT, SCHEMAS_DIR, Settings
 from schemas.schema import Schema, load_schema
 
 REFERENCE_APPENDIX = PROJECT_ROOT.parent / "shared" / "reference" / "000_dca197c9b0492ba3.txt"

@@ -21,7 +21,7 @@ from odf.opendocument import OpenDocumentSpreadsheet
 from odf.table import Table, TableCell, TableRow
 from odf.text import P
 
-from sources.template import PROGRESS_HEADERS, VALUE_HEADERS
+from outputs.template import PROGRESS_HEADERS, VALUE_HEADERS
 
 Rows = Sequence[Sequence[object]]
 

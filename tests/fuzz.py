@@ -537,7 +537,7 @@ UNKNOWN = _Unknown()
 
 def file_says(name: str, data: bytes, sheet: str, row: int, column: str) -> object:
     """The cell as an independent reader reads it: openpyxl, xlrd, pandas (odf) or csv."""
-    from sources.model import column_letters
+    from core.model import column_letters
 
     col = next(i for i in range(16_384) if column_letters(i) == column) + 1
     suffix = Path(name).suffix.lower()
@@ -757,7 +757,7 @@ def _write_inbox(inbox: Path, batch: list[Mutant]) -> dict[str, Mutant]:
     The folders are `THON-01/<YYYYMM>`: the unit the seeds are from, then a name that reads as
     a period, which the inbox does not take for a unit folder (at most 1,200 per batch).
     """
-    from khcn.names import storable
+    from core.names import storable
 
     assert len(batch) <= 1200
     urls = {}
@@ -850,7 +850,7 @@ def _check_batch(
             )
     if not pending:
         return
-    from khcn.settings import load_settings
+    from core.settings import load_settings
     from sources.guard import run_isolated
 
     # The flow's workers are gone by now: one independent reader gets the memory of all.

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from khcn.settings import Settings
+from core.settings import Settings
 from schemas.yamlio import read_yaml, write_yaml
 from warehouse.publish import published_database
 

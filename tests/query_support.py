@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from warehouse_support import crash_batch, make_file
 
-from khcn.settings import Settings
+from core.settings import Settings
 from schemas.schema import load_schema
 from warehouse.load import load, sync_schema
 from warehouse.migrate import init

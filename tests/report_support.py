@@ -7,7 +7,7 @@ from pathlib import Path
 
 from warehouse_support import Received, full_values, make_file
 
-from khcn.settings import Settings
+from core.settings import Settings
 from schemas.schema import Schema
 from warehouse.load import load, sync_schema
 from warehouse.migrate import init

@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import SCHEMAS_DIR
 from khcn.cli import app
-from khcn.settings import SCHEMAS_DIR
 from schemas.appendix import parse_appendix, read_rows
 from schemas.catalog import load_catalog
 from schemas.errors import SchemaError

@@ -1,7 +1,7 @@
 import pytest
 
+from core.settings import Settings
 from khcn.commune import describe_commune
-from khcn.settings import Settings
 
 
 @pytest.mark.parametrize(("code", "province"), [("13891", "Ninh Bình"), ("16972", "Nghệ An")])

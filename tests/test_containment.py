@@ -23,19 +23,19 @@ from filemakers import (
 )
 from warehouse_support import make_file
 
-from khcn.names import safe_name, storable
-from khcn.settings import Settings
-from schemas.schema import Schema
-from schemas.verdict import Verdict
-from sources.feedback import (
+from core.model import Submission, issue
+from core.names import safe_name, storable
+from core.settings import Settings
+from outputs.feedback import (
     FEEDBACK_SHEET,
     feedback_path,
     is_risky,
     write_feedback,
     write_feedback_many,
 )
+from schemas.schema import Schema
+from schemas.verdict import Verdict
 from sources.guard import Limits, sheet_parts
-from sources.model import Submission, issue
 from sources.read import read_bytes
 from warehouse.load import load, sync_schema
 from warehouse.migrate import init

@@ -20,8 +20,8 @@ from report_support import QUARTERS, publish_three_quarters
 from typer.testing import CliRunner
 from websockets.sync.client import ClientConnection, connect
 
+from core.settings import PROJECT_ROOT, Settings
 from khcn.cli import app
-from khcn.settings import PROJECT_ROOT, Settings
 from outputs.dashboard import DASHBOARD, write_dashboard
 from schemas.schema import Schema
 from warehouse.dashboard import dashboard_data

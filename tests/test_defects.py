@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from core.model import Submission
 from sources.inbox import InboxEntry
-from sources.model import Submission
 from sources.read import read_many
 
 DATA = Path(__file__).parent / "data"

@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from khcn.settings import PROJECT_ROOT, SCHEMAS_DIR, Settings
+from core.settings import PROJECT_ROOT, SCHEMAS_DIR, Settings
+from demo.samples import write_sample_inbox
 from schemas.schema import load_schema
-from sources.samples import write_sample_inbox
 from warehouse.publish import published_database
 
 pytestmark = pytest.mark.e2e

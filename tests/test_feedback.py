@@ -12,18 +12,18 @@ import pytest
 from python_calamine import CalamineWorkbook
 from test_seeded_errors import PROGRESS, VALUES, Book, csv_rows
 
-from khcn.settings import Settings
-from khcn.text import canonical
-from schemas.schema import Schema, load_schema
-from schemas.validation import validate
-from schemas.verdict import Verdict
-from sources.feedback import (
+from core.model import Submission, issue
+from core.settings import Settings
+from core.text import canonical
+from outputs.feedback import (
     FEEDBACK_HEADERS,
     FEEDBACK_SHEET,
     UNKNOWN_UNIT_FOLDER,
     write_feedback,
 )
-from sources.model import Submission, issue
+from schemas.schema import Schema, load_schema
+from schemas.validation import validate
+from schemas.verdict import Verdict
 from sources.read import read_path
 
 TODAY = date(2029, 5, 20)

@@ -13,13 +13,13 @@ from openpyxl import load_workbook
 from prefect.client.orchestration import get_client
 from typer.testing import CliRunner
 
+from core.periods import parse_period
+from core.settings import Settings
+from demo.samples import SampleInbox, write_sample_inbox
 from flows.consolidate_nightly import consolidate_nightly, last_closed_quarter
 from flows.ingest_submissions import ingest_submissions, new_receipts
 from khcn.cli import app
-from khcn.settings import Settings
-from schemas.periods import parse_period
 from schemas.schema import load_schema
-from sources.samples import SampleInbox, write_sample_inbox
 from warehouse.archive import archive
 from warehouse.publish import published_database
 

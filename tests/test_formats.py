@@ -11,7 +11,8 @@ import pytest
 from filemakers import template, xlsx_bytes
 from formatmakers import docx_bytes, text_export, to_tcvn3, word_report, zip_bytes
 
-from khcn.settings import Settings
+from core.model import Submission
+from core.settings import Settings
 from sources.archives import (
     is_member_name,
     member_url,
@@ -22,7 +23,6 @@ from sources.archives import (
 from sources.archives import unpack as unpack_one
 from sources.guard import Limits
 from sources.inbox import InboxEntry, list_inbox
-from sources.model import Submission
 from sources.read import read_bytes, read_many
 from sources.textfile import decode
 

@@ -14,13 +14,13 @@ from formatmakers import docx_bytes, encrypted, text_export, zip_bytes
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
+from core.periods import parse_period
+from core.settings import Settings
+from demo.samples import fill_workbook, sample_progress, sample_values
 from flows.ingest_submissions import ingest_submissions
-from khcn.settings import Settings
-from schemas.periods import parse_period
+from outputs.template import HEADER_ROW, PROGRESS_SHEET, VALUES_SHEET, write_template
 from schemas.schema import Schema, load_schema
 from sources.inbox import list_inbox
-from sources.samples import fill_workbook, sample_progress, sample_values
-from sources.template import HEADER_ROW, PROGRESS_SHEET, VALUES_SHEET, write_template
 from warehouse.publish import published_database
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

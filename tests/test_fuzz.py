@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fuzz import MUTATIONS, file_says, mutants, run, seeds
 
-from khcn.settings import Settings
+from core.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

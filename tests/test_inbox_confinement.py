@@ -12,9 +12,9 @@ import openpyxl
 import pytest
 from filemakers import csv_rows, write_csv
 
+from core.settings import Settings
 from flows.ingest_submissions import read_files, receive_files
-from khcn.settings import Settings
-from sources.feedback import write_feedback
+from outputs.feedback import write_feedback
 from sources.inbox import REFUSALS, RefusedFileError, list_inbox, open_source
 
 SECRET = "root:x:0:0:bí-mật-của-máy-chủ:/root:/bin/bash"

@@ -10,16 +10,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from khcn.settings import Settings
-from schemas.periods import parse_period
+from core.model import Submission
+from core.periods import parse_period
+from core.settings import Settings
+from demo.samples import fill_workbook, sample_progress, sample_values
+from outputs.template import template_name, write_template
 from schemas.schema import Schema
 from schemas.validation import validate_in_batches
 from schemas.verdict import Verdict
 from sources.inbox import InboxEntry
-from sources.model import Submission
 from sources.read import read_many
-from sources.samples import fill_workbook, sample_progress, sample_values
-from sources.template import template_name, write_template
 from warehouse.archive import Receipt, archive
 from warehouse.history import value_history
 from warehouse.load import load, sync_schema

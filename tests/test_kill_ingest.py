@@ -32,10 +32,10 @@ import duckdb
 import pytest
 from warehouse_support import whole_submissions
 
+from core.settings import PROJECT_ROOT, Settings
+from demo.samples import write_sample_inbox
 from khcn.interrupt import INTERRUPTED_EXIT
-from khcn.settings import PROJECT_ROOT, Settings
 from schemas.schema import load_schema
-from sources.samples import write_sample_inbox
 from warehouse.lock import lock_path
 
 KHCN = Path(sys.executable).with_name("khcn")

@@ -8,7 +8,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from khcn.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from warehouse.lock import Holder, lock_path, writer_lock
 
 # A process that takes the lock, says so, then waits to be killed (or to be told to let go).

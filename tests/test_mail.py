@@ -26,10 +26,10 @@ from openpyxl import load_workbook
 from prefect.client.orchestration import get_client
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from flows.consolidate_nightly import consolidate_nightly
 from flows.ingest_submissions import ingest_submissions
 from khcn.cli import app
-from khcn.settings import Settings
 from schemas.registry import units_by_email
 from schemas.schema import load_schema
 from schemas.yamlio import read_yaml, write_yaml

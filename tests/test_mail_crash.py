@@ -25,7 +25,7 @@ from mail_support import (
     smtp_server,
 )
 
-from khcn.settings import Settings
+from core.settings import Settings
 
 KHCN = Path(sys.executable).with_name("khcn")
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from mail_support import SMTP_PASSWORD, SMTP_USER, smtp_server
 
-from khcn.settings import Settings, mail_password
+from core.model import Submission, issue
+from core.settings import Settings, mail_password
 from outputs.replies import (
     ReplyError,
     compose_reply,
@@ -28,7 +29,6 @@ from sources.mailbox import (
     parse_message,
     sender_unit,
 )
-from sources.model import Submission, issue
 
 ARRIVED = dt.datetime(2026, 10, 5, 1, 30, tzinfo=dt.UTC)
 

@@ -12,8 +12,8 @@ import pytest
 from query_support import FILES, HOSTILE_TEXT, build_published
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from khcn.cli import app
-from khcn.settings import Settings
 from warehouse.publish import publish, published_database
 from warehouse.query import QueryError, QueryLimits, run_bounded
 

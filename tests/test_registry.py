@@ -10,8 +10,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from khcn.cli import app
-from khcn.settings import Settings
 from schemas.errors import SchemaError
 from schemas.registry import read_registry, write_registry
 from schemas.schema import load_schema

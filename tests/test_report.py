@@ -16,8 +16,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from report_support import QUARTERS, publish_three_quarters
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from khcn.cli import app
-from khcn.settings import Settings
 from schemas.schema import Schema
 from warehouse.publish import published_database
 from warehouse.report import report_scope

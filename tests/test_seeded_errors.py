@@ -1,6 +1,6 @@
 """Real workbooks with seeded errors, read by the real reader and validated in one batch.
 
-Each seeded file starts from the template the service hands out (`sources.template`), filled in
+Each seeded file starts from the template the service hands out (`outputs.template`), filled in
 with clean values, then one or more defects are typed into it, as a unit officer would. Every
 seeded error must come back with its code and its Excel cell; clean files get no finding.
 """
@@ -20,13 +20,13 @@ import yaml
 from filemakers import write, xlsm_bytes
 from openpyxl.workbook.workbook import Workbook
 
-from khcn.settings import Settings
-from schemas.periods import parse_period
+from core.periods import parse_period
+from core.settings import Settings
+from outputs.template import write_template
 from schemas.schema import Schema, load_schema
 from schemas.validation import validate
 from schemas.verdict import Verdict
 from sources.read import read_path
-from sources.template import write_template
 
 TODAY = date(2029, 5, 20)
 PERIOD = "2029Q1"

@@ -24,9 +24,9 @@ import uvicorn
 from query_support import build_published
 from typer.testing import CliRunner
 
+from core.settings import PROJECT_ROOT, Settings
 from khcn.cli import app
 from khcn.service import DASHBOARD_FILE, QUERY_LOG, QueryLog, create_app
-from khcn.settings import PROJECT_ROOT, Settings
 from khcn.tokens import add_token, revoke_token, tokens_file
 from warehouse.publish import publish
 from warehouse.query import QueryLimits, run_bounded

@@ -18,9 +18,9 @@ from filemakers import write
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from flows.ingest_submissions import ingest_submissions
 from khcn.cli import app
-from khcn.settings import Settings
 from schemas.registry import load_registry, read_registry
 from sources.read import read_path
 from warehouse.publish import published_database

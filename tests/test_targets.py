@@ -12,8 +12,8 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 from warehouse_support import full_values, make_file
 
+from core.settings import Settings
 from khcn.cli import app
-from khcn.settings import Settings
 from schemas.errors import SchemaError
 from schemas.schema import Schema, load_schema
 from schemas.targets import load_targets, read_targets_workbook, write_template

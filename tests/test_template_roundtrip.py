@@ -9,12 +9,10 @@ import pytest
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 
-from khcn.settings import Settings
-from schemas.periods import parse_period
-from schemas.schema import Schema, load_schema
-from sources.read import read_path
-from sources.samples import fill_workbook, sample_progress, sample_values
-from sources.template import (
+from core.periods import parse_period
+from core.settings import Settings
+from demo.samples import fill_workbook, sample_progress, sample_values
+from outputs.template import (
     META_SHEET,
     PROGRESS_SHEET,
     STATUSES,
@@ -22,6 +20,8 @@ from sources.template import (
     VALUES_SHEET,
     write_template,
 )
+from schemas.schema import Schema, load_schema
+from sources.read import read_path
 from tests import filemakers
 
 PERIOD = parse_period("2026Q3")
@@ -49,7 +49,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, dict, d
 
 
 def _schema(folder: Path) -> Schema:
-    from khcn.settings import SCHEMAS_DIR
+    from core.settings import SCHEMAS_DIR
 
     return load_schema(Settings(schemas_dir=SCHEMAS_DIR, data_dir=folder))
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import SCHEMAS_DIR, Settings
+from demo.samples import write_sample_inbox
 from khcn.cli import app
-from khcn.settings import SCHEMAS_DIR, Settings
 from schemas.schema import load_schema
-from sources.samples import write_sample_inbox
 from tests.warehouse_support import full_values, make_file
 from warehouse.load import load, sync_schema
 from warehouse.migrate import init

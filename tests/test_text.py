@@ -2,7 +2,7 @@ import unicodedata
 
 import pytest
 
-from khcn.text import canonical, decode_text, fold
+from core.text import canonical, decode_text, fold
 from tests.filemakers import to_cp1258_form
 
 

@@ -11,11 +11,11 @@ import pytest
 import yaml
 from rich.console import Console
 
-from khcn.settings import PROJECT_ROOT, Settings
+from core.model import READ_ISSUES, CellRef, ProgressRow, Submission, ValueRow, issue
+from core.settings import PROJECT_ROOT, Settings
 from schemas.schema import Schema, load_schema
 from schemas.suites import VALIDATION_ISSUES, build_suites, finding, split_message
 from schemas.validation import summarize, validate
-from sources.model import READ_ISSUES, CellRef, ProgressRow, Submission, ValueRow, issue
 
 TODAY = date(2026, 9, 20)
 SHEET = "Chỉ tiêu"

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 from warehouse_support import whole_submissions
 
-from khcn.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
 from warehouse.publish import published_database
 
 SUPPORT = PROJECT_ROOT / "tests" / "warehouse_support.py"

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from warehouse_support import Received, full_values, make_file
 
-from khcn.settings import Settings
+from core.settings import Settings
 from schemas.schema import Schema
 from warehouse.archive import archive
 from warehouse.history import value_history, values_as_of

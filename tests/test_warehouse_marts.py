@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from warehouse_support import full_values, make_file
 
-from khcn.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
 from schemas.schema import load_schema
 from warehouse.db import MARTS
 from warehouse.load import load, sync_schema

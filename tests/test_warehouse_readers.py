@@ -10,7 +10,7 @@ from pathlib import Path
 
 from warehouse_support import crash_batch
 
-from khcn.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
 from schemas.schema import load_schema
 from warehouse.load import load, sync_schema
 from warehouse.migrate import init

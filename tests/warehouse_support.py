@@ -14,10 +14,10 @@ from pathlib import Path
 
 import duckdb
 
-from khcn.settings import Settings
+from core.model import CellRef, ProgressRow, ReadIssue, Submission, ValueRow
+from core.settings import Settings
 from schemas.schema import Schema, load_schema
 from schemas.verdict import Verdict
-from sources.model import CellRef, ProgressRow, ReadIssue, Submission, ValueRow
 from warehouse.archive import Receipt, archive
 
 

@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from khcn.names import storable
-from khcn.settings import Settings
-from schemas.periods import Period, parse_period, quarters
+from core.model import Submission, issue
+from core.names import storable
+from core.periods import Period, parse_period, quarters
+from core.settings import Settings
 from schemas.schema import Schema
 from schemas.verdict import Finding, Verdict
-from sources.model import Submission, issue
 from warehouse.archive import Receipt
 from warehouse.db import connect, sql, transaction
 from warehouse.migrate import apply

@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from khcn.settings import Settings
+from core.settings import Settings
 from warehouse.db import string_literal
 from warehouse.publish import published_database
 

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from schemas.periods import Period, parse_period, quarters
+from core.periods import Period, parse_period, quarters
 from warehouse.db import sql
 from warehouse.query import open_published
 

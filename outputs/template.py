@@ -14,8 +14,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.periods import Period, parse_period
 from schemas.model import STATUSES, Unit
-from schemas.periods import Period, parse_period
 from schemas.schema import Schema
 
 TEMPLATE_VERSION = "2026.1"

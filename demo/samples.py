@@ -14,10 +14,8 @@ from zoneinfo import ZoneInfo
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from schemas.model import Element, Task, Unit
-from schemas.periods import Period, parse_period
-from schemas.schema import Schema
-from sources.template import (
+from core.periods import Period, parse_period
+from outputs.template import (
     HEADER_ROW,
     PROGRESS_HEADERS,
     PROGRESS_SHEET,
@@ -27,6 +25,8 @@ from sources.template import (
     template_name,
     write_template,
 )
+from schemas.model import Element, Task, Unit
+from schemas.schema import Schema
 
 Progress = Mapping[str, Mapping[str, object]]  # task code -> header -> text
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -15,8 +15,8 @@ offending cells marked and commented, and the `Lỗi cần sửa` sheet. `write_
 the copies in worker processes under the reading limits (`sources.guard.run_isolated`).
 
 Every text written (cells, comments, sheet titles) is cleaned of characters Excel forbids
-(`khcn.names.excel_text`); folder and file names are bounded and normalised
-(`khcn.names.safe_name`), and a short hash of where the file was listed keeps two files of the
+(`core.names.excel_text`); folder and file names are bounded and normalised
+(`core.names.safe_name`), and a short hash of where the file was listed keeps two files of the
 same name from different folders apart.
 
 .xlsx/.xlsm originals are opened with openpyxl, without macros or external links, and saved as
@@ -54,12 +54,12 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
-from khcn.names import excel_text, safe_name
-from khcn.text import canonical, decode_text, fold
+from core.model import FIELD_LABELS, Submission
+from core.names import excel_text, safe_name
+from core.text import canonical, decode_text, fold
 from schemas.suites import PERIOD_CODES, UNIT_CODES, split_message
 from schemas.verdict import Finding, Verdict
 from sources.guard import Limits, run_isolated
-from sources.model import FIELD_LABELS, Submission
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

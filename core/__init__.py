@@ -1,0 +1,1 @@
+"""The core: submission model, typed periods, settings, Vietnamese text. Imports nothing else."""

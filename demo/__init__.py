@@ -1,0 +1,1 @@
+"""The demonstration: a sample plan year of submissions, generated from the catalog."""
