@@ -627,6 +627,9 @@ class PeakRss:
     def __init__(self, interval: float = 0.2) -> None:
         self.interval = interval
         self.peak = 0
+        # This process alone, and everything below it (Prefect's server, the workers).
+        self.peak_self = 0
+        self.peak_children = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -641,6 +644,11 @@ class PeakRss:
     @staticmethod
     def tree_rss(root: int) -> int:
         """Bytes resident in `root` and every process below it."""
+        return sum(PeakRss.split_rss(root))
+
+    @staticmethod
+    def split_rss(root: int) -> tuple[int, int]:
+        """Bytes resident in `root`, and in every process below it."""
         children: dict[int, list[int]] = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
@@ -649,19 +657,26 @@ class PeakRss:
                 stat = (entry / "stat").read_text()
                 ppid = int(stat.rsplit(")", 1)[1].split()[1])
                 children.setdefault(ppid, []).append(int(entry.name))
-        total, stack = 0, [root]
+        own, below, stack = 0, 0, [root]
         while stack:
             pid = stack.pop()
             stack.extend(children.get(pid, []))
             with contextlib.suppress(OSError, ValueError):
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-        return total
+                        rss = int(line.split()[1]) * 1024
+                        if pid == root:
+                            own = rss
+                        else:
+                            below += rss
+        return own, below
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.tree_rss(os.getpid()))
+            own, below = self.split_rss(os.getpid())
+            self.peak = max(self.peak, own + below)
+            self.peak_self = max(self.peak_self, own)
+            self.peak_children = max(self.peak_children, below)
             self._stop.wait(self.interval)
 
 
@@ -683,6 +698,9 @@ class Counts:
     rejected: int = 0
     feedback_files: int = 0
     peak_rss_bytes: int = 0
+    peak_self_bytes: int = 0
+    peak_children_bytes: int = 0
+    worker_budget_bytes: int = 0
     seconds: float = 0.0
     by_kind: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
@@ -704,6 +722,9 @@ class Counts:
             f"rejected:                 {self.rejected}",
             f"feedback files:           {self.feedback_files}",
             f"peak RSS, process tree:   {self.peak_rss_bytes / 2**20:.0f} MiB",
+            f"  (this process alone {self.peak_self_bytes / 2**20:.0f} MiB, the processes below"
+            f" it {self.peak_children_bytes / 2**20:.0f} MiB; workers capped at"
+            f" {self.worker_budget_bytes / 2**20:.0f} MiB together)",
             f"seconds:                  {self.seconds:.0f}",
             "mutations: " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_kind.items())),
             *[f"problem: {p}" for p in self.problems[:40]],
@@ -899,6 +920,7 @@ def run(
     Each batch gets its own data folder (inbox, outbox, archive, warehouse); the caller
     provides the Prefect API (a test harness or a server).
     """
+    from core.settings import load_settings
     from flows.ingest_submissions import ingest_submissions
 
     counts = Counts()
@@ -939,6 +961,10 @@ def run(
                     f"peak {rss.peak / 2**20:.0f} MiB"
                 )
     counts.peak_rss_bytes = rss.peak
+    counts.peak_self_bytes = rss.peak_self
+    counts.peak_children_bytes = rss.peak_children
+    settings = load_settings()
+    counts.worker_budget_bytes = settings.read_workers * settings.read_memory_bytes
     counts.seconds = time.monotonic() - started
     return counts
 
