@@ -573,7 +573,7 @@ def file_says(name: str, data: bytes, sheet: str, row: int, column: str) -> obje
                 value = frame.iat[row - 1, col - 1]
                 return None if pd.isna(value) else value
             return None
-        if suffix == ".csv":
+        if suffix in (".csv", ".tsv", ".txt"):
             # A byte-order mark settles the encoding (what it cannot decode shows as U+FFFD);
             # without one, UTF-8 and then Windows-1258, as offices save CSV.
             if data.startswith((b"\xff\xfe", b"\xfe\xff")):

@@ -281,6 +281,13 @@ def test_xls_saved_by_libreoffice_is_not_taken_for_corrupt(tmp_path: Path) -> No
     assert sub.issues == [] and [v.value for v in sub.values] == [3, 120, 1234.5]
 
 
+def test_a_number_the_xml_holds_is_never_a_blank_in_malformed_xml() -> None:
+    """`</.s>` before the cell: calamine walked on out of step and read E9 as empty."""
+    data = _xlsx(replace=(b'</is></c><c r="E9"', b'</.s></c><c r="E9"'))
+    assert b"</.s>" in zipfile.ZipFile(io.BytesIO(data)).read(_values_part(data))
+    assert _codes(data, "THON-01_2026Q3.xlsx") == [("R-VALUE-INEXACT", "E9")]
+
+
 def test_dangling_shared_string_is_never_a_blank() -> None:
     data = _xlsx(replace=(b'<c r="E9" t="n"><v>3</v>', b'<c r="E9" t="s"><v>99999</v>'))
     assert _codes(data, "THON-01_2026Q3.xlsx") in (
