@@ -7,7 +7,7 @@ PACKAGES := core sources schemas warehouse outputs demo flows khcn
 # Debian packages the tests drive for real: a browser, an IMAP server, PDF tools.
 SYSTEM_PACKAGES := chromium dovecot-imapd poppler-utils libreoffice-calc-nogui fonts-dejavu-core
 
-.PHONY: install system fmt lint type test demo bench fuzz
+.PHONY: install system fmt lint type test check demo bench fuzz
 
 $(UV):
 	python3 -m venv .venv-tools
@@ -37,6 +37,10 @@ system:
 
 test: install system
 	.venv/bin/pytest
+
+# The inner loop: everything but the tests marked slow (end-to-end, kill, crash, fuzz).
+check: install
+	.venv/bin/pytest -q -m "not slow"
 
 demo: install
 	.venv/bin/khcn demo

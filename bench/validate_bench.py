@@ -99,7 +99,8 @@ def main() -> None:
     print(f"{len(subs)} submissions, {rows} rows, batches of {args.batch}")
 
     started = time.perf_counter()
-    from schemas.validation import engine, summarize, validate
+    from schemas.summary import summarize
+    from schemas.validation import engine, validate
 
     gx = engine()
     gx.suites(schema)

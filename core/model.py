@@ -1,15 +1,30 @@
 """What reading a submission produces: values and progress rows with their cells, and issues.
 
-Every issue a reader can raise is listed in `READ_ISSUES` with its severity, the Vietnamese
-message a unit officer reads and what to do about it. Messages name the sheet and the cell.
+Every issue, from reading or validation, is built by `issue()` from the one code registry of
+`core.codes`: its severity, what is wrong and what to do about it, in Vietnamese, naming the
+sheet and the cell.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
-Severity = Literal["error", "warning"]
+from core.codes import READ_ISSUES, UNREADABLE_CODES, Severity, spec
+
+__all__ = [
+    "FIELD_LABELS",
+    "READ_ISSUES",
+    "UNREADABLE_CODES",
+    "CellRef",
+    "ProgressRow",
+    "ReadIssue",
+    "Severity",
+    "Submission",
+    "ValueRow",
+    "column_letters",
+    "issue",
+    "where",
+]
 
 # Vietnamese header label of every field, as units see it; also the keys of `refs`.
 FIELD_LABELS: dict[str, str] = {
@@ -29,258 +44,6 @@ FIELD_LABELS: dict[str, str] = {
     "proposals": "Đề xuất, kiến nghị",
     "evidence": "Minh chứng",
 }
-
-# code -> (severity, message template, how to fix). Templates use the keys given to `issue()`;
-# `{where}` is filled in as "trang tính 'X', ô E12" when the issue has a cell.
-READ_ISSUES: dict[str, tuple[Severity, str, str]] = {
-    "R-FILE-FORMAT": (
-        "error",
-        "Tệp '{file}' không phải dạng báo cáo đọc được (đuôi '{ext}'): ảnh chụp, PDF, tệp Word "
-        "cũ (.doc) hay tệp nén .rar/.7z không cho lấy ra số liệu.",
-        "Gửi lại báo cáo bằng tệp .xlsx theo mẫu của xã; cũng nhận .xlsm, .xls, .ods, .csv, "
-        ".tsv, .txt (Unicode Text của Excel), .docx có bảng số liệu, hoặc tệp .zip chứa các "
-        "tệp đó.",
-    ),
-    "R-FILE-PASSWORD": (
-        "error",
-        "Tệp '{file}' được đặt mật khẩu nên không mở được.",
-        "Mở tệp, gỡ mật khẩu (Excel: Tệp > Thông tin > Bảo vệ sổ làm việc > Mã hoá bằng mật "
-        "khẩu, xoá mật khẩu; tệp nén: nén lại không đặt mật khẩu), lưu rồi gửi lại; không gửi "
-        "mật khẩu qua thư.",
-    ),
-    "R-FILE-ARCHIVE-NESTED": (
-        "error",
-        "Tệp '{file}' là tệp nén nằm trong một tệp nén khác; chỉ đọc một lớp nén.",
-        "Giải nén tệp bên trong, hoặc gửi thẳng các tệp báo cáo (hoặc một tệp .zip chứa chúng).",
-    ),
-    "R-FILE-ARCHIVE-EMPTY": (
-        "error",
-        "Tệp nén '{file}' không chứa tệp báo cáo nào.",
-        "Kiểm tra lại tệp nén: cho các tệp báo cáo (.xlsx, .xls, .ods, .csv, .docx…) vào rồi "
-        "gửi lại.",
-    ),
-    "R-FILE-ARCHIVE-TOO-MANY": (
-        "error",
-        "Tệp nén '{file}' chứa quá nhiều tệp ({count} tệp, tối đa {limit}).",
-        "Chia thành nhiều tệp nén nhỏ hơn, mỗi tệp tối đa {limit} tệp báo cáo.",
-    ),
-    "R-FILE-CORRUPT": (
-        "error",
-        "Không mở được tệp '{file}': tệp bị hỏng hoặc không phải bảng tính ({detail}).",
-        "Mở tệp bằng Excel để kiểm tra, lưu lại thành .xlsx rồi gửi lại.",
-    ),
-    "R-FILE-TOO-BIG": (
-        "error",
-        "Tệp '{file}' quá lớn ({size} byte, tối đa {limit} byte).",
-        "Chỉ gửi bảng báo cáo theo mẫu, bỏ ảnh và các trang tính không cần thiết.",
-    ),
-    "R-FILE-UNPACKED-TOO-BIG": (
-        "error",
-        "Tệp '{file}' khi giải nén phình ra quá lớn ({detail}); tệp bị từ chối để bảo vệ hệ thống.",
-        "Lưu lại báo cáo từ mẫu của xã thành tệp .xlsx mới rồi gửi lại.",
-    ),
-    "R-FILE-TOO-MANY-CELLS": (
-        "error",
-        "Trang tính '{sheet}' của tệp '{file}' khai báo quá nhiều ô ({cells} ô, tối đa {limit}).",
-        "Xoá các hàng, cột thừa ở cuối trang tính (hoặc chép bảng sang tệp mẫu mới) rồi gửi lại.",
-    ),
-    "R-FILE-UNSAFE": (
-        "error",
-        "Tệp '{file}' có cấu trúc không an toàn ({detail}); tệp bị từ chối.",
-        "Mở tệp bằng Excel, lưu thành tệp .xlsx mới rồi gửi lại.",
-    ),
-    "R-FILE-TIMEOUT": (
-        "error",
-        "Đọc tệp '{file}' quá {seconds} giây nên đã dừng.",
-        "Xoá các trang tính, hàng, cột thừa; lưu lại thành .xlsx theo mẫu rồi gửi lại.",
-    ),
-    "R-FILE-CRASH": (
-        "error",
-        "Đọc tệp '{file}' làm hỏng chương trình đọc (thường do tệp khai báo quá nhiều ô hoặc "
-        "dùng quá nhiều bộ nhớ).",
-        "Chép bảng số liệu sang tệp mẫu mới của xã rồi gửi lại.",
-    ),
-    "R-FILE-ENCODING": (
-        "error",
-        "Không đọc được bảng mã chữ của tệp văn bản '{file}'.",
-        "Lưu tệp CSV với bảng mã UTF-8 (CSV UTF-8) hoặc gửi tệp .xlsx.",
-    ),
-    "R-FILE-ENCODING-LEGACY": (
-        "error",
-        "Tệp văn bản '{file}' dùng bảng mã {name} cũ, không chuyển sang Unicode chắc chắn được.",
-        "Chuyển mã tệp sang Unicode (ví dụ công cụ chuyển mã của Unikey, từ {name} sang "
-        "Unicode) hoặc mở bằng Excel và lưu thành .xlsx, rồi gửi lại.",
-    ),
-    "R-FILE-REFUSED": (
-        "error",
-        "Tệp '{file}' {detail} nên không được đọc.",
-        "Gửi lại báo cáo bằng một tệp bảng tính thật (không phải lối tắt hay liên kết) "
-        "đặt ngay trong thư mục nhận báo cáo.",
-    ),
-    "R-TABLE-NOT-FOUND": (
-        "error",
-        "Không tìm thấy bảng số liệu nào trong tệp '{file}' (cần dòng tiêu đề có cột "
-        "'Mã chỉ tiêu' hoặc 'Tình trạng').",
-        "Dùng mẫu của xã và giữ nguyên dòng tiêu đề của bảng.",
-    ),
-    "R-COLUMN-UNKNOWN": (
-        "warning",
-        "{where}: cột '{header}' không thuộc mẫu nên được bỏ qua.",
-        "Nếu đây là số liệu cần báo cáo, hãy ghi vào cột đúng của mẫu.",
-    ),
-    "R-COLUMN-DUPLICATE": (
-        "warning",
-        "{where}: cột '{header}' xuất hiện hai lần; chỉ đọc cột đầu tiên ({first}).",
-        "Xoá cột trùng.",
-    ),
-    "R-COLUMN-MISSING": (
-        "error",
-        "{where}: bảng thiếu cột '{header}'.",
-        "Thêm lại cột '{header}' theo mẫu của xã.",
-    ),
-    "R-UNIT-MISSING": (
-        "error",
-        "Không xác định được mã đơn vị của tệp '{file}'.",
-        "Ghi mã đơn vị vào ô bên cạnh 'Mã đơn vị' (hoặc đặt tên tệp <MÃ ĐƠN VỊ>_<KỲ>.xlsx).",
-    ),
-    "R-UNIT-CONFLICT": (
-        "error",
-        "Mã đơn vị không thống nhất: {first} ghi '{a}', còn {second} ghi '{b}'.",
-        "Sửa cho cùng một mã đơn vị (đúng đơn vị gửi báo cáo) rồi gửi lại.",
-    ),
-    "R-UNIT-TEMPLATE": (
-        "error",
-        "{where}: mã đơn vị ghi '{typed}', nhưng tệp này là mẫu xã lập cho đơn vị {template}.",
-        "Ghi lại '{template}' vào ô này; nếu báo cáo cho đơn vị {typed}, dùng mẫu của đơn vị đó.",
-    ),
-    "R-PERIOD-MISSING": (
-        "error",
-        "Không xác định được kỳ báo cáo của tệp '{file}'.",
-        "Ghi kỳ báo cáo vào ô bên cạnh 'Kỳ báo cáo', ví dụ 2026Q3 hoặc 'Quý III/2026'.",
-    ),
-    "R-PERIOD-INVALID": (
-        "error",
-        "{where}: không hiểu kỳ báo cáo '{value}'.",
-        "Ghi kỳ báo cáo dạng 2026Q3, 'Quý III/2026', 'Quý 3 năm 2026', 2026S1, 202607 hoặc 2026.",
-    ),
-    "R-PERIOD-CONFLICT": (
-        "error",
-        "Kỳ báo cáo không thống nhất: {first} ghi '{a}', còn {second} ghi '{b}'.",
-        "Sửa cho cùng một kỳ báo cáo rồi gửi lại.",
-    ),
-    "R-PERIOD-TEMPLATE": (
-        "error",
-        "{where}: kỳ báo cáo ghi '{typed}', nhưng tệp này là mẫu xã lập cho kỳ {template}.",
-        "Ghi lại '{template}' vào ô này; nếu báo cáo cho kỳ {typed}, dùng mẫu kỳ {typed} của xã.",
-    ),
-    "R-UNIT-NAME-UNKNOWN": (
-        "error",
-        "{where}: tên đơn vị '{value}' ({source}) không có trong danh sách đơn vị của xã; các "
-        "đơn vị có tên gần giống: {candidates}.",
-        "Ghi mã đơn vị vào ô bên cạnh 'Mã đơn vị' (ví dụ THON-01), hoặc ghi đúng tên đơn vị như "
-        "trong danh sách của xã.",
-    ),
-    "R-UNIT-NAME-AMBIGUOUS": (
-        "error",
-        "{where}: tên đơn vị '{value}' ({source}) ứng với nhiều đơn vị: {candidates}.",
-        "Ghi mã đơn vị vào ô bên cạnh 'Mã đơn vị' để chỉ rõ là đơn vị nào.",
-    ),
-    "R-PERIOD-RANGE": (
-        "error",
-        "{where}: khoảng thời gian '{value}' không trùng với kỳ báo cáo nào; các kỳ gần nhất: "
-        "{close}.",
-        "Ghi kỳ báo cáo dạng 2026Q3 hoặc 'Quý III/2026', hoặc sửa ngày cho khớp trọn một kỳ.",
-    ),
-    "R-ELEMENT-NAME-UNKNOWN": (
-        "error",
-        "{where}: dòng không có mã chỉ tiêu, và tên chỉ tiêu '{value}' không có trong danh mục; "
-        "các chỉ tiêu có tên gần giống: {candidates}.",
-        "Ghi mã chỉ tiêu của dòng (ví dụ 1.1.1), hoặc chép đúng tên chỉ tiêu từ tệp mẫu.",
-    ),
-    "R-ELEMENT-NAME-AMBIGUOUS": (
-        "error",
-        "{where}: dòng không có mã chỉ tiêu, và tên chỉ tiêu '{value}' ứng với nhiều chỉ tiêu: "
-        "{candidates}.",
-        "Ghi mã chỉ tiêu của dòng để chỉ rõ là chỉ tiêu nào.",
-    ),
-    "R-VALUE-READ-PAST-UNIT": (
-        "warning",
-        "{where}: ô giá trị ghi '{value}' (có cả đơn vị tính); đã đọc là {read}.",
-        "Lần sau chỉ ghi con số ({read}) vào ô 'Giá trị'; đơn vị tính đã có ở cột 'Đơn vị tính'.",
-    ),
-    "R-MERGE-HIDES-VALUE": (
-        "error",
-        "{where}: ô này nằm trong vùng ô gộp bắt đầu từ ô {first} nên giá trị '{value}' của nó bị "
-        "che, không đọc được.",
-        "Bỏ gộp vùng ô đó (Merge & Center → Unmerge Cells) để mỗi giá trị nằm trong ô riêng, "
-        "rồi gửi lại.",
-    ),
-    "R-VALUE-NOT-NUMBER": (
-        "error",
-        "{where}: giá trị '{value}' không phải là số.",
-        "Chỉ ghi con số (ví dụ 12 hoặc 1.234,5); để trống nếu chưa có số liệu; "
-        "ghi giải thích vào cột 'Ghi chú'.",
-    ),
-    "R-VALUE-DATE": (
-        "error",
-        "{where}: ô giá trị đang ở dạng ngày tháng ({value}).",
-        "Định dạng ô là Number (Số) rồi gõ lại con số.",
-    ),
-    "R-FORMULA-NO-VALUE": (
-        "error",
-        "{where}: ô có công thức nhưng không có kết quả đã tính.",
-        "Mở tệp bằng Excel, để Excel tính lại công thức (hoặc gõ thẳng con số), lưu rồi gửi lại.",
-    ),
-    "R-CELL-ERROR": (
-        "error",
-        "{where}: ô báo lỗi công thức '{value}'.",
-        "Sửa công thức hoặc gõ thẳng con số rồi gửi lại.",
-    ),
-    "R-CODE-DATE": (
-        "error",
-        "{where}: mã '{label}' đã bị Excel đổi thành ngày tháng ({value}).",
-        "Định dạng ô là Text (Văn bản) rồi gõ lại mã, ví dụ 1.2 (hoặc gõ '1.2).",
-    ),
-    "R-CODE-NUMBER": (
-        "error",
-        "{where}: mã '{label}' đã bị Excel đổi thành số ({value}), không khôi phục được.",
-        "Định dạng ô là Text (Văn bản) rồi gõ lại mã đúng như mẫu, ví dụ 1.10 hoặc 1.1.1.",
-    ),
-    "R-CODE-MISSING": (
-        "error",
-        "{where}: dòng có giá trị nhưng không có mã chỉ tiêu.",
-        "Ghi mã chỉ tiêu của dòng theo mẫu (ví dụ 1.1.1).",
-    ),
-    "R-VALUE-INEXACT": (
-        "error",
-        "{where}: không đọc được chính xác giá trị của ô ({detail}).",
-        "Mở tệp bằng Excel, gõ lại con số vào ô (định dạng Number), lưu thành .xlsx rồi gửi lại.",
-    ),
-    "R-VALUE-TOO-BIG": (
-        "error",
-        "{where}: giá trị '{value}' lớn bất thường (quá {limit} về độ lớn), không thể là số liệu "
-        "báo cáo của xã.",
-        "Kiểm tra và gõ lại đúng con số; để trống nếu chưa có số liệu.",
-    ),
-    "R-VALIDATE-FAILED": (
-        "error",
-        "Không kiểm tra được tệp '{file}' ({detail}).",
-        "Chép bảng số liệu sang tệp mẫu mới của xã, lưu thành .xlsx rồi gửi lại.",
-    ),
-    "R-FEEDBACK-FAILED": (
-        "warning",
-        "Không lập được tệp phản hồi cho tệp '{file}' ({detail}).",
-        "Xem danh sách lỗi của tệp trong báo cáo tổng hợp của xã, hoặc liên hệ cán bộ tổng hợp.",
-    ),
-    "R-LOAD-FAILED": (
-        "error",
-        "Không lưu được tệp '{file}' vào kho dữ liệu ({detail}).",
-        "Lưu báo cáo thành tệp .xlsx mới theo mẫu của xã, đặt tên ngắn rồi gửi lại.",
-    ),
-}
-
-# Issues that mean the file itself could not be read; everything else concerns its content.
-UNREADABLE_CODES = frozenset(code for code in READ_ISSUES if code.startswith("R-FILE-"))
 
 
 def column_letters(index: int) -> str:
@@ -315,33 +78,50 @@ class CellRef:
 
 @dataclass(slots=True)
 class ReadIssue:
-    """A problem found while reading, in Vietnamese for the unit officer."""
+    """A problem found in a submission, in Vietnamese for the unit officer.
+
+    `problem` says what is wrong and where, `fix` what to do; the feedback sheet shows them in
+    two columns, and everything else reads `message`, the two joined.
+    """
 
     code: str
-    message: str
+    problem: str
+    fix: str
     ref: CellRef | None
     severity: Severity
 
+    @property
+    def message(self) -> str:
+        """What is wrong, then what to do."""
+        return f"{self.problem} {self.fix}" if self.fix else self.problem
+
     def __reduce__(self) -> tuple[type, tuple[object, ...]]:
-        return (ReadIssue, (self.code, self.message, self.ref, self.severity))
+        return (ReadIssue, (self.code, self.problem, self.fix, self.ref, self.severity))
+
+
+def where(ref: CellRef | None) -> str:
+    """How a message names a cell: "Trang tính 'Chỉ tiêu', ô E12", or "Tệp" without one."""
+    return f"Trang tính '{ref.sheet}', ô {ref.address}" if ref else "Tệp"
 
 
 def issue(code: str, ref: CellRef | None = None, **params: object) -> ReadIssue:
-    """Builds the issue `code` from its `READ_ISSUES` template.
+    """Builds the issue `code`, from reading or validation, from its template in `core.codes`.
 
     Args:
-        code: a key of `READ_ISSUES`.
+        code: a code of the registry, or `V-RULE-<rule code>`.
         ref: the cell concerned, if any; it fills `{where}` in the template.
-        **params: the template's other placeholders.
+        **params: the template's other placeholders; unused ones are ignored.
 
     Returns:
-        The issue with its full Vietnamese message (what is wrong, then what to do).
+        The issue with what is wrong (`problem`) and what to do (`fix`), in Vietnamese.
     """
-    severity, template, fix = READ_ISSUES[code]
-    where = f"Trang tính '{ref.sheet}', ô {ref.address}" if ref else "Tệp"
-    text = template.format(where=where, **params)
+    severity, template, fix = spec(code)
     return ReadIssue(
-        code=code, message=f"{text} {fix.format(**params)}", ref=ref, severity=severity
+        code=code,
+        problem=template.format(where=where(ref), **params),
+        fix=fix.format(**params),
+        ref=ref,
+        severity=severity,
     )
 
 

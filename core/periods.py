@@ -10,6 +10,14 @@ from datetime import date
 from typing import Literal
 
 PeriodKind = Literal["year", "half", "quarter", "month"]
+# How many periods of each kind a year holds, and the identifier of the n-th (1-based).
+PER_YEAR: dict[PeriodKind, int] = {"year": 1, "half": 2, "quarter": 4, "month": 12}
+_CODES: dict[PeriodKind, str] = {
+    "year": "{year}",
+    "half": "{year}S{n}",
+    "quarter": "{year}Q{n}",
+    "month": "{year}{n:02d}",
+}
 _FORMS = re.compile(r"^(?P<year>\d{4})(?:(?P<kind>[SQ])(?P<n>\d)|(?P<month>\d{2}))?$")
 
 
@@ -72,6 +80,32 @@ def parse_period(code: str) -> Period:
     return Period(start=date(year, first, 1), end=end, kind=kind, code=code.strip())
 
 
+def periods_of(kind: PeriodKind, years: range) -> list[Period]:
+    """Every period of `kind` in the given years, in order."""
+    code = _CODES[kind]
+    return [
+        parse_period(code.format(year=y, n=n)) for y in years for n in range(1, PER_YEAR[kind] + 1)
+    ]
+
+
 def quarters(years: range) -> list[Period]:
     """Every quarter of the given years, in order."""
-    return [parse_period(f"{year}Q{n}") for year in years for n in range(1, 5)]
+    return periods_of("quarter", years)
+
+
+def holding(day: date, kind: PeriodKind) -> Period:
+    """The period of `kind` that holds `day`."""
+    n = (day.month - 1) * PER_YEAR[kind] // 12 + 1
+    return parse_period(_CODES[kind].format(year=day.year, n=n))
+
+
+def covered(period: Period, kind: PeriodKind) -> list[Period]:
+    """The periods of `kind` a period speaks of: those inside it, or the one holding it.
+
+    With quarterly reporting a year or a half-year is the sum of its quarters and a month is
+    read as the quarter it falls in; with monthly reporting a quarter is its three months.
+    """
+    if PER_YEAR[period.kind] >= PER_YEAR[kind]:
+        return [holding(period.start, kind)]
+    year = range(period.year, period.year + 1)
+    return [p for p in periods_of(kind, year) if period.start <= p.start and p.end <= period.end]

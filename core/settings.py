@@ -1,18 +1,21 @@
 """The one settings object: options > environment (`KHCN_…`) > config file > embedded defaults.
 
-The config file is `khcn.toml` in the working directory, or the path in `KHCN_CONFIG`.
-See `khcn.example.toml` for every setting.
+The config file is the one the command line names (`--config`), else the path in
+`KHCN_CONFIG`, else `khcn.toml` in the working directory. See `khcn.example.toml` for every
+setting. Code that runs flows hands them a `Settings` object; a flow run without one (a
+deployment, the schedule) loads its own.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,7 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from core.periods import Period, parse_period
+from core.periods import Period, PeriodKind, parse_period, periods_of
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = PROJECT_ROOT / "schemas"
@@ -32,6 +35,8 @@ SCHEMA_FILES: tuple[str, ...] = (
     "elements.yaml",
     "targets.yaml",
 )
+# The config file the command line named for this process (`use_config_file`).
+_config_file: Path | None = None
 
 
 class Settings(BaseSettings):
@@ -69,6 +74,12 @@ class Settings(BaseSettings):
 
     # Decree 09/2019/NĐ-CP: quarterly figures close on the 14th of the quarter's last month;
     # the report is due a few days later.
+    reporting_period_kind: PeriodKind = Field(
+        default="quarter", description="how often units report: quarter, month, half or year"
+    )
+    timezone: str = Field(
+        default="Asia/Ho_Chi_Minh", description="the commune's time zone: deadlines, file dates"
+    )
     deadline_day: int = 20
     deadline_month_offset: int = 0
 
@@ -102,6 +113,16 @@ class Settings(BaseSettings):
         default=None, description="folder of API tokens (hashed) and the query log"
     )
     _schemas_given: bool = PrivateAttr(default=False)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        # An unknown zone fails here, with its name, not at the first deadline.
+        try:
+            ZoneInfo(name)
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"unknown time zone {name!r}") from error
+        return name
 
     @model_validator(mode="after")
     def _commune_schemas(self) -> Settings:
@@ -140,8 +161,18 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config = Path(os.environ.get("KHCN_CONFIG", "khcn.toml"))
+        config = _config_file or Path(os.environ.get("KHCN_CONFIG", "khcn.toml"))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config))
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """These settings with some changed, derived ones worked out again.
+
+        The schema folder follows a new data folder unless it was given explicitly.
+        """
+        given = self.model_dump(exclude_unset=True)
+        if not self._schemas_given:
+            given.pop("schemas_dir", None)
+        return Settings(**{**given, **{k: v for k, v in changes.items() if v is not None}})
 
     @property
     def commune_schemas(self) -> Path:
@@ -200,6 +231,16 @@ class Settings(BaseSettings):
     def plan_years(self) -> range:
         return range(self.plan_start_year, self.plan_end_year + 1)
 
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        """The commune's time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def reporting_periods(self) -> list[Period]:
+        """Every period of the plan units report for, in order (the plan's quarters, by default)."""
+        return periods_of(self.reporting_period_kind, self.plan_years)
+
     def plan_period(self, text: str) -> Period:
         """A period of the plan, parsed: `2026Q3`, `2026S1`, `2026` or `202607`.
 
@@ -236,9 +277,26 @@ def mail_password(kind: str, settings: Settings) -> str | None:
     return mail_password("mailbox", settings) if kind == "smtp" else None
 
 
+def use_config_file(path: Path | None) -> None:
+    """Read settings from this config file for the rest of the process (`None`: the default).
+
+    The command line's `--config`; every settings object made afterwards in the process reads
+    it, flows and `local_tz()` included.
+    """
+    global _config_file
+    _config_file = path
+    local_tz.cache_clear()
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings with the given options on top; `None` options are left to the other sources."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@cache
+def local_tz() -> ZoneInfo:
+    """The commune's time zone (setting `timezone`), for code that has no settings at hand."""
+    return Settings().tz
 
 
 def seed_schemas(settings: Settings) -> list[Path]:
@@ -259,17 +317,6 @@ def seed_schemas(settings: Settings) -> list[Path]:
             shutil.copy2(SCHEMAS_DIR / name, target / name)
             copied.append(target / name)
     return copied
-
-
-def export_overrides(**overrides: Any) -> None:
-    """Make command-line options visible to flows run in this process, as `KHCN_…` variables.
-
-    Flows load their settings themselves (a deployment has no command line); the CLI hands its
-    options down this way.
-    """
-    for name, value in overrides.items():
-        if value is not None:
-            os.environ[f"KHCN_{name.upper()}"] = str(value)
 
 
 def prefect_defaults(settings: Settings) -> None:

@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from core.periods import Period, parse_period
+from core.periods import Period, PeriodKind, parse_period, periods_of
+from core.settings import local_tz
 from outputs.template import (
     HEADER_ROW,
     PROGRESS_HEADERS,
@@ -29,7 +29,6 @@ from schemas.model import Element, Task, Unit
 from schemas.schema import Schema
 
 Progress = Mapping[str, Mapping[str, object]]  # task code -> header -> text
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def fill_workbook(
@@ -198,7 +197,9 @@ def write_sample_inbox(
 def _delivered(path: Path, deadline: date, rng: random.Random) -> None:
     """Date the file as units deliver: most in the week before the deadline, some late."""
     days = rng.randint(-7, 0) if rng.random() < 0.8 else rng.randint(1, 20)
-    moment = datetime.combine(deadline + timedelta(days=days), time(9 + rng.randint(0, 8)), VIETNAM)
+    moment = datetime.combine(
+        deadline + timedelta(days=days), time(9 + rng.randint(0, 8)), local_tz()
+    )
     os.utime(path, (moment.timestamp(), moment.timestamp()))
 
 
@@ -229,12 +230,7 @@ def _resubmission_and_duplicate(
         made.defects[copy.name] = f"gửi trùng tệp {twin.name}"
 
 
-def past_quarters(years: range, today: date, count: int) -> list[str]:
-    """The last `count` quarters of the plan that have ended by `today`."""
-    ended = [
-        f"{year}Q{n}"
-        for year in years
-        for n in range(1, 5)
-        if parse_period(f"{year}Q{n}").end < today
-    ]
+def past_periods(kind: PeriodKind, years: range, today: date, count: int) -> list[str]:
+    """The last `count` periods of `kind` of the plan that have ended by `today`."""
+    ended = [p.code for p in periods_of(kind, years) if p.end < today]
     return ended[-count:]

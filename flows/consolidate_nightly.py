@@ -9,22 +9,24 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from core.periods import Period, quarters
+from core.periods import Period
 from core.settings import Settings, load_settings
-from flows.ingest_submissions import VIETNAM, ingest_submissions
+from flows.ingest_submissions import ingest_submissions
 from flows.results import ConsolidateResult
 from warehouse.query import query
 from warehouse.status import period_status
 
 
-def last_closed_quarter(settings: Settings, today: date) -> Period:
-    """The latest plan quarter whose deadline has passed (the first one before any has).
+def last_closed_period(settings: Settings, today: date) -> Period:
+    """The latest reporting period of the plan whose deadline has passed (the first one before
+    any has).
 
-    That is the quarter the commune is chasing; the open quarter is 0% and not yet due.
+    That is the period the commune is chasing (a quarter, unless it reports otherwise); the open
+    period is 0% and not yet due.
     """
-    plan = quarters(settings.plan_years)
+    plan = settings.reporting_periods
     closed = [
-        q for q in plan if q.deadline(settings.deadline_day, settings.deadline_month_offset) < today
+        p for p in plan if p.deadline(settings.deadline_day, settings.deadline_month_offset) < today
     ]
     return closed[-1] if closed else plan[0]
 
@@ -32,7 +34,7 @@ def last_closed_quarter(settings: Settings, today: date) -> Period:
 @task(cache_policy=NO_CACHE)
 def report_completeness(settings: Settings, period: Period) -> dict[str, Any]:
     """Completeness of the period, by unit type, as an artifact."""
-    status = period_status(settings.published, str(period))
+    status = period_status(settings.published, str(period), settings.reporting_period_kind)
     rows = [{"unit_type": "Tổng", **status["overall"]}, *status["by_unit_type"]]
     create_table_artifact(rows, key="khcn-completeness", description=f"Đầy đủ kỳ {period}")
     return status
@@ -50,20 +52,23 @@ def report_indicators(settings: Settings) -> list[dict[str, Any]]:
 
 
 @flow(name="consolidate-nightly")
-def consolidate_nightly(period: str | None = None) -> ConsolidateResult:
+def consolidate_nightly(
+    period: str | None = None, settings: Settings | None = None
+) -> ConsolidateResult:
     """Ingest everything received, republish the warehouse, and report a period.
 
     Args:
         period: the period to report (any kind: `2026Q3`, `2026S1`, `2026`, `202607`);
-            default the last quarter whose deadline has passed.
+            default the last reporting period whose deadline has passed.
+        settings: the settings to run with (the command line's); default loaded as configured.
     """
-    settings = load_settings()
+    settings = settings or load_settings()
     chosen = (
         settings.plan_period(period)
         if period
-        else last_closed_quarter(settings, datetime.now(VIETNAM).date())
+        else last_closed_period(settings, datetime.now(settings.tz).date())
     )
-    ingest = ingest_submissions()
+    ingest = ingest_submissions(settings=settings)
     return ConsolidateResult(
         ingest=ingest,
         completeness=report_completeness(settings, chosen),

@@ -8,7 +8,6 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
-from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -29,13 +28,14 @@ from flows.mail_tasks import (
     record_pull,
 )
 from flows.progress import listening, notice, step
-from flows.results import IngestResult
+from flows.results import IngestResult, LoadCounts
 from outputs.dashboard import DASHBOARD, write_dashboard
 from outputs.feedback import write_feedback_many
 from outputs.run_report import FileResult, RunRecord, write_run_report
 from schemas.registry import unit_names
 from schemas.schema import Schema, load_schema
-from schemas.validation import summarize, validate_in_batches
+from schemas.summary import summarize
+from schemas.validation import validate_in_batches
 from schemas.verdict import Verdict
 from sources.archives import is_archive, member_url, unit_folder_of, unpack_many
 from sources.guard import Limits
@@ -60,7 +60,6 @@ from warehouse.migrate import init
 from warehouse.publish import publish
 from warehouse.runs import close_interrupted_runs
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 T = TypeVar("T")
 
 # Tasks pass whole batches (thousands of submissions, each with its cells). Prefect would hash
@@ -93,7 +92,7 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
     run found it: a report that arrived before the deadline is on time even if the nightly
     run reads it after.
     """
-    now = datetime.now(VIETNAM)
+    now = datetime.now(settings.tz)
     receipts = []
     for entry in entries:
         received_at = min(entry.modified or now, now)
@@ -231,7 +230,7 @@ def validate_submissions(
 ) -> list[Verdict]:
     """Validate in batches against the task schema and the units' own history."""
     history = value_history(settings.warehouse) if settings.warehouse.is_file() else None
-    today = datetime.now(VIETNAM).date()
+    today = datetime.now(settings.tz).date()
     try:
         return validate_in_batches(
             submissions,
@@ -370,7 +369,10 @@ def file_results(verdicts: list[Verdict], feedback: list[Path | None]) -> list[F
 
 @flow(name="ingest-submissions")
 def ingest_submissions(
-    dry_run: bool = False, inbox: str | None = None, mail_only: bool = False
+    dry_run: bool = False,
+    inbox: str | None = None,
+    mail_only: bool = False,
+    settings: Settings | None = None,
 ) -> IngestResult:
     """Ingest what units sent; with `dry_run`, validate and write feedback but load nothing.
 
@@ -382,17 +384,21 @@ def ingest_submissions(
         inbox: an fsspec URL to read instead of the configured inbox, or a mailbox URL
             (`imaps://user@host/INBOX`) to pull instead of any folder.
         mail_only: pull the mailbox only, not the inbox folder (the working-hours schedule).
+        settings: the settings to run with (the command line's); default loaded as configured.
     """
+    settings = settings.with_overrides(inbox=inbox) if settings else load_settings(inbox=inbox)
     logger = get_run_logger()
     with listening(lambda event: logger.info(event.line())):
-        return _ingest(load_settings(inbox=inbox), dry_run, mail_only)
+        return _ingest(settings, dry_run, mail_only)
 
 
 def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
-    started_at = datetime.now(VIETNAM)
+    started_at = datetime.now(settings.tz)
     if mail_only and not settings.mailbox_url:
         get_run_logger().warning("Chưa cấu hình hộp thư (mailbox): không có gì để nhận")
-        return IngestResult("", 0, 0, {}, {}, [], [], dry_run, skipped=True)
+        none = summarize([])
+        counts = {str(k): v for k, v in none.by_status.items()}
+        return IngestResult("", 0, 0, counts, none, [], [], dry_run, skipped=True)
     folder = settings.lists_folder and not mail_only
     if folder:
         # A missing folder or an uninstalled filesystem is not transient: no retries for it.
@@ -434,16 +440,18 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         listed=listed,
         new=len(fresh),
         verdicts={str(k): v for k, v in summary.by_status.items()},
-        summary=asdict(summary),
+        summary=summary,
         files=file_results(verdicts, feedback),
         feedback=[str(path) for path in feedback if path is not None],
         dry_run=dry_run,
         data_docs=str(docs) if (docs := _data_docs(settings)) else None,
     )
     if loaded is not None:
-        result.load = {k: v for k, v in loaded.as_dict().items() if k != "files"}
+        result.load = LoadCounts(
+            loaded.run_id, loaded.imported, loaded.updated, loaded.ignored, loaded.rejected
+        )
         create_table_artifact(
-            [{"kết quả": k, "số tệp": v} for k, v in result.load.items() if k != "run_id"],
+            [{"kết quả": k, "số tệp": v} for k, v in result.load.items()],
             key="khcn-load",
             description="Nạp vào kho",
         )
@@ -459,7 +467,7 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         new=result.new,
         verdicts=result.verdicts,
         files=result.files,
-        load=result.load,
+        load=asdict(result.load) if result.load else None,
         seconds=seconds,
     )
     result.run_report = str(write_run_report(settings.reports / "runs", record))

@@ -6,6 +6,22 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from outputs.run_report import FileResult
+from schemas.summary import RunSummary
+
+
+@dataclass
+class LoadCounts:
+    """What the load did with the run's files, counted."""
+
+    run_id: int
+    imported: int
+    updated: int
+    ignored: int
+    rejected: int
+
+    def items(self) -> list[tuple[str, int]]:
+        """(outcome, files) for each outcome, the run id left out."""
+        return [(k, v) for k, v in asdict(self).items() if k != "run_id"]
 
 
 @dataclass
@@ -16,11 +32,11 @@ class IngestResult:
     listed: int
     new: int
     verdicts: dict[str, int]
-    summary: dict[str, Any]
+    summary: RunSummary
     files: list[FileResult]
     feedback: list[str]
     dry_run: bool
-    load: dict[str, Any] | None = None
+    load: LoadCounts | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     run_report: str | None = None
     data_docs: str | None = None

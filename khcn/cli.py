@@ -18,10 +18,10 @@ from rich.text import Text
 
 from core.settings import (
     Settings,
-    export_overrides,
     load_settings,
     prefect_defaults,
     seed_schemas,
+    use_config_file,
 )
 from khcn import cli_vi
 from schemas.errors import SchemaError
@@ -88,15 +88,10 @@ def main(
     """Settings come from these options, `KHCN_…` variables, `khcn.toml`, then defaults."""
     if config is not None and not config.is_file():
         _fail(f"không thấy tệp cấu hình {config}")
-    options = {
-        "config": config,
-        "schemas_dir": schemas_dir,
-        "data_dir": data_dir,
-        "inbox": inbox,
-        "warehouse_path": warehouse,
-    }
-    export_overrides(**options)
-    ctx.obj = load_settings()
+    use_config_file(config)
+    ctx.obj = load_settings(
+        schemas_dir=schemas_dir, data_dir=data_dir, inbox=inbox, warehouse_path=warehouse
+    )
     prefect_defaults(ctx.obj)
 
 
@@ -483,7 +478,7 @@ def init_warehouse(
         seeded = seed_schemas(settings)
         if seeded:
             # Read the commune's own copies from now on.
-            settings = load_settings()
+            settings = settings.with_overrides()
         if "://" not in settings.inbox_url:
             Path(settings.inbox_url).mkdir(parents=True, exist_ok=True)
         schema = load_schema(settings)
@@ -629,16 +624,14 @@ def _print_ingest(result: IngestResult) -> None:
     if result.load is not None:
         load = result.load
         out.print(
-            f"Nạp kho: {load['imported']} mới, {load['updated']} thay thế bản cũ, "
-            f"{load['ignored']} trùng (bỏ qua), {load['rejected']} bị từ chối.",
+            f"Nạp kho: {load.imported} mới, {load.updated} thay thế bản cũ, "
+            f"{load.ignored} trùng (bỏ qua), {load.rejected} bị từ chối.",
             highlight=False,
         )
     elif result.dry_run:
         out.print("Chạy thử (--dry-run): không nạp gì vào kho.")
     _print_files(result)
-    from schemas.validation import RunSummary
-
-    summary = RunSummary(**result.summary)
+    summary = result.summary
     if summary.top_findings:
         out.print(summary.renderable())
     if result.feedback:
@@ -682,7 +675,10 @@ def ingest(
     _check_inbox(ctx)
     from flows.ingest_submissions import ingest_submissions
 
-    result = _run_flow("Đang tổng hợp báo cáo…", lambda: ingest_submissions(dry_run=dry_run))
+    settings = _settings(ctx)
+    result = _run_flow(
+        "Đang tổng hợp báo cáo…", lambda: ingest_submissions(dry_run=dry_run, settings=settings)
+    )
     if as_json:
         _print_json(result.to_dict())
     else:
@@ -716,7 +712,10 @@ def consolidate(
     _check_inbox(ctx)
     from flows.consolidate_nightly import consolidate_nightly
 
-    result = _run_flow("Đang tổng hợp…", lambda: consolidate_nightly(period=period))
+    settings = _settings(ctx)
+    result = _run_flow(
+        "Đang tổng hợp…", lambda: consolidate_nightly(period=period, settings=settings)
+    )
     if as_json:
         _print_json(result.to_dict())
         return
@@ -823,7 +822,7 @@ def status(
     settings = _settings(ctx)
     with _failing_cleanly():
         parsed = settings.plan_period(period)
-        found = period_status(_read_source(settings), parsed.code)
+        found = period_status(_read_source(settings), parsed.code, settings.reporting_period_kind)
     if as_json:
         _print_json(found)
     else:
@@ -1032,16 +1031,20 @@ def tokens_list(
 @app.command("demo", cls=cli_vi.Command)
 def demo(
     ctx: typer.Context,
-    quarters: Annotated[int, typer.Option(help="Số quý đã kết thúc dùng làm mẫu.")] = 3,
+    periods_count: Annotated[
+        int,
+        typer.Option(
+            "--periods", "--quarters", help="Số kỳ báo cáo (quý) đã kết thúc dùng làm mẫu."
+        ),
+    ] = 3,
     seed: Annotated[int, typer.Option(help="Hạt giống số ngẫu nhiên của dữ liệu mẫu.")] = 2026,
 ) -> None:
     """Chạy thử toàn bộ: tạo báo cáo mẫu của các đơn vị, tổng hợp, in mức đầy đủ và chỉ số."""
     import shutil
     from datetime import datetime
 
-    from demo.samples import past_quarters, write_sample_inbox
+    from demo.samples import past_periods, write_sample_inbox
     from flows.consolidate_nightly import consolidate_nightly
-    from flows.ingest_submissions import VIETNAM
     from schemas.schema import load_schema
     from warehouse.status import period_status
 
@@ -1050,12 +1053,13 @@ def demo(
     with _failing_cleanly():
         if folder.exists():
             shutil.rmtree(folder)
-        export_overrides(data_dir=folder, inbox=folder / "inbox")
-        settings = load_settings()
+        settings = base.with_overrides(data_dir=folder, inbox=str(folder / "inbox"))
         schema = load_schema(settings)
-        periods = past_quarters(settings.plan_years, datetime.now(VIETNAM).date(), quarters)
+        today = datetime.now(settings.tz).date()
+        kind = settings.reporting_period_kind
+        periods = past_periods(kind, settings.plan_years, today, periods_count)
         if not periods:
-            raise ValueError("chưa có quý nào của kế hoạch kết thúc")
+            raise ValueError("chưa có kỳ báo cáo nào của kế hoạch kết thúc")
         with err.status("Tạo báo cáo mẫu của các đơn vị…"):
             made = write_sample_inbox(
                 schema, periods, folder / "inbox", seed=seed, deadline_day=settings.deadline_day
@@ -1066,11 +1070,13 @@ def demo(
     )
     for name, slip in made.defects.items():
         out.print(Text(f"  {name}: {slip}"))
-    result = _run_flow("Đang tổng hợp…", lambda: consolidate_nightly(period=periods[-1]))
+    result = _run_flow(
+        "Đang tổng hợp…", lambda: consolidate_nightly(period=periods[-1], settings=settings)
+    )
     _print_ingest(result.ingest)
     for period in periods:
         with _failing_cleanly():
-            _print_status(period_status(settings.published, period))
+            _print_status(period_status(settings.published, period, kind))
     _print_indicators(result.indicators)
     out.print(f"Kho: {settings.warehouse}; bản đọc: {settings.published}")
     out.print(f"Phản hồi cho đơn vị: {settings.outbox}")
@@ -1130,11 +1136,13 @@ def report(
 def _write_report(settings: Settings, period: str, out_file: Path | None, pdf: bool) -> list[Path]:
     from datetime import datetime
 
-    from outputs.report import VIETNAM, Heading, workbook_to_pdf, write_report_workbook
+    from outputs.report import Heading, workbook_to_pdf, write_report_workbook
     from warehouse.report import period_report, report_scope
 
     with _failing_cleanly():
-        scope = report_scope(period, settings.plan_years, datetime.now(VIETNAM).date())
+        today = datetime.now(settings.tz).date()
+        kind = settings.reporting_period_kind
+        scope = report_scope(period, settings.plan_years, today, kind)
         data = period_report(_read_source(settings), scope)
         target = out_file or settings.reports / f"bao-cao_{scope.code}.xlsx"
         paths = [write_report_workbook(target, data, Heading(commune=settings.commune_name))]

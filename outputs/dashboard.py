@@ -14,7 +14,6 @@ import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -22,7 +21,8 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+from core.settings import local_tz
+
 DASHBOARD = "dashboard.html"
 _STATES = {
     "Đúng hạn": 4,
@@ -78,7 +78,7 @@ def render_dashboard(data: dict[str, pd.DataFrame], commune: str = "") -> str:
         _progress(data["progress"]),
         _to_send(units),
     ]
-    now = datetime.now(VIETNAM)
+    now = datetime.now(local_tz())
     title = "Bảng theo dõi kế hoạch KHCN, ĐMST và CĐS" + (f" - xã {commune}" if commune else "")
     options = "".join(f'<option value="{y}">{y}</option>' for y in years)
     period_options = "".join(f'<option value="{p}">{p}</option>' for p in periods)
@@ -131,7 +131,7 @@ def _cell(value: Any, fmt: str | None) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "-"
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return f"{value.astimezone(VIETNAM):%d/%m/%Y %H:%M}"
+        return f"{value.astimezone(local_tz()):%d/%m/%Y %H:%M}"
     if isinstance(value, date):  # a day (pandas reads DuckDB dates as naive timestamps)
         return f"{value:%d/%m/%Y}"
     if fmt == "%":

@@ -54,10 +54,10 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
+from core.codes import PERIOD_CODES, UNIT_CODES
 from core.model import FIELD_LABELS, Submission
 from core.names import excel_text, safe_name
 from core.text import canonical, decode_text, fold
-from schemas.suites import PERIOD_CODES, UNIT_CODES, split_message
 from schemas.verdict import Finding, Verdict
 from sources.guard import Limits, run_isolated
 
@@ -335,6 +335,27 @@ def _copy(path: Path, name: str) -> tuple[Workbook, dict[str, str]] | None:
 
 def _plain(sub: Submission) -> tuple[Workbook, dict[str, str]]:
     """The unit's rows as read, at their original sheets and cells, with a header per column."""
+    cells, headers = _placed(sub)
+    book = Workbook()
+    book.remove(book.worksheets[0])
+    names: dict[str, str] = {}
+    taken: set[str] = {FEEDBACK_SHEET.lower()}
+    for sheet_name, grid in cells.items():
+        for column, (top, label) in headers[sheet_name].items():
+            if top > 1 and (top - 1, column) not in grid:
+                grid[(top - 1, column)] = label
+        sheet = book.create_sheet(_sheet_title(sheet_name, taken))
+        names[sheet_name] = sheet.title
+        for (r, c), value in sorted(grid.items()):
+            if value is not None and value != "":
+                put(sheet.cell(r, c), value)
+    return book, names
+
+
+def _placed(
+    sub: Submission,
+) -> tuple[dict[str, dict[tuple[int, int], object]], dict[str, dict[int, tuple[int, str]]]]:
+    """Per sheet: what was read at each (row, column), and each column's topmost field label."""
     cells: dict[str, dict[tuple[int, int], object]] = defaultdict(dict)
     headers: dict[str, dict[int, tuple[int, str]]] = defaultdict(dict)
 
@@ -359,20 +380,7 @@ def _plain(sub: Submission) -> tuple[Workbook, dict[str, str]]:
     for progress in sub.progress:
         for field, ref in progress.refs.items():
             place(field, ref, getattr(progress, field, None))
-    book = Workbook()
-    book.remove(book.worksheets[0])
-    names: dict[str, str] = {}
-    taken: set[str] = {FEEDBACK_SHEET.lower()}
-    for sheet_name, grid in cells.items():
-        for column, (top, label) in headers[sheet_name].items():
-            if top > 1 and (top - 1, column) not in grid:
-                grid[(top - 1, column)] = label
-        sheet = book.create_sheet(_sheet_title(sheet_name, taken))
-        names[sheet_name] = sheet.title
-        for (r, c), value in sorted(grid.items()):
-            if value is not None and value != "":
-                put(sheet.cell(r, c), value)
-    return book, names
+    return cells, headers
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,9 +504,15 @@ def _summary(
     )
     for n, k in enumerate(order, start=1):
         item, place = verdict.findings[k], landed[k]
-        what, how = split_message(item)
         row = header_row + n
-        values = (n, place[0] if place else "", place[1] if place else "", item.code, what, how)
+        values = (
+            n,
+            place[0] if place else "",
+            place[1] if place else "",
+            item.code,
+            item.problem,
+            item.fix,
+        )
         for j, value in enumerate(values, start=1):
             cell = sheet.cell(row, j)
             put(cell, value)

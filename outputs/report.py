@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
@@ -20,9 +19,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.settings import local_tz
 from outputs.feedback import put
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 PERCENT = "0.0%"
 NUMBER = "#,##0.##"
 _BOLD = Font(bold=True)
@@ -100,7 +99,7 @@ def write_report_workbook(path: Path, data: ReportContent, heading: Heading) -> 
 
 
 def _heading(sheet: Worksheet, data: ReportContent, heading: Heading) -> int:
-    today = heading.today or datetime.now(VIETNAM).date()
+    today = heading.today or datetime.now(local_tz()).date()
     widths = (16, 38, 12, 12, 12, 12, 12, 12)
     for col, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(col)].width = width
@@ -477,7 +476,7 @@ def _print_setup(sheet: Worksheet, *, landscape: bool, title_rows: str | None) -
 def _plain(value: Any) -> Any:
     # Excel keeps no time zone; the report shows Vietnam's wall-clock time.
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(VIETNAM).replace(tzinfo=None)
+        return value.astimezone(local_tz()).replace(tzinfo=None)
     if isinstance(value, bool):
         return "có" if value else "không"
     return value

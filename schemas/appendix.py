@@ -13,6 +13,8 @@ from schemas.parties import Parties
 from schemas.timeframe import TimeframeError, parse_timeframe
 
 COLUMNS = ("stt", "content", "lead", "coordinators", "results", "timeframe")
+# The plan's appendix as received (plain text), shipped with the catalog imported from it.
+REFERENCE_APPENDIX = Path(__file__).resolve().parent / "reference" / "000_dca197c9b0492ba3.txt"
 _GROUP = re.compile(r"^(\d+)\.?$")
 _TASK = re.compile(r"^(\d+)\.(\d+)\.?$")
 
@@ -127,6 +129,32 @@ def parse_appendix(
         SchemaError: naming the file and row of each problem.
     """
     problems = ProblemList()
+    header_at, columns = _header_row(rows, source, problems)
+    groups, tasks = _drafts(rows[header_at + 1 :], columns, source, problems)
+    for kind, drafts in (("nhóm", groups), ("nhiệm vụ", tasks)):
+        codes = [d.code for d in drafts]
+        for draft in drafts:
+            if codes.count(draft.code) > 1:
+                problems.add(source, draft.where, f"mã {kind} {draft.code} bị trùng")
+
+    built = [_task(draft, source, parties, plan_years, problems) for draft in tasks]
+    if not tasks:
+        problems.add(source, None, "không có nhiệm vụ nào dưới hàng tiêu đề")
+    problems.raise_if_any()
+    return Catalog(
+        source=Path(source).name,
+        groups=tuple(
+            Group(code=g.code, title=canonical(g.cells.get("content") or _first_text(g.cells)))
+            for g in groups
+        ),
+        tasks=tuple(t for t in built if t is not None),
+    )
+
+
+def _header_row(
+    rows: list[SourceRow], source: str, problems: ProblemList
+) -> tuple[int, dict[str, int]]:
+    """The header's index and its columns; a missing header or column ends the import."""
     header_at = next((i for i, row in enumerate(rows) if _header_map(row.cells) is not None), None)
     if header_at is None:
         raise SchemaError(
@@ -137,11 +165,17 @@ def parse_appendix(
     if missing:
         problems.add(source, rows[header_at].where, f"thiếu cột: {', '.join(missing)}")
         problems.raise_if_any()
+    return header_at, columns
 
+
+def _drafts(
+    rows: list[SourceRow], columns: dict[str, int], source: str, problems: ProblemList
+) -> tuple[list[_Draft], list[_Draft]]:
+    """The groups and tasks below the header; a row without STT continues the one above."""
     groups: list[_Draft] = []
     tasks: list[_Draft] = []
     last: _Draft | None = None
-    for row in rows[header_at + 1 :]:
+    for row in rows:
         cells = {
             name: row.cells[i].strip() if i < len(row.cells) else "" for name, i in columns.items()
         }
@@ -166,25 +200,7 @@ def parse_appendix(
             tasks.append(last)
         else:
             problems.add(source, row.where, f"STT «{stt}» không phải nhóm (1) hay nhiệm vụ (1.1)")
-
-    for kind, drafts in (("nhóm", groups), ("nhiệm vụ", tasks)):
-        codes = [d.code for d in drafts]
-        for draft in drafts:
-            if codes.count(draft.code) > 1:
-                problems.add(source, draft.where, f"mã {kind} {draft.code} bị trùng")
-
-    built = [_task(draft, source, parties, plan_years, problems) for draft in tasks]
-    if not tasks:
-        problems.add(source, None, "không có nhiệm vụ nào dưới hàng tiêu đề")
-    problems.raise_if_any()
-    return Catalog(
-        source=Path(source).name,
-        groups=tuple(
-            Group(code=g.code, title=canonical(g.cells.get("content") or _first_text(g.cells)))
-            for g in groups
-        ),
-        tasks=tuple(t for t in built if t is not None),
-    )
+    return groups, tasks
 
 
 def _first_text(cells: dict[str, str]) -> str:

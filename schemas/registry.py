@@ -58,35 +58,19 @@ def read_registry(path: Path, sample: bool = False) -> Registry:
         record = {name: _text(cells[i]) if i < len(cells) else "" for name, i in columns.items()}
         if not any(record.values()):
             continue
-        code, name, kind = record["code"], record["name"], record["type"]
+        code = record["code"]
         before = len(problems)
-        if not code:
-            problems.add(file, number, "thiếu Mã đơn vị")
-        elif code in first_row:
-            problems.add(file, number, f"Mã đơn vị {code} trùng với dòng {first_row[code]}")
-        if not name:
-            problems.add(file, number, "thiếu Tên đơn vị")
-        if fold(kind) not in _TYPES:
-            problems.add(
-                file, number, f"Loại đơn vị «{kind}» không hợp lệ; dùng: {', '.join(UNIT_TYPES)}"
-            )
-        active = fold(record.get("active", ""))
-        if active not in _YES | _NO:
-            problems.add(file, number, f"Đang hoạt động «{record['active']}»: ghi Có hoặc Không")
-        emails = split_emails(record.get("email", ""))
-        for address in emails:
-            if not _EMAIL.match(address):
-                problems.add(file, number, f"Email «{address}» không hợp lệ; ghi dạng ten@mien.vn")
+        _check_record(problems, file, number, record, first_row.get(code))
         if code:
             first_row.setdefault(code, number)
         if len(problems) == before:
             units.append(
                 Unit(
                     code=code,
-                    name=name,
-                    type=_TYPES[fold(kind)],  # type: ignore[arg-type]
-                    email="; ".join(emails) or None,
-                    active=active not in _NO,
+                    name=record["name"],
+                    type=_TYPES[fold(record["type"])],  # type: ignore[arg-type]
+                    email="; ".join(split_emails(record.get("email", ""))) or None,
+                    active=fold(record.get("active", "")) not in _NO,
                     aliases=_aliases(cells, columns.get("aliases")),
                 )
             )
@@ -94,6 +78,28 @@ def read_registry(path: Path, sample: bool = False) -> Registry:
         problems.add(file, None, "không có đơn vị nào dưới hàng tiêu đề")
     problems.raise_if_any()
     return Registry(source=path.name, sample=sample, units=tuple(units))
+
+
+def _check_record(
+    problems: ProblemList, file: str, number: int, record: dict[str, str], seen_at: int | None
+) -> None:
+    """Adds the problems of one registry row; `seen_at` is the row its code first appeared on."""
+    code, name, kind = record["code"], record["name"], record["type"]
+    if not code:
+        problems.add(file, number, "thiếu Mã đơn vị")
+    elif seen_at is not None:
+        problems.add(file, number, f"Mã đơn vị {code} trùng với dòng {seen_at}")
+    if not name:
+        problems.add(file, number, "thiếu Tên đơn vị")
+    if fold(kind) not in _TYPES:
+        problems.add(
+            file, number, f"Loại đơn vị «{kind}» không hợp lệ; dùng: {', '.join(UNIT_TYPES)}"
+        )
+    if fold(record.get("active", "")) not in _YES | _NO:
+        problems.add(file, number, f"Đang hoạt động «{record['active']}»: ghi Có hoặc Không")
+    for address in split_emails(record.get("email", "")):
+        if not _EMAIL.match(address):
+            problems.add(file, number, f"Email «{address}» không hợp lệ; ghi dạng ten@mien.vn")
 
 
 def split_emails(text: str | None) -> tuple[str, ...]:

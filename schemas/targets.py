@@ -70,18 +70,11 @@ def load_targets(path: Path, elements: Elements, years: range) -> Targets:
         for code, by_year in entries.items():
             row = f"{section}.{code}"
             code = str(code)
-            if section == "elements" and code not in known_elements:
-                problems.add(file, row, f"mã {label} {code} không có trong elements.yaml")
-                continue
-            if section == "indicators":
-                if code not in indicators:
-                    problems.add(file, row, f"mã {label} {code} không có trong elements.yaml")
-                    continue
-                if not targetable(indicators[code]):
-                    problems.add(file, row, _not_targetable(indicators[code]))
-                    continue
-            if not isinstance(by_year, dict):
-                problems.add(file, row, "phải là bảng {năm: mục tiêu}")
+            wrong = _unknown_code(section, label, code, known_elements, indicators)
+            if wrong is None and not isinstance(by_year, dict):
+                wrong = "phải là bảng {năm: mục tiêu}"
+            if wrong is not None:
+                problems.add(file, row, wrong)
                 continue
             for year, value in by_year.items():
                 checked = _year_value(year, value, years)
@@ -103,6 +96,22 @@ def load_targets(path: Path, elements: Elements, years: range) -> Targets:
         elements=found["elements"],
         indicators=indicator_targets,
     )
+
+
+def _unknown_code(
+    section: str,
+    label: str,
+    code: str,
+    known_elements: set[str],
+    indicators: dict[str, Indicator],
+) -> str | None:
+    """Why a code of the targets file takes no target, or None when it does."""
+    unknown = f"mã {label} {code} không có trong elements.yaml"
+    if section == "elements":
+        return None if code in known_elements else unknown
+    if code not in indicators:
+        return unknown
+    return None if targetable(indicators[code]) else _not_targetable(indicators[code])
 
 
 def _not_targetable(indicator: Indicator) -> str:
@@ -230,39 +239,22 @@ def read_targets_workbook(
             [Problem(file, None, f"sheet {name}: không thấy hàng tiêu đề «Loại», «Mã», …")]
         )
     problems = ProblemList()
-    year_columns: dict[int, int] = {}
-    for col, heading in enumerate(rows[header_at][len(_HEADINGS) :], start=len(_HEADINGS)):
-        text = _text(heading)
-        if not text:
-            continue
-        if not text.isdigit() or int(text) not in years:
-            where = f"sheet {name}, hàng {header_at + 1}, cột {_letter(col)}"
-            problems.add(file, where, f"cột «{text}» không phải năm của kế hoạch")
-            continue
-        year_columns[int(text)] = col
+    heading_row = f"sheet {name}, hàng {header_at + 1}"
+    year_columns = _year_columns(rows[header_at], years, heading_row, file, problems)
     known_elements = {e.code for e in elements.elements}
     indicators = {i.code: i for i in elements.indicators}
-    element_targets: dict[tuple[str, int], float] = {}
-    indicator_targets: dict[tuple[str, int], float] = {}
+    targets: dict[str, dict[tuple[str, int], float]] = {KIND_ELEMENT: {}, KIND_INDICATOR: {}}
     for number, cells in enumerate(rows[header_at + 1 :], start=header_at + 2):
         kind, code = (_text(cells[i]) if i < len(cells) else "" for i in (0, 1))
         values = {y: cells[c] if c < len(cells) else None for y, c in year_columns.items()}
         if not kind and not code:
             continue
         where = f"sheet {name}, hàng {number}"
-        if kind == KIND_ELEMENT and code in known_elements:
-            into = element_targets
-        elif kind == KIND_INDICATOR and code in indicators and targetable(indicators[code]):
-            into = indicator_targets
-        elif kind == KIND_INDICATOR and code in indicators:
-            problems.add(file, where, _not_targetable(indicators[code]))
+        wrong = _unknown_row(kind, code, where, known_elements, indicators)
+        if wrong is not None:
+            problems.add(file, *wrong)
             continue
-        elif kind not in (KIND_ELEMENT, KIND_INDICATOR):
-            problems.add(file, f"{where}, cột A", f"Loại «{kind}»: ghi Chỉ tiêu hoặc Chỉ số")
-            continue
-        else:
-            problems.add(file, f"{where}, cột B", f"mã {kind.lower()} «{code}» không có")
-            continue
+        into = targets[kind]
         for year, value in values.items():
             checked = _year_value(year, value, years)
             if isinstance(checked, str):
@@ -271,7 +263,39 @@ def read_targets_workbook(
             elif checked is not None:
                 into[(code, checked[0])] = checked[1]
     problems.raise_if_any()
-    return element_targets, indicator_targets
+    return targets[KIND_ELEMENT], targets[KIND_INDICATOR]
+
+
+def _year_columns(
+    header: list[Any], years: range, where: str, file: str, problems: ProblemList
+) -> dict[int, int]:
+    """Year -> column of the template's year headings; any other heading is a problem."""
+    columns: dict[int, int] = {}
+    for col, heading in enumerate(header[len(_HEADINGS) :], start=len(_HEADINGS)):
+        text = _text(heading)
+        if not text:
+            continue
+        if not text.isdigit() or int(text) not in years:
+            problems.add(
+                file, f"{where}, cột {_letter(col)}", f"cột «{text}» không phải năm của kế hoạch"
+            )
+            continue
+        columns[int(text)] = col
+    return columns
+
+
+def _unknown_row(
+    kind: str, code: str, where: str, known_elements: set[str], indicators: dict[str, Indicator]
+) -> tuple[str, str] | None:
+    """(where, why) when a row's kind or code takes no target, else None."""
+    if kind == KIND_ELEMENT and code in known_elements:
+        return None
+    if kind == KIND_INDICATOR and code in indicators:
+        indicator = indicators[code]
+        return None if targetable(indicator) else (where, _not_targetable(indicator))
+    if kind not in (KIND_ELEMENT, KIND_INDICATOR):
+        return f"{where}, cột A", f"Loại «{kind}»: ghi Chỉ tiêu hoặc Chỉ số"
+    return f"{where}, cột B", f"mã {kind.lower()} «{code}» không có"
 
 
 def _text(value: Any) -> str:

@@ -26,7 +26,7 @@ from pathlib import PurePosixPath
 
 from core.model import ReadIssue, issue
 from sources.guard import MAX_RATIO, RATIO_MIN_BYTES, ZIP_MAGIC, Limits, run_isolated
-from sources.values import parse_period
+from sources.values import period_of_cell
 
 ARCHIVE_SUFFIXES = frozenset({".zip"})
 MAX_MEMBERS = 200
@@ -76,7 +76,7 @@ def unit_folder_of(url: str, folders: Mapping[str, str | None]) -> str | None:
     if split is None:
         return folders.get(url)
     archive_url, member = split
-    inside = [part for part in PurePosixPath(member).parts[:-1] if parse_period(part) is None]
+    inside = [part for part in PurePosixPath(member).parts[:-1] if period_of_cell(part) is None]
     return inside[-1] if inside else folders.get(archive_url)
 
 
@@ -128,6 +128,25 @@ def _rejected(code: str, **params: object) -> Unpacked:
 
 
 def _unpack(name: str, archive: zipfile.ZipFile, limits: Limits) -> Unpacked:
+    infos = _listed(name, archive)
+    if isinstance(infos, Unpacked):
+        return infos
+    refused = _over_limits(name, infos, limits)
+    if refused is not None:
+        return refused
+    members = []
+    for info in infos:
+        content = _inflate(archive, info)
+        if content is None:
+            detail = f"mục '{info.filename}' giải nén ra nhiều hơn kích thước khai báo"
+            return _rejected("R-FILE-UNPACKED-TOO-BIG", file=name, detail=detail)
+        path = info.filename.replace("\\", "/")
+        members.append(Member(f"{name}/{path}", path, content))
+    return Unpacked(members)
+
+
+def _listed(name: str, archive: zipfile.ZipFile) -> list[zipfile.ZipInfo] | Unpacked:
+    """The members to read (no folders, no junk), or the refusal of an unsafe or empty archive."""
     infos = []
     for info in archive.infolist():
         path = info.filename.replace("\\", "/")
@@ -141,6 +160,11 @@ def _unpack(name: str, archive: zipfile.ZipFile, limits: Limits) -> Unpacked:
         return _rejected("R-FILE-ARCHIVE-TOO-MANY", file=name, count=len(infos), limit=MAX_MEMBERS)
     if not infos:
         return _rejected("R-FILE-ARCHIVE-EMPTY", file=name)
+    return infos
+
+
+def _over_limits(name: str, infos: list[zipfile.ZipInfo], limits: Limits) -> Unpacked | None:
+    """The refusal of an archive whose declared sizes break the limits, before inflating any."""
     total = 0
     for info in infos:
         if info.flag_bits & 1:
@@ -159,15 +183,7 @@ def _unpack(name: str, archive: zipfile.ZipFile, limits: Limits) -> Unpacked:
         ):
             detail = f"{total} byte sau giải nén, tỉ lệ nén {ratio:.0f} lần ở '{info.filename}'"
             return _rejected("R-FILE-UNPACKED-TOO-BIG", file=name, detail=detail)
-    members = []
-    for info in infos:
-        content = _inflate(archive, info)
-        if content is None:
-            detail = f"mục '{info.filename}' giải nén ra nhiều hơn kích thước khai báo"
-            return _rejected("R-FILE-UNPACKED-TOO-BIG", file=name, detail=detail)
-        path = info.filename.replace("\\", "/")
-        members.append(Member(f"{name}/{path}", path, content))
-    return Unpacked(members)
+    return None
 
 
 def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:

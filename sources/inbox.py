@@ -27,7 +27,7 @@ from fsspec.registry import known_implementations
 
 from core.model import Submission, issue
 from sources.archives import is_junk
-from sources.values import parse_period
+from sources.values import period_of_cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +161,7 @@ def list_inbox(url: str) -> list[InboxEntry]:
         relative = PurePosixPath(path).relative_to(PurePosixPath(root))
         if any(is_ignored(part) for part in relative.parts):
             continue
-        folders = [part for part in relative.parts[:-1] if parse_period(part) is None]
+        folders = [part for part in relative.parts[:-1] if period_of_cell(part) is None]
         entries.append(
             InboxEntry(
                 url=path if plain else fs.unstrip_protocol(path),

@@ -285,7 +285,7 @@ def _check(response: tuple[str, list[Any]], what: str) -> list[Any]:
 class Mailbox:
     """An open IMAP session on the mailbox's folder; use `open_mailbox`."""
 
-    def __init__(self, client: imaplib.IMAP4, location: MailboxLocation, uidvalidity: int):
+    def __init__(self, client: imaplib.IMAP4, location: MailboxLocation, uidvalidity: int) -> None:
         self.client = client
         self.location = location
         self.uidvalidity = uidvalidity

@@ -60,8 +60,8 @@ from sources.values import (
     parse_code,
     parse_date_range,
     parse_number,
-    parse_period,
     period_in_text,
+    period_of_cell,
     text_of,
 )
 
@@ -203,7 +203,7 @@ def _read_meta(ctx: _Context, rows: Sequence[Sequence[object]]) -> None:
         elif key == "unit_code":
             ctx.units.append(_Claim(value, _TEMPLATE_SOURCE))
         elif key == "period":
-            ctx.periods.append(_Claim(parse_period(value) or value, _TEMPLATE_SOURCE))
+            ctx.periods.append(_Claim(period_of_cell(value) or value, _TEMPLATE_SOURCE))
 
 
 def _text_grid(ctx: _Context) -> Grid:
@@ -566,7 +566,7 @@ def _claim(ctx: _Context, claims: list[_Claim], name: str, raw: object, ref: Cel
         if text:
             claims.append(_Claim(text, source, ref, by_name=name == "unit_name"))
         return
-    period = parse_period(raw)
+    period = period_of_cell(raw)
     if period is None:
         dates = parse_date_range(raw)
         if dates is not None:

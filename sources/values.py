@@ -16,6 +16,7 @@ import calendar
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -118,31 +119,38 @@ def parse_number(cell: Cell, measure: str | None = None) -> Parsed:
     if isinstance(cell, bool):
         return Parsed(None, "R-VALUE-NOT-NUMBER", str(cell).upper())
     if isinstance(cell, int | float):
-        if isinstance(cell, float) and math.isnan(cell):
-            return Parsed(None, "R-VALUE-NOT-NUMBER", str(cell))
-        if not abs(cell) < MAX_MAGNITUDE:
-            return Parsed(None, "R-VALUE-TOO-BIG", _show_big(cell))
-        return Parsed(int(cell) if float(cell).is_integer() else cell)
+        return _typed_number(cell)
     if isinstance(cell, dt.date | dt.datetime | dt.time | dt.timedelta):
         return Parsed(None, "R-VALUE-DATE", _show_date(cell))
     text = _canonical(str(cell))
     if text in CELL_ERRORS:
         return Parsed(None, "R-CELL-ERROR", text)
     number = _number_text(text)
-    # Read past the row's unit (`12 cuộc`): kept, and the unit is told what was read.
     told = None
     if number is None and measure:
-        unit = fold(measure)
-        folded = fold(text)
-        if unit and folded.endswith(unit):
-            head = text[: len(text) - _tail_length(text, unit)].strip()
-            number = _number_text(head) if head else None
-            told = "R-VALUE-READ-PAST-UNIT"
+        number, told = _past_unit(text, measure)
     if number is None:
         return Parsed(None, "R-VALUE-NOT-NUMBER", text)
     if not abs(number) < MAX_MAGNITUDE:
         return Parsed(None, "R-VALUE-TOO-BIG", text if len(text) <= 40 else text[:37] + "...")
     return Parsed(number, told, text if told else "")
+
+
+def _typed_number(cell: int | float) -> Parsed:
+    if isinstance(cell, float) and math.isnan(cell):
+        return Parsed(None, "R-VALUE-NOT-NUMBER", str(cell))
+    if not abs(cell) < MAX_MAGNITUDE:
+        return Parsed(None, "R-VALUE-TOO-BIG", _show_big(cell))
+    return Parsed(int(cell) if float(cell).is_integer() else cell)
+
+
+def _past_unit(text: str, measure: str) -> tuple[int | float | None, str | None]:
+    """A number read past the row's unit (`12 cuộc`): kept, and the unit is told what was read."""
+    unit = fold(measure)
+    if not unit or not fold(text).endswith(unit):
+        return None, None
+    head = text[: len(text) - _tail_length(text, unit)].strip()
+    return (_number_text(head) if head else None), "R-VALUE-READ-PAST-UNIT"
 
 
 def _show_big(number: float | int) -> str:
@@ -212,7 +220,7 @@ def _code_text(cell: str) -> Parsed:
     return Parsed(text)
 
 
-def parse_period(cell: Cell) -> str | None:
+def period_of_cell(cell: Cell) -> str | None:
     """The canonical period (DHIS2 identifier) of a cell, or None when it is not a period.
 
     Accepts `2026Q3`, `2026-Q3`, `Q3-2026`, `Q3/2026`, `Quý III/2026`, `Quý 3 năm 2026`,
@@ -220,6 +228,17 @@ def parse_period(cell: Cell) -> str | None:
     `6 tháng đầu năm 2026` (S1) / `6 tháng cuối năm 2026` (S2); months `202607`, `2026-07`,
     `07/2026`, `Tháng 7/2026`, `Tháng 7 năm 2026`. A number 2026 or 202607 counts as text.
     """
+    text = _period_text(cell)
+    if text is None:
+        return None
+    for pattern, build in _PERIOD_FORMS:
+        if match := pattern.match(text):
+            return build(match.groups())
+    return None
+
+
+def _period_text(cell: Cell) -> str | None:
+    """The cell as folded text with tidy separators; a whole number counts as text."""
     if is_empty(cell) or isinstance(cell, bool):
         return None
     if isinstance(cell, int | float):
@@ -228,44 +247,32 @@ def parse_period(cell: Cell) -> str | None:
         cell = str(int(cell))
     if not isinstance(cell, str):
         return None
-    text = fold(cell)
-    text = re.sub(r"\s*([-/.])\s*", r"\1", text)
-    text = re.sub(r"\s+", " ", text).strip()
-    year = r"(20\d\d)"
-    sep = r"(?:[-/. ]|\s*nam\s*)"
-    patterns: list[tuple[str, str]] = [
-        (rf"^(?:nam )?{year}$", "Y"),
-        (rf"^{year}-?q([1-4])$", "YQ"),
-        (rf"^(?:q|quy ?)([1-4]|iv|iii|ii|i){sep}{year}$", "QY"),
-        (rf"^{year}-?s([12])$", "YS"),
-        (rf"^s([12]){sep}{year}$", "SY"),
-        (rf"^6 thang (dau|cuoi){sep}{year}$", "HY"),
-        (rf"^{year}-?(0[1-9]|1[0-2])$", "YM"),
-        (rf"^(?:thang ?)?(0?[1-9]|1[0-2]){sep}{year}$", "MY"),
-    ]
-    for pattern, kind in patterns:
-        match = re.match(pattern, text)
-        if not match:
-            continue
-        groups = match.groups()
-        if kind == "Y":
-            return groups[0]
-        if kind == "YQ":
-            return f"{groups[0]}Q{groups[1]}"
-        if kind == "QY":
-            quarter = _ROMAN.get(groups[0]) or int(groups[0])
-            return f"{groups[1]}Q{quarter}"
-        if kind == "YS":
-            return f"{groups[0]}S{groups[1]}"
-        if kind == "SY":
-            return f"{groups[1]}S{groups[0]}"
-        if kind == "HY":
-            return f"{groups[1]}S{1 if groups[0] == 'dau' else 2}"
-        if kind == "YM":
-            return f"{groups[0]}{groups[1]}"
-        if kind == "MY":
-            return f"{groups[1]}{int(groups[0]):02d}"
-    return None
+    text = re.sub(r"\s*([-/.])\s*", r"\1", fold(cell))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+_YEAR = r"(20\d\d)"
+_SEP = r"(?:[-/. ]|\s*nam\s*)"
+# Each way of writing a period, and its canonical identifier from the pattern's groups.
+_PERIOD_FORMS: tuple[tuple[re.Pattern[str], Callable[[tuple[str, ...]], str]], ...] = (
+    (re.compile(rf"^(?:nam )?{_YEAR}$"), lambda g: g[0]),
+    (re.compile(rf"^{_YEAR}-?q([1-4])$"), lambda g: f"{g[0]}Q{g[1]}"),
+    (
+        re.compile(rf"^(?:q|quy ?)([1-4]|iv|iii|ii|i){_SEP}{_YEAR}$"),
+        lambda g: f"{g[1]}Q{_ROMAN.get(g[0]) or int(g[0])}",
+    ),
+    (re.compile(rf"^{_YEAR}-?s([12])$"), lambda g: f"{g[0]}S{g[1]}"),
+    (re.compile(rf"^s([12]){_SEP}{_YEAR}$"), lambda g: f"{g[1]}S{g[0]}"),
+    (
+        re.compile(rf"^6 thang (dau|cuoi){_SEP}{_YEAR}$"),
+        lambda g: f"{g[1]}S{1 if g[0] == 'dau' else 2}",
+    ),
+    (re.compile(rf"^{_YEAR}-?(0[1-9]|1[0-2])$"), lambda g: f"{g[0]}{g[1]}"),
+    (
+        re.compile(rf"^(?:thang ?)?(0?[1-9]|1[0-2]){_SEP}{_YEAR}$"),
+        lambda g: f"{g[1]}{int(g[0]):02d}",
+    ),
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,5 +408,5 @@ def from_file_name(stem: str) -> tuple[str, str] | None:
     match = _FILE_NAME.match(canonical(stem))
     if not match:
         return None
-    period = parse_period(match.group(2))
+    period = period_of_cell(match.group(2))
     return (match.group(1), period) if period else None

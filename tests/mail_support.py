@@ -346,7 +346,7 @@ class SmtpServer:
 
 
 class _Handler:
-    def __init__(self, server: SmtpServer):
+    def __init__(self, server: SmtpServer) -> None:
         self.server = server
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 from core.periods import parse_period
 from core.settings import Settings
 from demo.samples import SampleInbox, write_sample_inbox
-from flows.consolidate_nightly import consolidate_nightly, last_closed_quarter
+from flows.consolidate_nightly import consolidate_nightly, last_closed_period
 from flows.ingest_submissions import ingest_submissions, new_receipts
 from khcn.cli import app
 from schemas.schema import load_schema
@@ -52,8 +53,8 @@ def test_ingest_loads_rejects_and_gives_feedback(inbox: SampleInbox, settings: S
     assert report.new == len(inbox.files) - 1  # one file was sent twice
     assert verdicts["rejected"] >= 1 and verdicts["accepted"] >= 1
     assert report.load is not None
-    assert report.load["ignored"] == 1
-    assert report.load["rejected"] == verdicts["rejected"]
+    assert report.load.ignored == 1
+    assert report.load.rejected == verdicts["rejected"]
     assert len(report.feedback) == verdicts["rejected"] + verdicts["warned"]
     assert all(Path(p).is_file() and "_phan-hoi" in p for p in report.feedback)
     assert _count(settings, "select count(*) from mart.submissions") == len(inbox.files)
@@ -83,7 +84,7 @@ def test_second_ingest_of_the_same_inbox_changes_nothing(
 
     assert again.new == 0
     assert again.load is not None
-    assert again.load["imported"] == again.load["updated"] == 0
+    assert again.load.imported == again.load.updated == 0
     assert _count(settings, "select count(*) from mart.data_values") == values
 
 
@@ -104,7 +105,7 @@ def test_nightly_consolidation_reports_completeness_and_indicators(
     current = report.completeness
     assert current["period"] == "2026Q2"
     assert current["overall"]["expected"] == 17
-    assert report.ingest.load is not None and report.ingest.load["imported"] > 0
+    assert report.ingest.load is not None and report.ingest.load.imported > 0
     spent = {row["indicator_code"]: row for row in report.indicators if row["year"] == 2026}
     assert spent["CS-NS-KHCN"]["denominator"] > 0
     assert {row["indicator_code"] for row in report.indicators} == {
@@ -116,10 +117,10 @@ def test_nightly_consolidation_reports_completeness_and_indicators(
 
 def test_consolidation_reports_the_last_quarter_past_its_deadline(settings: Settings) -> None:
     # The open quarter is 0% and not due: the nightly report is about the one just closed.
-    assert last_closed_quarter(settings, date(2026, 11, 30)) == parse_period("2026Q3")
-    assert last_closed_quarter(settings, date(2026, 9, 20)) == parse_period("2026Q2")
-    assert last_closed_quarter(settings, date(2026, 9, 21)) == parse_period("2026Q3")
-    assert last_closed_quarter(settings, date(2026, 2, 1)) == parse_period("2026Q1")
+    assert last_closed_period(settings, date(2026, 11, 30)) == parse_period("2026Q3")
+    assert last_closed_period(settings, date(2026, 9, 20)) == parse_period("2026Q2")
+    assert last_closed_period(settings, date(2026, 9, 21)) == parse_period("2026Q3")
+    assert last_closed_period(settings, date(2026, 2, 1)) == parse_period("2026Q1")
 
 
 def test_new_receipts_skips_known_and_repeated_bytes(settings: Settings, tmp_path: Path) -> None:
@@ -211,6 +212,22 @@ def test_cli_ingest_shows_steps_and_every_file(inbox: SampleInbox, settings: Set
     assert "Báo cáo lần chạy" in ingested.stdout
 
 
+def test_cli_options_reach_the_flow_as_settings_not_the_environment(
+    inbox: SampleInbox, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KHCN_DATA_DIR")
+    monkeypatch.delenv("KHCN_SCHEMAS_DIR")
+    folders = ["--data-dir", str(settings.data_dir), "--schemas-dir", str(settings.schemas_dir)]
+
+    ingested = CliRunner().invoke(app, [*folders, "ingest", "--dry-run", "--json"])
+
+    assert ingested.exit_code == 0, ingested.output
+    shown = json.loads(ingested.stdout)
+    assert shown["new"] == len(inbox.files) - 1 and shown["inbox"] == settings.inbox_url
+    assert shown["summary"]["total"] == shown["new"]
+    assert not [k for k in os.environ if k.startswith("KHCN_")]
+
+
 def test_oversized_file_is_archived_whole_and_rejected(
     inbox: SampleInbox, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -220,7 +237,7 @@ def test_oversized_file_is_archived_whole_and_rejected(
 
     report = ingest_submissions()
 
-    assert report.load is not None and report.load["rejected"] >= 1
+    assert report.load is not None and report.load.rejected >= 1
     with duckdb.connect(str(published_database(settings.published)), read_only=True) as con:
         found = con.execute(
             "select error_code from mart.submission_errors where file_name = ?", [big.name]

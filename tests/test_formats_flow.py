@@ -230,4 +230,4 @@ def test_mixed_inbox_listed_equals_recorded(
 
     again = ingest_submissions()
     assert again.new == 0
-    assert again.load is not None and again.load["imported"] == again.load["updated"] == 0
+    assert again.load is not None and again.load.imported == again.load.updated == 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -135,7 +137,9 @@ def test_sample_registry_is_marked_as_sample(settings: Settings) -> None:
         (lambda d: d.update(money_limit=-1), "số dương"),
     ],
 )
-def test_elements_file_is_checked_when_loaded(settings: Settings, change, message: str) -> None:
+def test_elements_file_is_checked_when_loaded(
+    settings: Settings, change: Callable[[dict[str, Any]], object], message: str
+) -> None:
     path = settings.schemas_dir / "elements.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     change(data)

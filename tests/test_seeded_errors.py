@@ -436,7 +436,7 @@ def test_every_seeded_error_is_reported_at_its_cell(
             assert verdict.status == "rejected", path.name
         else:
             assert verdict.status == "warned", path.name
-    from schemas.suites import VALIDATION_ISSUES
+    from core.codes import VALIDATION_ISSUES
 
     families = {"V-RULE" if c.startswith("V-RULE-") else c for c in seen_codes}
     # The reader canonicalises periods or reports R-PERIOD-INVALID, so a malformed period only

@@ -309,6 +309,7 @@ def test_the_file_table_collapses_to_counts_past_a_screenful() -> None:
     from flows.results import IngestResult
     from khcn import cli
     from outputs.run_report import FileResult
+    from schemas.summary import RunSummary
 
     def run(count: int) -> str:
         files = [
@@ -325,7 +326,7 @@ def test_the_file_table_collapses_to_counts_past_a_screenful() -> None:
                 "warned": 0,
                 "rejected": len(files[::3]),
             },
-            summary={"total": count, "by_status": {}, "top_findings": [], "by_unit": {}},
+            summary=RunSummary(total=count, by_status={}, top_findings=[], by_unit={}),
             files=files,
             feedback=[f.feedback for f in files if f.feedback],
             dry_run=True,

@@ -11,11 +11,13 @@ import pytest
 import yaml
 from rich.console import Console
 
+from core.codes import VALIDATION_ISSUES, spec
 from core.model import READ_ISSUES, CellRef, ProgressRow, Submission, ValueRow, issue
 from core.settings import PROJECT_ROOT, Settings
 from schemas.schema import Schema, load_schema
-from schemas.suites import VALIDATION_ISSUES, build_suites, finding, split_message
-from schemas.validation import summarize, validate
+from schemas.suites import build_suites
+from schemas.summary import summarize
+from schemas.validation import validate
 
 TODAY = date(2026, 9, 20)
 SHEET = "Chỉ tiêu"
@@ -213,11 +215,47 @@ def test_docs_list_exactly_the_codes() -> None:
 
 
 @pytest.mark.parametrize("code", sorted(VALIDATION_ISSUES))
-def test_messages_split_into_what_and_how(code: str) -> None:
+def test_findings_carry_what_and_how_apart(code: str) -> None:
     ref = CellRef("f.xlsx", SHEET, 12, "E")
     params = {name: "X" for name in re.findall(r"\{([a-z_]+)\}", str(VALIDATION_ISSUES[code]))}
     params.pop("where", None)
-    found = finding(code if code != "V-RULE" else "V-RULE-QT-5.3", ref, **params)
-    what, how = split_message(found)
-    assert what.startswith("Trang tính 'Chỉ tiêu', ô E12") or what.startswith("Tệp")
-    assert how and how == VALIDATION_ISSUES[code][2].format(**params)
+    found = issue(code if code != "V-RULE" else "V-RULE-QT-5.3", ref, **params)
+    assert found.problem.startswith(("Trang tính 'Chỉ tiêu', ô E12", "Tệp"))
+    assert found.fix and found.fix == VALIDATION_ISSUES[code][2].format(**params)
+    assert found.message == f"{found.problem} {found.fix}"
+
+
+@pytest.mark.parametrize("code", ["R-VALUE-NOT-NUMBER", "V-RULE-QT-5.3", "V-UNIT-UNKNOWN"])
+def test_the_message_is_problem_then_fix_as_stored_before(code: str) -> None:
+    ref = CellRef("f.xlsx", SHEET, 12, "E")
+    params = {
+        "value": "mười",
+        "unit": "THON-99",
+        "rule_message": "Số đạt không lớn hơn số giao",
+        "left": "5.3.2",
+        "left_cell": "E12",
+        "left_value": "7",
+        "right": "5.3.1",
+        "right_cell": "E11",
+        "right_value": "5",
+    }
+    found = issue(code, ref, **params)
+    _, template, fix = spec(code)
+    where = "Trang tính 'Chỉ tiêu', ô E12"
+    assert found.message == f"{template.format(where=where, **params)} {fix.format(**params)}"
+
+
+def test_a_progress_table_left_empty_is_answered_not_a_failed_check(schema: Schema) -> None:
+    sub = submission()
+    refs = {t: {"task_code": CellRef("f.xlsx", "Tiến độ", r, "A"),
+                "status": CellRef("f.xlsx", "Tiến độ", r, "C")}
+            for t, r in (("2.1", 10), ("5.3", 11))}  # fmt: skip
+    sub.progress = [
+        ProgressRow(task, None, None, None, None, None, ref["task_code"], ref)
+        for task, ref in refs.items()
+    ]
+
+    found = codes(sub, schema)
+
+    assert ("V-STATUS-MISSING", "C10") in found and ("V-STATUS-MISSING", "C11") in found
+    assert all(code.startswith(("V-", "W-")) for code, _ in found)

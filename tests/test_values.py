@@ -12,8 +12,8 @@ from sources.values import (
     parse_code,
     parse_date_range,
     parse_number,
-    parse_period,
     period_in_text,
+    period_of_cell,
 )
 
 
@@ -118,14 +118,14 @@ def test_not_numbers(cell: object, measure: str | None, problem: str) -> None:
     ],
 )
 def test_periods(cell: object, expected: str) -> None:
-    assert parse_period(cell) == expected
+    assert period_of_cell(cell) == expected
 
 
 @pytest.mark.parametrize(
     "cell", ["Quý 5/2026", "Q3", "2026Q5", "quý ba", "khoảng quý 3", None, "", 2026.5, True]
 )
 def test_unparseable_periods(cell: object) -> None:
-    assert parse_period(cell) is None
+    assert period_of_cell(cell) is None
 
 
 def test_task_code_float_recovered_only_where_exact() -> None:

@@ -105,9 +105,9 @@ def make_file(
         for i, (task, (status, results)) in enumerate(sorted((progress or {}).items()))
     ]
     findings = [
-        ReadIssue(code, f"lỗi {code}", CellRef(name, "Số liệu", 12, "G"), "error")
+        ReadIssue(code, f"lỗi {code}", "", CellRef(name, "Số liệu", 12, "G"), "error")
         for code in errors or []
-    ] + [ReadIssue(code, f"cảnh báo {code}", None, "warning") for code in warnings or []]
+    ] + [ReadIssue(code, f"cảnh báo {code}", "", None, "warning") for code in warnings or []]
     submission = Submission(
         url=receipt.url,
         name=name,

@@ -14,21 +14,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import duckdb
 
 from core.model import Submission, issue
 from core.names import storable
-from core.periods import Period, parse_period, quarters
+from core.periods import Period, parse_period, periods_of
 from core.settings import Settings
 from schemas.schema import Schema
 from schemas.verdict import Finding, Verdict
 from warehouse.archive import Receipt
 from warehouse.db import connect, sql, transaction
 from warehouse.migrate import apply
-
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 Action = Literal["imported", "updated", "ignored", "rejected"]
 OutcomeStatus = Literal["accepted", "warned", "rejected", "duplicate", "already_received"]
@@ -98,9 +95,9 @@ class LoadSummary:
 
 
 def deadline_at(period: Period, settings: Settings) -> tuple[date, datetime]:
-    """The deadline day and the first instant after it, Asia/Ho_Chi_Minh."""
+    """The deadline day and the first instant after it, in the commune's time zone."""
     day = period.deadline(settings.deadline_day, settings.deadline_month_offset)
-    return day, datetime.combine(day + timedelta(days=1), time(0), tzinfo=LOCAL_TZ)
+    return day, datetime.combine(day + timedelta(days=1), time(0), tzinfo=settings.tz)
 
 
 def _period_columns(periods: Iterable[Period], settings: Settings) -> dict[str, list[Any]]:
@@ -133,7 +130,8 @@ def _period_columns(periods: Iterable[Period], settings: Settings) -> dict[str, 
 
 def sync_schema(db_path: Path, schema: Schema, settings: Settings) -> dict[str, int]:
     """Rewrite the dimensions from the schema: plan years, units, tasks, elements, indicators,
-    their targets, the responsibility matrix, and the plan's quarters with their deadlines.
+    their targets, the responsibility matrix, and the plan's reporting periods (quarters unless
+    set otherwise) with their deadlines.
 
     Safe to rerun; one transaction. Periods already known (loads add the ones submissions name)
     keep their rows, with deadlines recomputed from the current settings.
@@ -213,7 +211,9 @@ def sync_schema(db_path: Path, schema: Schema, settings: Settings) -> dict[str, 
             for table, columns in tables.items():
                 con.execute(sql(f"sync/insert_{table}"), columns)
             known = [row[0] for row in con.execute(sql("sync/existing_periods")).fetchall()]
-            periods = {p.code: p for p in quarters(schema.plan_years)}
+            kind = settings.reporting_period_kind
+            con.execute(sql("sync/insert_reporting"), {"period_kind": [kind]})
+            periods = {p.code: p for p in periods_of(kind, schema.plan_years)}
             for code in known:
                 if code not in periods:
                     periods[code] = parse_period(code)

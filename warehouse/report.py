@@ -1,4 +1,4 @@
-"""The period report for upstream: the published marts cut to a quarter, a year or the plan."""
+"""The period report for upstream: the published marts cut to a period, a year or the plan."""
 
 from __future__ import annotations
 
@@ -8,17 +8,24 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from core.periods import Period, parse_period, quarters
+from core.periods import PER_YEAR, Period, PeriodKind, parse_period, periods_of
 from warehouse.db import sql
 from warehouse.query import open_published
 
 _RANGE = re.compile(r"^\s*(\d{4})\s*-\s*(\d{4})\s*$")
 _ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+# The periods a report may be made for, from the reporting kind up, as the analyst reads them.
+_KINDS_FROM: dict[PeriodKind, str] = {
+    "month": "tháng (202607), quý (2026Q3), nửa năm (2026S1), năm (2026)",
+    "quarter": "quý (2026Q3), nửa năm (2026S1), năm (2026)",
+    "half": "nửa năm (2026S1), năm (2026)",
+    "year": "năm (2026)",
+}
 
 
 @dataclass(frozen=True)
 class Scope:
-    """What a report covers: its code, its words, its quarters and years."""
+    """What a report covers: its code, its words, its reporting periods and years."""
 
     code: str
     label: str
@@ -42,11 +49,14 @@ class ReportData:
         return self.scope.years
 
 
-def report_scope(period: str, plan_years: range, today: date) -> Scope:
-    """The quarters and years a report for `period` covers.
+def report_scope(
+    period: str, plan_years: range, today: date, kind: PeriodKind = "quarter"
+) -> Scope:
+    """The reporting periods and years a report for `period` covers.
 
     `2026Q3` (a quarter), `2026S1`, `2026` (a year) or `2026-2030` (the plan so far: the
-    quarters started by `today`).
+    reporting periods started by `today`). `kind` is how often units report (the setting
+    `reporting_period_kind`); a report covers whole reporting periods, never less than one.
 
     Raises:
         ValueError: in Vietnamese, when the period is malformed or outside the plan.
@@ -57,8 +67,8 @@ def report_scope(period: str, plan_years: range, today: date) -> Scope:
         start, end = int(match[1]), int(match[2])
         if start > end or start not in plan_years or end not in plan_years:
             raise ValueError(outside)
-        started = [q for q in quarters(range(start, end + 1)) if q.start <= today]
-        chosen = started or quarters(range(start, start + 1))[:1]
+        started = [p for p in periods_of(kind, range(start, end + 1)) if p.start <= today]
+        chosen = started or periods_of(kind, range(start, start + 1))[:1]
         return Scope(
             code=f"{start}-{end}",
             label=f"giai đoạn {start}-{end} (đến {chosen[-1].end:%d/%m/%Y})",
@@ -68,13 +78,14 @@ def report_scope(period: str, plan_years: range, today: date) -> Scope:
     parsed = parse_period(period)
     if parsed.year not in plan_years:
         raise ValueError(outside)
-    if parsed.kind == "month":
-        # Units report by quarter; a month has no completeness or progress of its own.
+    if PER_YEAR[parsed.kind] > PER_YEAR[kind]:
+        # Shorter than what units report for: no completeness or progress of its own.
         raise ValueError(
-            f"kỳ «{parsed.code}»: báo cáo lập theo quý (2026Q3), nửa năm (2026S1), "
-            f"năm (2026) hoặc giai đoạn ({first}-{last})"
+            f"kỳ «{parsed.code}»: báo cáo lập theo {_KINDS_FROM[kind]} "
+            f"hoặc giai đoạn ({first}-{last})"
         )
-    inside = [q for q in quarters(range(parsed.year, parsed.year + 1)) if _within(q, parsed)]
+    year = range(parsed.year, parsed.year + 1)
+    inside = [p for p in periods_of(kind, year) if _within(p, parsed)]
     return Scope(
         code=parsed.code,
         label=_label(parsed),
@@ -83,8 +94,8 @@ def report_scope(period: str, plan_years: range, today: date) -> Scope:
     )
 
 
-def _within(quarter: Period, period: Period) -> bool:
-    return period.start <= quarter.start and quarter.end <= period.end
+def _within(part: Period, period: Period) -> bool:
+    return period.start <= part.start and part.end <= period.end
 
 
 def _label(period: Period) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 
-from core.periods import Period, parse_period, quarters
+from core.periods import PeriodKind, covered, parse_period
 from warehouse.db import sql
 from warehouse.query import open_published
 
@@ -21,46 +21,37 @@ STATE_LABELS: dict[str, str] = {
 }
 
 
-def covered_quarters(period: Period) -> list[Period]:
-    """The plan quarters a period speaks of: its own quarters, or the quarter holding a month.
-
-    Units report by quarter; a year or a half-year is the sum of its quarters, and a month is
-    read as the quarter it falls in.
-    """
-    if period.kind == "month":
-        return [parse_period(f"{period.year}Q{(period.start.month - 1) // 3 + 1}")]
-    return [q for q in quarters(range(period.year, period.year + 1)) if period.start <= q.start
-            and q.end <= period.end]  # fmt: skip
-
-
-def period_status(source: Path, period: str) -> dict[str, Any]:
+def period_status(source: Path, period: str, kind: PeriodKind = "quarter") -> dict[str, Any]:
     """Completeness per unit type and overall, and the units to chase, for one period.
 
-    A quarter is read as is; a year or half-year adds up its quarters (one expected report per
-    unit and quarter); a month stands for its quarter.
+    A reporting period (a quarter, by default) is read as is; a longer period adds up the
+    reporting periods inside it (one expected report per unit and period); a shorter one stands
+    for the reporting period holding it.
 
     Args:
         source: the published folder, or a DuckDB file (published or not; opened read-only,
             so not while a load holds it).
         period: a period identifier: `2026Q3`, `2026S2`, `2026` or `202608`.
+        kind: how often units report (the setting `reporting_period_kind`).
 
     Returns:
-        `period`, `quarters` (the quarters counted, with their deadlines), `deadline` (ISO date
-        of a single quarter, else None), `overall` (expected, received, accepted, on_time,
-        not_sent, awaiting_resend, late and the rates, in %), `by_unit_type` (the same per
-        unit type), `missing` (expected units with no accepted submission, each with its
-        `report_state`: `not_sent` or `awaiting_resend`), the same units split into
+        `period`, `quarters` (the reporting periods counted, with their deadlines; the key keeps
+        its name whatever their kind), `deadline` (ISO date of a single one, else None),
+        `overall` (expected, received, accepted, on_time, not_sent, awaiting_resend, late and
+        the rates, in %), `by_unit_type` (the same per unit type), `missing` (expected units
+        with no accepted submission, each with its `report_state`: `not_sent` or
+        `awaiting_resend`), the same units split into
         `not_sent`, `awaiting_resend` and `late` (accepted after the deadline), `units` (every
         expected unit with its `report_state`, `values_received` and `progress_received`) and
         `partial` (accepted units whose values or progress are still missing).
 
     Raises:
-        ValueError: `period` is not a period identifier, or none of its quarters is in the
-            warehouse's plan.
+        ValueError: `period` is not a period identifier, or none of its reporting periods is in
+            the warehouse's plan.
         FileNotFoundError: there is no warehouse at `source`.
     """
     parsed = parse_period(period)
-    wanted = covered_quarters(parsed)
+    wanted = covered(parsed, kind)
     con = open_published(source)
     try:
         deadlines = {
@@ -120,7 +111,7 @@ def _fetch(con: duckdb.DuckDBPyConnection, query: str, period: str) -> list[dict
 
 
 def _sum(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Counts added up over quarters, and every `<count>_rate` recomputed from them."""
+    """Counts added up over reporting periods, and every `<count>_rate` recomputed from them."""
     total: dict[str, Any] = {"expected": 0, "received": 0, "accepted": 0, "on_time": 0}
     for row in rows:
         for key, value in row.items():

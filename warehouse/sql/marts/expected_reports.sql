@@ -1,11 +1,18 @@
--- A unit is expected for a plan quarter when it leads or coordinates at least one task whose
--- timeframe covers the quarter's year (the matrix already says which years a task covers).
+-- A unit is expected for a plan period (of the kind the commune reports by: quarter unless set
+-- otherwise) when it leads or coordinates at least one task whose timeframe covers the period's
+-- year (the matrix already says which years a task covers).
 with assignments as (
     select * from core.assignments
 ),
 
+reporting as (
+    select * from core.reporting
+),
+
 periods as (
-    select * from core.periods where period_kind = 'quarter'
+    select core_periods.*
+    from core.periods as core_periods
+    inner join reporting on core_periods.period_kind = reporting.period_kind
 ),
 
 units as (

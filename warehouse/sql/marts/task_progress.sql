@@ -3,8 +3,14 @@ with assignments as (
     select * from core.assignments
 ),
 
+reporting as (
+    select * from core.reporting
+),
+
 periods as (
-    select * from core.periods
+    select core_periods.*
+    from core.periods as core_periods
+    inner join reporting on core_periods.period_kind = reporting.period_kind
 ),
 
 tasks as (
@@ -23,7 +29,6 @@ expected as (
         assignments.unit_code
     from assignments
     inner join periods on assignments.year = periods.year
-    where periods.period_kind = 'quarter'
 ),
 
 reported as (

@@ -7,3 +7,4 @@ delete from core.element_targets;
 delete from core.indicators;
 delete from core.indicator_targets;
 delete from core.assignments;
+delete from core.reporting;

@@ -1,0 +1,268 @@
+"""The frames validation runs on, one per kind of row, for a whole batch of submissions.
+
+`nop` has one row per submission, `chi_tieu` one per value row, `tien_do` one per progress row
+and `quy_tac` the values the rules between elements compare, pivoted per submission. Every
+frame is indexed by `row_id`, its row's position in the batch. Derived columns (an element's
+task and type, a task's years, a unit's history bounds) are computed here, vectorised; Great
+Expectations only compares them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from core.model import ProgressRow, Submission, ValueRow
+from core.periods import parse_period
+from core.text import fold
+from schemas.schema import Schema
+from schemas.suites import (
+    PERIOD_PATTERN,
+    ROW_ID,
+    responsibility_keys,
+    rule_columns,
+)
+
+# Robust z-score (Iglewicz and Hoaglin's modified z): a value is an outlier when
+# |x - median| > 3.5 × 1.4826 × MAD of the unit's own history for that element.
+OUTLIER_Z = 3.5
+MIN_HISTORY = 4  # fewer past values say nothing about what is unusual
+_MAD_TO_SIGMA = 1.4826
+_MEAN_AD_TO_SIGMA = 1.2533  # used when more than half of the history is the same number
+
+FRAMES = ("nop", "chi_tieu", "tien_do", "quy_tac")
+
+# ---------------------------------------------------------------------------------------------
+# Frames
+
+
+@dataclass
+class Batch:
+    """The rows of a batch in the order of the frames' `row_id`."""
+
+    subs: list[Submission]
+    values: list[tuple[int, ValueRow]] = field(default_factory=list)
+    # Per submission: the elements it owes and left without a value or a note.
+    elements_missing: dict[int, list[str]] = field(default_factory=dict)
+    progress: list[tuple[int, ProgressRow]] = field(default_factory=list)
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def period_facts(period: str | None) -> tuple[float, float, str | None]:
+    """(year, start as ordinal, start as dd/mm/yyyy) of a canonical period; NaN when unusable."""
+    if period is None or not re.match(PERIOD_PATTERN, period):
+        return math.nan, math.nan, None
+    try:
+        parsed = parse_period(period)
+    except ValueError:
+        return math.nan, math.nan, None
+    return float(parsed.year), float(parsed.start.toordinal()), parsed.start.strftime("%d/%m/%Y")
+
+
+def submissions_frame(batch: Batch, schema: Schema, today: date) -> pd.DataFrame:
+
+    needs: dict[tuple[str, str], tuple[float, float]] = {}
+    owed: dict[tuple[str, str], list[str]] = {}
+    rows = []
+    for i, sub in enumerate(batch.subs):
+        year, start, _ = period_facts(sub.period)
+        unit = schema.registry.unit(sub.unit_code) if sub.unit_code else None
+        need = (math.nan, math.nan)
+        missing = math.nan
+        table_found = not any(x.code == "R-TABLE-NOT-FOUND" for x in sub.issues)
+        in_plan = not math.isnan(year) and int(year) in schema.plan_years
+        if unit and unit.active and table_found and in_plan:
+            key = (unit.code, str(sub.period))
+            if key not in needs:
+                tasks = schema.tasks_due(unit, parse_period(str(sub.period)))
+                owed[key] = [e.code for t in tasks for e in schema.elements_of(t)]
+                needs[key] = (1.0 if owed[key] else math.nan, 1.0 if tasks else math.nan)
+            need = needs[key]
+            if sub.values:
+                answered = {r.element_code for r in sub.values if r.value is not None or r.note}
+                left = [code for code in owed[key] if code not in answered]
+                batch.elements_missing[i] = left
+                missing = float(len(left))
+        rows.append(
+            (
+                i,
+                sub.unit_code,
+                sub.unit_code if unit else None,
+                sub.period,
+                year,
+                start,
+                len(sub.values),
+                need[0],
+                len(sub.progress),
+                need[1],
+                missing,
+            )
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            ROW_ID,
+            "unit_code",
+            "unit_known",
+            "period",
+            "period_year",
+            "period_start_ord",
+            "n_values",
+            "need_values",
+            "n_progress",
+            "need_progress",
+            "n_elements_missing",
+        ],
+    )
+    frame["today_ord"] = float(today.toordinal())
+    return frame
+
+
+def _history_bounds(history: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Per (unit, element): median and the robust bounds of its past values."""
+    if history is None or history.empty:
+        return None
+    past = history.dropna(subset=["value"])
+    grouped = past.groupby(["unit_code", "element_code"])["value"]
+    stats = grouped.agg(n="count", median="median")
+    deviation = (past["value"] - grouped.transform("median")).abs()
+    keys = [past["unit_code"], past["element_code"]]
+    stats["mad"] = deviation.groupby(keys).median()
+    stats["mean_ad"] = deviation.groupby(keys).mean()
+    scale = (stats["mad"] * _MAD_TO_SIGMA).where(
+        stats["mad"] > 0, stats["mean_ad"] * _MEAN_AD_TO_SIGMA
+    )
+    usable = (stats["n"] >= MIN_HISTORY) & (scale > 0)
+    stats["hist_low"] = (stats["median"] - OUTLIER_Z * scale).where(usable)
+    stats["hist_high"] = (stats["median"] + OUTLIER_Z * scale).where(usable)
+    return stats.loc[usable, ["median", "hist_low", "hist_high"]].rename(
+        columns={"median": "hist_median"}
+    )
+
+
+def values_frame(
+    batch: Batch, schema: Schema, subs: pd.DataFrame, history: pd.DataFrame | None
+) -> pd.DataFrame:
+    sub_index, tasks, elements, values = [], [], [], []
+    for i, sub in enumerate(batch.subs):
+        for row in sub.values:
+            batch.values.append((i, row))
+            sub_index.append(i)
+            tasks.append(row.task_code)
+            elements.append(row.element_code)
+            values.append(math.nan if row.value is None else float(row.value))
+    frame = pd.DataFrame(
+        {
+            ROW_ID: np.arange(len(sub_index)),
+            "sub": np.asarray(sub_index, dtype=np.int64),
+            "task_code": pd.Series(tasks, dtype=object),
+            "element_code": pd.Series(elements, dtype=object),
+            "value": np.asarray(values, dtype=float),
+        }
+    )
+    by_code = {e.code: e for e in schema.elements.elements}
+    task_codes = {t.code for t in schema.catalog.tasks}
+    frame["element_task"] = frame["element_code"].map({c: e.task for c, e in by_code.items()})
+    frame["element_type"] = frame["element_code"].map({c: e.type for c, e in by_code.items()})
+    frame["task_known"] = frame["task_code"].where(frame["task_code"].isin(task_codes))
+    reported = frame["value"].notna()
+    # The task a value belongs to: its element's, else the one written on the row.
+    task = frame["element_task"].fillna(frame["task_known"]).where(reported)
+    _add_task_columns(frame, task, schema, subs)
+    frame["value_whole"] = frame["value"].round()
+    bounds = _history_bounds(history)
+    if bounds is None:
+        frame["hist_low"] = frame["hist_high"] = frame["hist_median"] = math.nan
+    else:
+        keys = pd.MultiIndex.from_arrays([frame["unit"], frame["element_code"]])
+        found = bounds.reindex(keys)
+        for column in ("hist_low", "hist_high", "hist_median"):
+            frame[column] = found[column].to_numpy()
+    return frame
+
+
+def _add_task_columns(
+    frame: pd.DataFrame, task: pd.Series, schema: Schema, subs: pd.DataFrame
+) -> None:
+    """Task years, period year and the `task|unit` key, for rows whose task counts."""
+    starts = {t.code: float(t.timeframe.start_year) for t in schema.catalog.tasks}
+    ends = {t.code: float(t.timeframe.end_year) for t in schema.catalog.tasks}
+    active = {u.code for u in schema.registry.units if u.active}
+    frame["unit"] = subs["unit_code"].to_numpy()[frame["sub"].to_numpy()]
+    year = subs["period_year"].to_numpy()[frame["sub"].to_numpy()]
+    # A period outside the plan is reported once (V-PERIOD-PLAN), not again on every row.
+    inside = (year >= schema.plan_years.start) & (year < schema.plan_years.stop)
+    frame["period_year"] = np.where(inside, year, np.nan)
+    frame["task_start"] = task.map(starts)
+    frame["task_end"] = task.map(ends)
+    unit = frame["unit"].where(frame["unit"].isin(active))
+    frame["task_unit"] = _key(task, unit).where(task.notna() & unit.notna())
+
+
+def _key(left: pd.Series, right: pd.Series) -> pd.Series:
+    """`left|right` per row, missing where either is.
+
+    Added as objects: pandas' string dtype refuses a column holding only missing values (a
+    progress table left empty), which would fail the whole batch.
+    """
+    return left.astype(object) + "|" + right.astype(object)
+
+
+def progress_frame(batch: Batch, schema: Schema, subs: pd.DataFrame) -> pd.DataFrame:
+    sub_index, tasks, statuses, has_task, has_status, content = [], [], [], [], [], []
+    folded: dict[str, str] = {}  # statuses repeat; folding is costly
+    for i, sub in enumerate(batch.subs):
+        for row in sub.progress:
+            batch.progress.append((i, row))
+            sub_index.append(i)
+            tasks.append(row.task_code)
+            if row.status and row.status not in folded:
+                folded[row.status] = fold(row.status)
+            statuses.append(folded[row.status] if row.status else None)
+            has_task.append(1 if "task_code" in row.refs else 0)
+            has_status.append(1 if "status" in row.refs else 0)
+            texts = (row.status, row.results, row.difficulties, row.proposals, row.evidence)
+            content.append(any(texts))
+    frame = pd.DataFrame(
+        {
+            ROW_ID: np.arange(len(sub_index)),
+            "sub": np.asarray(sub_index, dtype=np.int64),
+            "task_code": pd.Series(tasks, dtype=object),
+            "status_key": pd.Series(statuses, dtype=object),
+            "has_task_column": np.asarray(has_task, dtype=np.int64),
+            "has_status_column": np.asarray(has_status, dtype=np.int64),
+        }
+    )
+    task_codes = {t.code for t in schema.catalog.tasks}
+    known = frame["task_code"].where(frame["task_code"].isin(task_codes))
+    with_content = pd.Series(content, dtype=bool)
+    _add_task_columns(frame, known.where(with_content), schema, subs)
+    # A status is owed for a task the unit is responsible for in that year.
+    role = _key(known, frame["unit"]).isin(set(responsibility_keys(schema)))
+    start = known.map({t.code: t.timeframe.start_year for t in schema.catalog.tasks})
+    end = known.map({t.code: t.timeframe.end_year for t in schema.catalog.tasks})
+    in_years = (frame["period_year"] >= start) & (frame["period_year"] <= end)
+    frame["needs_status"] = (role & in_years & (frame["has_status_column"] == 1)).astype(np.int64)
+    return frame
+
+
+def rules_frame(batch: Batch, schema: Schema, values: pd.DataFrame) -> pd.DataFrame:
+    """One row per submission with the first value of each element named in a rule.
+
+    Great Expectations has no expectation across rows of one group, so the rows are pivoted
+    here and the rule itself (`left <= right`) is checked by GX on the pivot.
+    """
+    columns = rule_columns(schema)
+    wanted = values[values["element_code"].isin(list(columns)) & values["value"].notna()]
+    first = wanted.drop_duplicates(["sub", "element_code"])
+    frame = pd.DataFrame({ROW_ID: np.arange(len(batch.subs))})
+    for code, column in columns.items():
+        rows = first[first["element_code"] == code]
+        frame[column] = pd.Series(rows["value"].to_numpy(), index=rows["sub"].to_numpy())
+        frame["r" + column] = pd.Series(rows[ROW_ID].to_numpy(), index=rows["sub"].to_numpy())
+    return frame

@@ -1,0 +1,2 @@
+insert into core.reporting
+select unnest($period_kind::varchar[])
