@@ -4,8 +4,9 @@ export UV_LINK_MODE := copy
 PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
 PACKAGES := core sources schemas warehouse outputs demo flows khcn
-# Debian packages the tests drive for real: a browser, an IMAP server, PDF tools.
-SYSTEM_PACKAGES := chromium dovecot-imapd poppler-utils libreoffice-calc-nogui fonts-dejavu-core
+# Debian packages the tests drive for real: a browser, an IMAP server, PDF tools, an SFTP server.
+SYSTEM_PACKAGES := chromium dovecot-imapd poppler-utils libreoffice-calc-nogui fonts-dejavu-core \
+	openssh-server
 
 .PHONY: install system fmt lint type test check demo bench fuzz
 
@@ -49,6 +50,7 @@ bench: install
 	.venv/bin/python bench/read_bench.py
 	.venv/bin/python bench/validate_bench.py
 	.venv/bin/python bench/ingest_bench.py
+	.venv/bin/python bench/province_bench.py
 
 # Mutated submissions through the real ingest flow; prints files, aborts, crashes, hangs, silent
 # drops, values read inexactly, peak RSS of the process tree. `make fuzz N=10000`. Batches of

@@ -12,7 +12,7 @@ import os
 import shutil
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
@@ -112,6 +112,31 @@ class Settings(BaseSettings):
     service_dir: Path | None = Field(
         default=None, description="folder of API tokens (hashed) and the query log"
     )
+
+    # Communes publish bundles of their marts; a province instance consolidates them.
+    level: Literal["commune", "province"] = Field(
+        default="commune", description="commune: ingest units' files; province: consolidate bundles"
+    )
+    province_code: str | None = Field(
+        default=None,
+        description="NSO code of the province a province instance consolidates; VN: the country",
+    )
+    publish_url: str = Field(
+        default="",
+        description="fsspec URL bundles are written to (commune) or listed from (province): a "
+        "folder, sftp://user@host:port/path, s3://bucket/path; empty: no bundle",
+    )
+    publish_key_file: Path | None = Field(
+        default=None, description="private key for an sftp:// publish URL; default the agent's"
+    )
+    bundle_retention: int = Field(default=5, ge=1, description="bundles kept per commune")
+    province_batch: int = Field(default=50, ge=1, description="communes per fan-out task")
+    province_workers: int = Field(default=2, ge=1, description="processes preparing batches")
+    staging_dir: Path | None = Field(
+        default=None,
+        description="where batches are prepared for the writer; shared by every worker that "
+        "runs them (default <data_dir>/staging)",
+    )
     _schemas_given: bool = PrivateAttr(default=False)
 
     @field_validator("timezone")
@@ -202,6 +227,10 @@ class Settings(BaseSettings):
     @cached_property
     def reports(self) -> Path:
         return self.reports_path or self.data_dir / "reports"
+
+    @cached_property
+    def staging(self) -> Path:
+        return self.staging_dir or self.data_dir / "staging"
 
     @cached_property
     def service(self) -> Path:

@@ -17,6 +17,7 @@ from prefect.utilities.annotations import quote
 from core.model import Submission, issue
 from core.names import storable
 from core.settings import Settings, load_settings
+from flows.bundles import send_bundle
 from flows.mail_tasks import (
     MailPull,
     answer_messages,
@@ -310,7 +311,7 @@ def load_warehouse(
     if mail is not None:
         record_pull(mail, settings, summary.run_id)
     notice("Đang công bố bản đọc.")
-    publish(settings.warehouse, settings.published)
+    send_bundle(publish(settings.warehouse, settings.published), settings)
     refresh_dashboard(settings)
     return summary
 

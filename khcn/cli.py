@@ -23,7 +23,7 @@ from core.settings import (
     seed_schemas,
     use_config_file,
 )
-from khcn import cli_vi
+from khcn import cli_province, cli_vi
 from schemas.errors import SchemaError
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(units_app, name="units")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(targets_app, name="targets")
+app.add_typer(cli_province.province_app, name="province")
 
 # Nothing the command prints is markup to colour by guess (numbers, paths, brackets).
 out = Console(highlight=False)
@@ -815,6 +816,10 @@ def status(
         str, typer.Option(help="Kỳ báo cáo: 2026Q3 (quý), 2026S1 (nửa năm), 2026 (năm), 202607.")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="In JSON cho chương trình khác.")] = False,
+    commune: Annotated[
+        str | None,
+        typer.Option(help="Kho cấp tỉnh: chỉ một xã (mã xã), thay vì cả tỉnh."),
+    ] = None,
 ) -> None:
     """Mức đầy đủ của một kỳ: ai chưa nộp, ai bị từ chối chờ gửi lại, ai nộp muộn."""
     from warehouse.status import period_status
@@ -822,7 +827,9 @@ def status(
     settings = _settings(ctx)
     with _failing_cleanly():
         parsed = settings.plan_period(period)
-        found = period_status(_read_source(settings), parsed.code, settings.reporting_period_kind)
+        found = period_status(
+            _read_source(settings), parsed.code, settings.reporting_period_kind, commune
+        )
     if as_json:
         _print_json(found)
     else:
@@ -856,13 +863,19 @@ def query(
         int | None,
         typer.Option("--rows", min=1, help="Số dòng in ra bảng (mặc định query_terminal_rows)."),
     ] = None,
+    commune: Annotated[
+        str | None,
+        typer.Option(help="Kho cấp tỉnh: chỉ một xã (mã xã), thay vì cả tỉnh."),
+    ] = None,
 ) -> None:
     """Truy vấn bản đọc đã công bố của kho (schema mart), có giới hạn thời gian và bộ nhớ."""
     from warehouse.query import QueryError, QueryLimits, run_bounded
 
     settings = _settings(ctx)
     try:
-        result = run_bounded(_read_source(settings), sql_text, QueryLimits.from_settings(settings))
+        result = run_bounded(
+            _read_source(settings), sql_text, QueryLimits.from_settings(settings), commune=commune
+        )
     except (QueryError, ValueError) as exc:
         _print_error(str(exc))
         raise typer.Exit(1) from None
@@ -1094,10 +1107,14 @@ def dashboard(
     open_it: Annotated[
         bool, typer.Option("--open", help="Mở bằng trình duyệt của máy sau khi ghi.")
     ] = False,
+    commune: Annotated[
+        str | None,
+        typer.Option(help="Kho cấp tỉnh: chỉ một xã (mã xã), thay vì cả tỉnh."),
+    ] = None,
 ) -> None:
     """Ghi lại bảng theo dõi (HTML, xem được không cần mạng) từ bản công bố; in đường dẫn."""
     settings = _settings(ctx)
-    path = _write_dashboard(settings)
+    path = _write_dashboard(settings, commune)
     out.print(f"Bảng theo dõi: {path}", highlight=False, soft_wrap=True)
     if open_it:
         import webbrowser
@@ -1106,13 +1123,16 @@ def dashboard(
             err.print("Không mở được trình duyệt; hãy mở tệp trên bằng tay.", highlight=False)
 
 
-def _write_dashboard(settings: Settings) -> Path:
+def _write_dashboard(settings: Settings, commune: str | None = None) -> Path:
+    from khcn.cli_province import place
     from outputs.dashboard import DASHBOARD, write_dashboard
     from warehouse.dashboard import dashboard_data
 
     with _failing_cleanly():
-        data = dashboard_data(settings.published)
-        return write_dashboard(settings.published / DASHBOARD, data, settings.commune_name)
+        data = dashboard_data(settings.published, commune)
+        level, name = place(settings, commune)
+        target = settings.published / (f"dashboard-{commune}.html" if commune else DASHBOARD)
+        return write_dashboard(target, data, name, level.lower())
 
 
 @app.command("report", cls=cli_vi.Command)
@@ -1126,16 +1146,23 @@ def report(
         typer.Option("--out", help="Tệp Excel (mặc định data/reports/bao-cao_<KỲ>.xlsx)."),
     ] = None,
     pdf: Annotated[bool, typer.Option(help="In thêm bản PDF cùng tên để gửi thư.")] = True,
+    commune: Annotated[
+        str | None,
+        typer.Option(help="Kho cấp tỉnh: chỉ một xã (mã xã), thay vì cả tỉnh."),
+    ] = None,
 ) -> None:
     """Lập báo cáo gửi cấp trên: mức đầy đủ, chỉ số so với mục tiêu, tiến độ, kèm biểu đồ."""
-    paths = _write_report(_settings(ctx), period, out_file, pdf)
+    paths = _write_report(_settings(ctx), period, out_file, pdf, commune)
     for path in paths:
         out.print(f"Đã lập báo cáo: {path}", highlight=False, soft_wrap=True)
 
 
-def _write_report(settings: Settings, period: str, out_file: Path | None, pdf: bool) -> list[Path]:
+def _write_report(
+    settings: Settings, period: str, out_file: Path | None, pdf: bool, commune: str | None = None
+) -> list[Path]:
     from datetime import datetime
 
+    from khcn.cli_province import place
     from outputs.report import Heading, workbook_to_pdf, write_report_workbook
     from warehouse.report import period_report, report_scope
 
@@ -1143,9 +1170,11 @@ def _write_report(settings: Settings, period: str, out_file: Path | None, pdf: b
         today = datetime.now(settings.tz).date()
         kind = settings.reporting_period_kind
         scope = report_scope(period, settings.plan_years, today, kind)
-        data = period_report(_read_source(settings), scope)
-        target = out_file or settings.reports / f"bao-cao_{scope.code}.xlsx"
-        paths = [write_report_workbook(target, data, Heading(commune=settings.commune_name))]
+        data = period_report(_read_source(settings), scope, commune)
+        suffix = f"_{commune}" if commune else ""
+        target = out_file or settings.reports / f"bao-cao_{scope.code}{suffix}.xlsx"
+        level, name = place(settings, commune)
+        paths = [write_report_workbook(target, data, Heading(commune=name, level=level))]
         if pdf:
             with err.status("Đang in bản PDF…"):
                 paths.append(workbook_to_pdf(target))

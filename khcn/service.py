@@ -7,6 +7,10 @@
 - `POST /api/query` `{"sql": "...", "format": "json"}` any read-only SQL, bounded as
   `khcn query` is (statement timeout, memory and thread caps, no file access, row limit).
 
+On a province's copy the marts carry the commune as a dimension (`commune_code`), and
+`commune=CODE` (a query parameter of `/api/marts/{name}`, a field of `/api/query`) reads the
+contract's marts as that one commune published them.
+
 Every request but `/api/health` needs a token the analyst issued (`khcn tokens add NAME`), as
 `Authorization: Bearer TOKEN`, or as the password of HTTP Basic (any user name) so a browser
 can open the dashboard. Every request is logged to `<service_dir>/queries.log`, one JSON line.
@@ -43,7 +47,7 @@ from warehouse.query import QueryError, QueryLimits, QueryResult, run_bounded
 DASHBOARD_FILE = "dashboard.html"
 QUERY_LOG = "queries.log"
 FORMATS = ("json", "csv", "parquet")
-_RESERVED = {"format", "limit"}
+_RESERVED = {"format", "limit", "commune"}
 _STATUS = {
     "missing": 503,
     "busy": 503,
@@ -215,7 +219,9 @@ def create_app(settings: Settings) -> FastAPI:
     running = threading.BoundedSemaphore(settings.query_concurrency)
     columns_cache: dict[tuple[int, int], dict[str, list[str]]] = {}
 
-    def bounded(sql_text: str, params: list[Any] | None, max_rows: int) -> QueryResult:
+    def bounded(
+        sql_text: str, params: list[Any] | None, max_rows: int, commune: str | None = None
+    ) -> QueryResult:
         if not running.acquire(timeout=settings.query_queue_seconds):
             raise ServiceError(
                 503, "busy", "máy chủ đang bận với nhiều truy vấn khác; hãy thử lại sau ít phút."
@@ -226,6 +232,7 @@ def create_app(settings: Settings) -> FastAPI:
                 sql_text,
                 dataclasses.replace(limits, max_rows=max_rows),
                 params,
+                commune=commune,
             )
         except QueryError as exc:
             raise ServiceError(_STATUS.get(exc.kind, 400), exc.kind, str(exc)) from None
@@ -250,7 +257,8 @@ def create_app(settings: Settings) -> FastAPI:
             )
             found: dict[str, list[str]] = {}
             for table, column in result.rows:
-                if table in MARTS:
+                # A province's copy has its own marts beside the contract's (communes, …).
+                if table in MARTS or settings.level == "province":
                     found.setdefault(table, []).append(column)
             columns_cache.clear()
             columns_cache[key] = found
@@ -349,9 +357,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/marts/{name}")
     def mart(name: str, request: Request, user: User) -> Response:
-        if name not in MARTS:
+        known = mart_columns()
+        if name not in known:
             raise ServiceError(
-                404, "invalid", f"không có bảng «{name[:60]}»; các bảng: {', '.join(MARTS)}."
+                404, "invalid", f"không có bảng «{name[:60]}»; các bảng: {', '.join(known)}."
             )
         query = request.query_params
         fmt = _format(query.get("format"))
@@ -384,7 +393,7 @@ def create_app(settings: Settings) -> FastAPI:
             request,
             "mart",
             {"mart": name, "filters": filters},
-            lambda: bounded(sql_text, params, max_rows),
+            lambda: bounded(sql_text, params, max_rows, query.get("commune")),
             fmt,
         )
 
@@ -394,10 +403,15 @@ def create_app(settings: Settings) -> FastAPI:
         user: User,
         sql: Annotated[str, Body(embed=True, max_length=100_000)],
         output: Annotated[str | None, Body(embed=True, alias="format")] = None,
+        commune: Annotated[str | None, Body(embed=True, max_length=10)] = None,
     ) -> Response:
         fmt = _format(output)
         return logged(
-            request, "query", sql, lambda: bounded(sql, None, settings.query_max_rows), fmt
+            request,
+            "query",
+            sql,
+            lambda: bounded(sql, None, settings.query_max_rows, commune),
+            fmt,
         )
 
     return app

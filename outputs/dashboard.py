@@ -40,18 +40,21 @@ _STATUS = (
 _CONFIG = {"displaylogo": False, "responsive": True, "locale": "vi"}
 
 
-def write_dashboard(target: Path, data: dict[str, pd.DataFrame], commune: str = "") -> Path:
+def write_dashboard(
+    target: Path, data: dict[str, pd.DataFrame], commune: str = "", level: str = "xã"
+) -> Path:
     """Write the dashboard atomically: a reader opens the old page or the new one, whole.
 
     Args:
         target: the page, normally `<published>/dashboard.html` (`DASHBOARD`).
         data: the tables of `warehouse.dashboard.dashboard_data`.
-        commune: the commune's name for the heading.
+        commune: the commune's name for the heading (a province's, with `level` "tỉnh").
+        level: `xã` or `tỉnh`.
 
     Returns:
         The path written.
     """
-    page = render_dashboard(data, commune)
+    page = render_dashboard(data, commune, level)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
@@ -65,7 +68,7 @@ def write_dashboard(target: Path, data: dict[str, pd.DataFrame], commune: str = 
     return target
 
 
-def render_dashboard(data: dict[str, pd.DataFrame], commune: str = "") -> str:
+def render_dashboard(data: dict[str, pd.DataFrame], commune: str = "", level: str = "xã") -> str:
     """The whole page as one HTML string."""
     completeness, units = data["completeness"], data["units"]
     periods = sorted(set(completeness["period"]) | set(units["period"]))
@@ -79,7 +82,9 @@ def render_dashboard(data: dict[str, pd.DataFrame], commune: str = "") -> str:
         _to_send(units),
     ]
     now = datetime.now(local_tz())
-    title = "Bảng theo dõi kế hoạch KHCN, ĐMST và CĐS" + (f" - xã {commune}" if commune else "")
+    title = "Bảng theo dõi kế hoạch KHCN, ĐMST và CĐS" + (
+        f" - {level} {commune}" if commune else ""
+    )
     options = "".join(f'<option value="{y}">{y}</option>' for y in years)
     period_options = "".join(f'<option value="{p}">{p}</option>' for p in periods)
     return _PAGE.format(

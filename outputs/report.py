@@ -62,8 +62,9 @@ class ReportContent(Protocol):
 class Heading:
     """The administrative heading and signature of the report."""
 
-    commune: str  # e.g. "Nghĩa Hưng"
+    commune: str  # e.g. "Nghĩa Hưng"; a province's name when `level` is "TỈNH"
     signer_title: str = "CHỦ TỊCH"
+    level: str = "XÃ"
     today: date | None = None
 
 
@@ -104,7 +105,7 @@ def _heading(sheet: Worksheet, data: ReportContent, heading: Heading) -> int:
     for col, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(col)].width = width
     lines = (
-        ("A1:C1", f"UBND XÃ {heading.commune.upper()}", Font(bold=True)),
+        ("A1:C1", f"UBND {heading.level} {heading.commune.upper()}", Font(bold=True)),
         ("D1:H1", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", Font(bold=True)),
         ("A2:C2", "Số:      /BC-UBND", Font()),
         ("D2:H2", "Độc lập - Tự do - Hạnh phúc", Font(bold=True, underline="single")),

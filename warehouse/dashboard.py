@@ -13,13 +13,15 @@ from warehouse.query import open_published
 QUERIES = ("completeness", "units", "indicators", "progress")
 
 
-def dashboard_data(published: Path) -> dict[str, pd.DataFrame]:
+def dashboard_data(published: Path, commune: str | None = None) -> dict[str, pd.DataFrame]:
     """completeness, units, indicators and progress of the quarters started so far.
+
+    On a province's copy, of the province, or of one `commune` (NSO code).
 
     Raises:
         FileNotFoundError: nothing has been published yet.
     """
-    con = open_published(published)
+    con = open_published(published, commune)
     try:
         return {name: con.execute(sql(f"analyses/dashboard_{name}")).df() for name in QUERIES}
     finally:

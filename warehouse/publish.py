@@ -81,28 +81,34 @@ def _prune_parquet(published_dir: Path, keep_parquet: int) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _materialize_marts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+def _materialize_marts(
+    con: duckdb.DuckDBPyConnection, marts: tuple[str, ...] = MARTS
+) -> dict[str, int]:
     """Replace the copy's mart views by tables of their rows; all marts read one snapshot."""
     rows: dict[str, int] = {}
-    for name in MARTS:
+    for name in marts:
         staged = identifier(f"{name}__table")
         con.execute(f"create table mart.{staged} as select * from mart.{identifier(name)}")
-    for name in MARTS:
+    # Dropped last first: a province's marts read one another.
+    for name in reversed(marts):
         con.execute(f"drop view mart.{identifier(name)}")
-    for name in MARTS:
+    for name in marts:
         con.execute(f"alter table mart.{identifier(name + '__table')} rename to {identifier(name)}")
         counted = con.execute(f"select count(*) from mart.{identifier(name)}").fetchone()
         rows[name] = int(counted[0]) if counted else 0
     return rows
 
 
-def publish(db_path: Path, published_dir: Path, *, keep_parquet: int = 3) -> Publication:
+def publish(
+    db_path: Path, published_dir: Path, *, keep_parquet: int = 3, marts: tuple[str, ...] = MARTS
+) -> Publication:
     """Publish a consistent read-only copy of the warehouse and Parquet files of its marts.
 
     Args:
         db_path: the warehouse file (the only writer's file).
         published_dir: where readers look; created if missing.
         keep_parquet: how many Parquet versions to keep, the current one included.
+        marts: the marts to publish (a province publishes its own).
 
     Returns:
         What was published.
@@ -127,14 +133,14 @@ def publish(db_path: Path, published_dir: Path, *, keep_parquet: int = 3) -> Pub
             con.execute(f"copy from database {source} to {identifier(_ALIAS)}")
             con.execute(f"use {identifier(_ALIAS)}")
             with transaction(con):
-                mart_rows = _materialize_marts(con)
+                mart_rows = _materialize_marts(con, marts)
                 con.execute(
                     "create table meta.publication as "
                     "select $published_at::timestamptz as published_at, "
                     "(select max(run_id) from meta.load_runs) as last_run_id",
                     {"published_at": published_at},
                 )
-            for name in MARTS:
+            for name in marts:
                 target = string_literal(str(parquet_dir / f"{name}.parquet"))
                 con.execute(
                     f"copy (select * from mart.{identifier(name)}) to {target} (format parquet)"

@@ -17,18 +17,35 @@ from warehouse.db import string_literal
 from warehouse.publish import published_database
 
 
-def open_published(source: Path) -> duckdb.DuckDBPyConnection:
+def open_published(source: Path, commune: str | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only connection to a published copy (its folder or the file itself).
 
     The connection cannot write and cannot reach other files, so any SQL text is safe to run.
 
+    Args:
+        source: the published folder or file.
+        commune: on a province's copy, read `mart.*` as this commune's marts (NSO code).
+
     Raises:
         FileNotFoundError: nothing has been published there yet.
+        ValueError: `commune` has no figures in this copy, or it is no province's copy.
     """
     path = published_database(source) if source.is_dir() else source
     if not path.is_file():
         raise FileNotFoundError(f"chưa có bản công bố của kho dữ liệu tại {path}")
-    return duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
+    if commune is None:
+        return duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
+    from warehouse.province import scope_commune
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"attach {string_literal(str(path))} as published (read_only)")
+        scope_commune(con, commune)
+        con.execute("set enable_external_access = false")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def query(
@@ -184,7 +201,9 @@ def _database_file(source: Path) -> Path:
     return path
 
 
-def _bounded_connection(database: Path, limits: QueryLimits) -> duckdb.DuckDBPyConnection:
+def _bounded_connection(
+    database: Path, limits: QueryLimits, commune: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """A connection to its own in-memory engine with `database` attached read-only, then closed
     to every file, extension and setting.
 
@@ -207,6 +226,10 @@ def _bounded_connection(database: Path, limits: QueryLimits) -> duckdb.DuckDBPyC
     try:
         con.execute(f"attach {string_literal(str(database))} as published (read_only)")
         con.execute("use published")
+        if commune is not None:
+            from warehouse.province import scope_commune
+
+            scope_commune(con, commune)
         # A bar drawn on the terminal of whoever started the service or the command.
         con.execute("set enable_progress_bar = false")
         con.execute("set enable_external_access = false")
@@ -223,6 +246,7 @@ def run_bounded(
     sql_text: str,
     limits: QueryLimits,
     params: dict[str, Any] | list[Any] | None = None,
+    commune: str | None = None,
 ) -> QueryResult:
     """Run SQL on a published copy (its folder or a DuckDB file) within `limits`.
 
@@ -235,6 +259,7 @@ def run_bounded(
         sql_text: the statement (several separated by `;` return the last one's rows).
         limits: the bounds.
         params: values for `$name` (a mapping) or `?` (a list) placeholders.
+        commune: on a province's copy, read `mart.*` as this commune's marts.
 
     Returns:
         The rows, and whether more were cut.
@@ -245,7 +270,9 @@ def run_bounded(
     database = _database_file(source)
     started = time.monotonic()
     try:
-        con = _bounded_connection(database, limits)
+        con = _bounded_connection(database, limits, commune)
+    except ValueError as exc:
+        raise QueryError("invalid", str(exc)) from None
     except duckdb.Error as exc:
         raise QueryError("missing", f"không mở được kho {database}: {_detail(exc)}") from None
     # DuckDB has no statement timeout of its own; interrupting from a timer is its way. The

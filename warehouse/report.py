@@ -119,17 +119,18 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def period_report(source: Path, scope: Scope) -> ReportData:
+def period_report(source: Path, scope: Scope, commune: str | None = None) -> ReportData:
     """Every section of the report for `scope`, read from the published copy.
 
     Args:
         source: the published folder (or a DuckDB file, opened read-only).
         scope: what the report covers (`report_scope`).
+        commune: on a province's copy, one commune (NSO code) rather than the province.
 
     Raises:
         FileNotFoundError: nothing has been published yet.
     """
-    con = open_published(source)
+    con = open_published(source, commune)
     try:
         data = ReportData(scope)
         params: dict[str, Any] = {"periods": list(scope.periods), "years": list(scope.years)}

@@ -21,7 +21,9 @@ STATE_LABELS: dict[str, str] = {
 }
 
 
-def period_status(source: Path, period: str, kind: PeriodKind = "quarter") -> dict[str, Any]:
+def period_status(
+    source: Path, period: str, kind: PeriodKind = "quarter", commune: str | None = None
+) -> dict[str, Any]:
     """Completeness per unit type and overall, and the units to chase, for one period.
 
     A reporting period (a quarter, by default) is read as is; a longer period adds up the
@@ -33,6 +35,7 @@ def period_status(source: Path, period: str, kind: PeriodKind = "quarter") -> di
             so not while a load holds it).
         period: a period identifier: `2026Q3`, `2026S2`, `2026` or `202608`.
         kind: how often units report (the setting `reporting_period_kind`).
+        commune: on a province's copy, one commune (NSO code) rather than the province.
 
     Returns:
         `period`, `quarters` (the reporting periods counted, with their deadlines; the key keeps
@@ -52,7 +55,7 @@ def period_status(source: Path, period: str, kind: PeriodKind = "quarter") -> di
     """
     parsed = parse_period(period)
     wanted = covered(parsed, kind)
-    con = open_published(source)
+    con = open_published(source, commune)
     try:
         deadlines = {
             q.code: found[0]
