@@ -21,7 +21,8 @@ and publish included) and counts:
   reading time limit (`R-FILE-TIMEOUT`);
 - silent drops: files listed but not recorded in the warehouse;
 - value mismatches: a loaded value differing from the seed's with no finding on its cell or
-  its row, not among the elements a `W-ELEMENTS-MISSING` names, and not what an independent
+  its row, not among the elements a `W-ELEMENTS-MISSING` names, in a file not told
+  `W-VALUES-MISSING` (no values table found), and not what an independent
   reader (openpyxl, xlrd, pandas-odf, the csv module) finds in the file: a value whose record
   a flipped byte turned into one no reader knows is absent from the file for both, not
   changed in silence;
@@ -826,6 +827,8 @@ def _check_batch(
             values.setdefault(sid, {})[element] = value
         findings: dict[int, set[tuple[str | None, int | None, str | None]]] = {}
         missing: dict[int, set[str]] = {}
+        # Told that the file has no values table at all: every value of it is accounted for.
+        no_values: set[int] = set()
         codes: Counter[str] = Counter()
         for sid, code, message, sheet, row, column in con.execute(
             "select submission_id, code, message, sheet, row_number, column_letter"
@@ -834,6 +837,8 @@ def _check_batch(
             findings.setdefault(sid, set()).update({(sheet, row, column), (sheet, row, None)})
             if code == "W-ELEMENTS-MISSING":
                 missing.setdefault(sid, set()).update(_ELEMENT_CODE.findall(message))
+            elif code == "W-VALUES-MISSING":
+                no_values.add(sid)
             codes[code] += 1
     finally:
         con.close()
@@ -870,7 +875,7 @@ def _check_batch(
             told = findings.get(original, set())
             if {(sheet, row, column), (sheet, row, None)} & told:
                 continue
-            if element in missing.get(original, set()):
+            if element in missing.get(original, set()) or original in no_values:
                 continue
             pending.append(
                 (
