@@ -58,7 +58,8 @@ bench: install
 	.venv/bin/python bench/province_bench.py
 
 # Mutated submissions through the real ingest flow; prints files, aborts, crashes, hangs, silent
-# drops, values read inexactly, peak RSS of the process tree. `make fuzz N=10000`.
+# drops, values read inexactly, peak RSS of the process tree. `make fuzz N=10000`. Batches of
+# 250 keep the flow process's share of memory down; the workers' is read_workers × cap.
 N ?= 10000
 fuzz: install
-	nice .venv/bin/python tests/fuzz.py --n $(N) --batch 500
+	nice .venv/bin/python tests/fuzz.py --n $(N) --batch 250

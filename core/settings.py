@@ -91,7 +91,13 @@ class Settings(BaseSettings):
     max_unpacked_bytes: int = 200 * 1024 * 1024
     max_cells: int = 2_000_000
     read_timeout_seconds: float = 30.0
-    read_memory_bytes: int = 400 * 1024 * 1024
+    # Units' files are read, unpacked and copied for feedback in `read_workers` processes,
+    # each capped at `read_memory_bytes` of address space (so of resident memory too). The
+    # flow process (pandas, Great Expectations, Prefect and DuckDB loaded: up to ~580 MB over
+    # 10,000 hostile files) and a local Prefect server (~240 MB) leave 200 MB of 1 GiB:
+    # workers × cap stays within it. A 5,000-row workbook is read and copied in 100 MB.
+    read_memory_bytes: int = 200 * 1024 * 1024
+    read_workers: int = Field(default=1, ge=1)
 
     # SQL from analysts (`khcn query`) and from upstream (`khcn serve`): bounded so a careless
     # or hostile statement cannot hold the machine. Each running statement gets its own memory
@@ -387,3 +393,17 @@ def local_prefect_answers(port: int, timeout: float = 1.0) -> bool:
             return bool(r.status == 200 and r.read().strip() == b"true")
     except (OSError, ValueError):
         return False
+
+
+# Numerical libraries a worker may load (numpy through openpyxl, pandas) start a thread per
+# core, and each thread reserves address space that counts against the worker's memory cap.
+_ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def worker_environment() -> dict[str, str]:
+    """The environment of a worker process: this one's, with one thread for numeric libraries.
+
+    A worker works on one file at a time; its cap (`read_memory_bytes`) is then spent on the
+    file, not on reservations of threads it does not use.
+    """
+    return {**os.environ, **dict.fromkeys(_ONE_THREAD, "1")}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -296,7 +295,6 @@ def send_feedback(
         [(v, originals.get(v.submission.sha256)) for v in verdicts],
         settings.outbox,
         Limits.of(settings),
-        workers=os.cpu_count() or 1,
     )
     for result in results:
         if result.error is not None:

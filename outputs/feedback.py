@@ -634,7 +634,7 @@ def write_feedback_many(
     items: Sequence[tuple[Verdict, Path | None]],
     outbox_dir: Path,
     limits: Limits,
-    workers: int = 2,
+    workers: int | None = None,
 ) -> list[FeedbackResult]:
     """Writes the feedback of many submissions; the copies run in isolated worker processes.
 
@@ -646,7 +646,7 @@ def write_feedback_many(
         items: each verdict with the local copy of its original (None: plain workbook).
         outbox_dir: the outbox.
         limits: the reading limits (`sources.guard.Limits`).
-        workers: worker processes.
+        workers: worker processes; default the limits' `workers`.
 
     Returns:
         One result per item, in order; `path` None for accepted submissions and failures.
@@ -672,7 +672,7 @@ def write_feedback_many(
         jobs,
         _work,
         guarded_fail,
-        workers=max(1, min(workers, len(jobs))),
+        workers=max(1, min(workers or limits.workers, len(jobs))),
         timeout=limits.read_timeout_seconds,
         memory_bytes=limits.read_memory_bytes,
         chunk_size=4,

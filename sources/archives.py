@@ -17,7 +17,6 @@ archive costs that archive and nothing else. A member's URL is fsspec's chained 
 from __future__ import annotations
 
 import io
-import os
 import re
 import zipfile
 import zlib
@@ -223,7 +222,7 @@ def unpack_many(
     Args:
         archives: the archives' names and bytes.
         limits: the reading limits: memory and time per archive as for reading a file.
-        workers: worker processes; default the number of CPUs.
+        workers: worker processes; default the limits' `workers`.
 
     Returns:
         One result per archive, in order; an archive that crashed or hung its worker is
@@ -234,7 +233,7 @@ def unpack_many(
         jobs,
         _work,
         _failed,
-        workers=min(workers or os.cpu_count() or 1, max(len(jobs), 1)),
+        workers=min(workers or limits.workers, max(len(jobs), 1)),
         timeout=limits.read_timeout_seconds,
         memory_bytes=limits.read_memory_bytes,
         chunk_size=1,

@@ -37,6 +37,7 @@ from multiprocessing.reduction import ForkingPickler
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import olefile
 from defusedxml import ElementTree
 
 from core.model import ReadIssue, issue
@@ -63,6 +64,17 @@ _PREFIX_BYTES = 4096
 # Deflate never needs more than this much input for `_PREFIX_BYTES` of output.
 _RAW_PREFIX_BYTES = 64 * 1024
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+# BIFF record types carry a version in their high byte: 0x00-0x02 (BIFF2-3 and BIFF8's plain
+# records), 0x04 (BIFF4, SHRFMLA), 0x08 (BIFF5+ BOF and the later "future" records), 0x10
+# (charts). A record's data is at most 8,224 bytes.
+_BIFF_HIGH_BYTES = frozenset({0x00, 0x01, 0x02, 0x04, 0x08, 0x10})
+_BIFF_MAX_RECORD = 8224
+_BIFF_BOF, _BIFF_EOF = 0x0809, 0x000A
+# Records whose length BIFF3-8 fixes (EOF, BLANK, NUMBER, BOOLERR, ROW, LABELSST, RK) or bounds
+# (HEADER, FOOTER: 255 characters): another length means a flipped length byte, after which a
+# reader walks the stream out of step and skips whatever the wrong length covers.
+_BIFF_LENGTHS = {0x000A: 0, 0x0201: 6, 0x0203: 14, 0x0205: 8, 0x0208: 16, 0x00FD: 10, 0x027E: 10}
+_BIFF_MAX_LENGTHS = {0x0014: 513, 0x0015: 513}
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]{1,3})(\d+)(?::([A-Z]{1,3})(\d+))?"')
 
 
@@ -75,6 +87,8 @@ class Limits:
     max_cells: int
     read_timeout_seconds: float
     read_memory_bytes: int
+    # Worker processes at once: with the memory cap, they hold at most workers × that.
+    workers: int = 1
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -85,6 +99,7 @@ class Limits:
             settings.max_cells,
             settings.read_timeout_seconds,
             settings.read_memory_bytes,
+            settings.read_workers,
         )
 
 
@@ -119,7 +134,7 @@ def check_structure(name: str, data: bytes, limits: Limits) -> ReadIssue | None:
         if suffix == ".docx":
             detail = "tệp Word cũ (.doc) được đổi đuôi thành .docx"
             return issue("R-FILE-CORRUPT", file=name, detail=detail)
-        return None
+        return _check_biff(name, data)
     if not data.startswith(ZIP_MAGIC):
         detail = _NOT_A_ZIP.get(suffix, "nội dung không phải bảng tính Excel")
         return issue("R-FILE-CORRUPT", file=name, detail=detail)
@@ -131,6 +146,46 @@ def check_structure(name: str, data: bytes, limits: Limits) -> ReadIssue | None:
             return _check_zip(name, archive, memoryview(data), limits)
     except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, zlib.error) as exc:
         return issue("R-FILE-CORRUPT", file=name, detail=f"tệp nén hỏng hoặc bị cắt cụt: {exc}")
+
+
+def _check_biff(name: str, data: bytes) -> ReadIssue | None:
+    """The records of a legacy workbook's stream: a record no reader knows is a corrupt file.
+
+    BIFF readers skip record types they do not know, so a flipped byte in the type of the
+    record holding a number makes the number vanish in silence. Record types carry their BIFF
+    version in the high byte (`_BIFF_HIGH_BYTES`); any other, or a record longer than BIFF
+    allows or of another length than its type has, inside a BOF…EOF substream rejects the
+    file. What olefile cannot open is left to the reader, which rejects it with its own words.
+    """
+    try:
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            stream = next((s for s in ("Workbook", "Book") if ole.exists(s)), None)
+            if stream is None:
+                return None
+            body = ole.openstream(stream).read()
+    except Exception:  # noqa: BLE001 - a broken container is the reader's to report
+        return None
+    offset, depth = 0, 0
+    while offset + 4 <= len(body):
+        kind, length = struct.unpack_from("<HH", body, offset)
+        if kind == _BIFF_BOF:
+            depth += 1
+        elif depth == 0:
+            break  # past the last substream: the stream's padding
+        elif (
+            kind >> 8 not in _BIFF_HIGH_BYTES
+            or length > _BIFF_MAX_LENGTHS.get(kind, _BIFF_MAX_RECORD)
+            or length != _BIFF_LENGTHS.get(kind, length)
+        ):
+            detail = (
+                f"bản ghi không hợp lệ (loại 0x{kind:04X}, dài {length} byte) ở byte {offset} "
+                f"của luồng {stream}"
+            )
+            return issue("R-FILE-CORRUPT", file=name, detail=detail)
+        elif kind == _BIFF_EOF:
+            depth -= 1
+        offset += 4 + length
+    return None
 
 
 def _head(archive: zipfile.ZipFile, data: memoryview, info: zipfile.ZipInfo) -> bytes:
@@ -290,6 +345,9 @@ class _Slot:
 def _start_worker(
     work: Callable[[Any], Any], reducers: Mapping[type, Callable[[Any], Any]], memory_bytes: int
 ) -> _Slot:
+    # Imported here: the worker itself (which imports this module) has no use for settings.
+    from core.settings import worker_environment
+
     ours, theirs = socket.socketpair()
     with ours, theirs:
         process = subprocess.Popen(
@@ -303,6 +361,7 @@ def _start_worker(
             ],
             stdin=subprocess.DEVNULL,
             pass_fds=(theirs.fileno(),),
+            env=worker_environment(),
         )
         conn = Connection(ours.detach())
     conn.send((work, dict(reducers)))

@@ -27,7 +27,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 import re
 import zipfile
 import zlib
@@ -270,9 +269,10 @@ _TYPE = re.compile(rb'\bt="([^"]*)"')
 # The whole content of `<v>`, markup included: CDATA or nested elements are not a value.
 _VALUE = re.compile(rb"<v\b[^>]*?(?:/>|>(.*?)</v>)", re.S)
 _PLAIN_NUMBER = re.compile(rb"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$")
-# Only sheets holding one of these need the cell by cell look.
-_SUSPECT = re.compile(rb'<f[\s>/]|t="e"|t="s"|<v\b[^>]*?/>|<v\b[^>]*>\s*<|<v\s|<v>\s*</v>')
 INEXACT = "inexact:"
+# A number the file writes that is not zero but reads as 0 (`1e-400` is below the smallest
+# double): a finding on a cell that otherwise reads fine.
+ROUNDED = "rounded:"
 # A cell whose shown text and stored number disagree (.ods): a finding even though it reads.
 DISAGREES = "disagrees:"
 
@@ -295,9 +295,9 @@ def _hidden_cells(data: bytes) -> dict[str, dict[str, str]]:
             strings = _shared_string_count(archive, names)
             for part, sheet in sheet_parts(archive).items():
                 cells = found.setdefault(sheet, {})
+                # Looked at only when a value cell reads empty or 0: every cell, since a sheet
+                # calamine walked out of step (malformed XML) shows nothing else suspect.
                 xml = archive.read(part)
-                if not _SUSPECT.search(xml):
-                    continue
                 for match in _CELL.finditer(xml):
                     attrs, body = match.group(1), match.group(2) or b""
                     address = _ADDRESS.search(attrs)
@@ -343,7 +343,29 @@ def _xlsx_cell(attrs: bytes, body: bytes, strings: int) -> str | None:
         return None
     if cell_type == b"n" and not _PLAIN_NUMBER.match(content):
         return INEXACT + f"'{_shown(content)}'"
+    if cell_type == b"n" and reads_as_zero(content.decode("ascii", "replace")):
+        return ROUNDED + f"'{_shown(content)}'"
+    if cell_type == b"n" and content.strip():
+        # A number the XML holds; asked about a cell that read empty, the reader lost it.
+        return INEXACT + f"'{_shown(content)}'"
     return None
+
+
+def reads_as_zero(number: str) -> bool:
+    """Whether a number written in a file is not zero but reads as 0.0 (`1e-400`).
+
+    Args:
+        number: the number as the file writes it (`<v>` of .xlsx, `office:value` of .ods).
+
+    Returns:
+        True when its digits before the exponent are not all zero and yet it parses as 0.
+    """
+    try:
+        parsed = float(number)
+    except ValueError:
+        return False
+    mantissa = re.split(r"[eE]", number.strip(), maxsplit=1)[0]
+    return parsed == 0 and any(ch in "123456789" for ch in mantissa)
 
 
 _ODS = "{urn:oasis:names:tc:opendocument:xmlns:%s:1.0}"
@@ -378,6 +400,8 @@ def _ods_cells(xml: bytes) -> dict[str, dict[str, str]]:
                     what = INEXACT + f"'{shown[:40]}'"
                     if value is not None and text and not _shown_as(value, text):
                         what = DISAGREES + f"số {value[:40]} nhưng hiển thị '{text[:40]}'"
+                    elif value is not None and reads_as_zero(value):
+                        what = ROUNDED + f"'{value[:40]}'"
                     for r in range(rows):
                         for c in range(max(columns, 1)):
                             address = f"{column_letters(column + c)}{row_number + r + 1}"
@@ -481,10 +505,12 @@ def _value_row(
             issue(parsed.problem, ref, value=parsed.shown, limit=_LIMIT_SHOWN, read=read)
         )
     elif parsed.value is not None and "value" in refs and ctx.data[:2] == b"PK":
-        # A shown text at odds with the stored number (.ods) is only known from the XML.
-        hidden = ctx.hidden_cell(grid.sheet, ref.address) if ctx.is_ods else None
-        if hidden and hidden.startswith(DISAGREES):
-            detail = f"tệp ghi {hidden.removeprefix(DISAGREES)}"
+        # A shown text at odds with the stored number (.ods), or a number too small to be
+        # read as anything but 0, is only known from the XML.
+        look = ctx.is_ods or parsed.value == 0
+        hidden = ctx.hidden_cell(grid.sheet, ref.address) if look else None
+        if hidden and hidden.startswith((DISAGREES, ROUNDED)):
+            detail = f"tệp ghi {hidden.removeprefix(DISAGREES).removeprefix(ROUNDED)}"
             sub.issues.append(issue("R-VALUE-INEXACT", ref, detail=detail))
     elif parsed.value is None and "value" in refs:
         hidden = ctx.hidden_cell(grid.sheet, ref.address)
@@ -926,7 +952,7 @@ def read_many(
     Args:
         entries: files as listed by `sources.inbox.list_inbox`.
         settings: the settings (or their `Limits`); default `load_settings()`.
-        workers: worker processes; default the number of CPUs.
+        workers: worker processes; default the settings' `read_workers`.
         chunk_size: files sent to a worker at a time.
         names: unit and element names to resolve to codes (`Names.of` the registry and the
             catalog); without them only codes are read.
@@ -966,7 +992,7 @@ def read_many(
         jobs,
         _work,
         _failed,
-        workers=workers or os.cpu_count() or 1,
+        workers=workers or limits.workers,
         timeout=limits.read_timeout_seconds,
         memory_bytes=limits.read_memory_bytes,
         chunk_size=chunk_size,

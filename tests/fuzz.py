@@ -20,10 +20,12 @@ and publish included) and counts:
 - hangs: batches that did not finish in `HANG_SECONDS`; timeouts: files stopped by the
   reading time limit (`R-FILE-TIMEOUT`);
 - silent drops: files listed but not recorded in the warehouse;
-- value mismatches: a loaded value differing from the seed's with no finding on its cell and
-  not what an independent reader (openpyxl, pandas-odf, the csv module) finds in the file;
-  .xls has no independent reader here (xlrd is not a dependency), so a differing .xls value
-  always counts and is listed;
+- value mismatches: a loaded value differing from the seed's with no finding on its cell or
+  its row, not among the elements a `W-ELEMENTS-MISSING` names, in a file not told
+  `W-VALUES-MISSING` (no values table found), and not what an independent
+  reader (openpyxl, xlrd, pandas-odf, the csv module) finds in the file: a value whose record
+  a flipped byte turned into one no reader knows is absent from the file for both, not
+  changed in silence;
 - peak RSS of the whole process tree (this process, the Prefect API server, every worker),
   sampled from /proc.
 
@@ -64,6 +66,7 @@ DATA = HERE / "data"
 HANG_SECONDS = 900.0
 FIXED_STAMP = (2026, 1, 1, 0, 0, 0)
 _ISO_TIME = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?")
+_ELEMENT_CODE = re.compile(r"(?<![\d.])\d+(?:\.\d+)+(?![\d.])")
 CONTAINED = ("R-FILE-CRASH", "R-VALIDATE-FAILED", "R-FEEDBACK-FAILED", "R-LOAD-FAILED")
 
 
@@ -510,8 +513,12 @@ def mutants(count: int, seed: int = 0, start: int = 0) -> Iterator[Mutant]:
         kind = rng.choices(names, weights)[0]
         try:
             name, data = MUTATIONS[kind](rng, origin)
-        except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError):
-            # A seed the mutation cannot apply to (a defect file that is no zip): flip bytes.
+        except (
+            zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError, RuntimeError,
+            NotImplementedError,
+        ):  # fmt: skip
+            # A seed the mutation cannot apply to (a defect file that is no zip, a zip with a
+            # password or a compression Python lacks): flip bytes.
             kind = "byte_flip"
             name, data = byte_flip(rng, origin)
         yield Mutant(index, name, data, origin.name, kind)
@@ -530,7 +537,7 @@ UNKNOWN = _Unknown()
 
 
 def file_says(name: str, data: bytes, sheet: str, row: int, column: str) -> object:
-    """The cell as an independent reader reads it: openpyxl, pandas (odf) or the csv module."""
+    """The cell as an independent reader reads it: openpyxl, xlrd, pandas (odf) or csv."""
     from core.model import column_letters
 
     col = next(i for i in range(16_384) if column_letters(i) == column) + 1
@@ -544,6 +551,21 @@ def file_says(name: str, data: bytes, sheet: str, row: int, column: str) -> obje
                 for cell in cells:
                     return cell.value
             return None
+        if suffix == ".xls":
+            import xlrd
+
+            book = xlrd.open_workbook(file_contents=data, on_demand=True)
+            cells = book.sheet_by_name(sheet)
+            if row - 1 >= cells.nrows or col - 1 >= cells.ncols:
+                return None
+            cell = cells.cell(row - 1, col - 1)
+            if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+                return None
+            if cell.ctype == xlrd.XL_CELL_ERROR:
+                return xlrd.error_text_from_code.get(cell.value, "#ERR")
+            if cell.ctype == xlrd.XL_CELL_BOOLEAN:
+                return bool(cell.value)
+            return cell.value
         if suffix == ".ods":
             import pandas as pd
 
@@ -552,7 +574,7 @@ def file_says(name: str, data: bytes, sheet: str, row: int, column: str) -> obje
                 value = frame.iat[row - 1, col - 1]
                 return None if pd.isna(value) else value
             return None
-        if suffix == ".csv":
+        if suffix in (".csv", ".tsv", ".txt"):
             # A byte-order mark settles the encoding (what it cannot decode shows as U+FFFD);
             # without one, UTF-8 and then Windows-1258, as offices save CSV.
             if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -606,6 +628,9 @@ class PeakRss:
     def __init__(self, interval: float = 0.2) -> None:
         self.interval = interval
         self.peak = 0
+        # This process alone, and everything below it (Prefect's server, the workers).
+        self.peak_self = 0
+        self.peak_children = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -620,6 +645,17 @@ class PeakRss:
     @staticmethod
     def tree_rss(root: int) -> int:
         """Bytes resident in `root` and every process below it."""
+        return sum(PeakRss.split_rss(root))
+
+    @staticmethod
+    def split_rss(root: int) -> tuple[int, int]:
+        """Bytes resident in `root`, and in every process below it.
+
+        A child between its (v)fork and its exec shows its parent's whole resident set as its
+        own (the same pages, not new ones): it is counted from its exec on, when its command
+        line is its own. Worker processes are always new programs (`sources.guard`), and
+        sampling one during its start counted the flow process twice (1,219 MiB once).
+        """
         children: dict[int, list[int]] = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
@@ -628,19 +664,32 @@ class PeakRss:
                 stat = (entry / "stat").read_text()
                 ppid = int(stat.rsplit(")", 1)[1].split()[1])
                 children.setdefault(ppid, []).append(int(entry.name))
-        total, stack = 0, [root]
+        own, below, stack = 0, 0, [(root, b"")]
         while stack:
-            pid = stack.pop()
-            stack.extend(children.get(pid, []))
+            pid, parent_command = stack.pop()
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            stack.extend((child, command) for child in children.get(pid, []))
+            if pid != root and command == parent_command:
+                continue  # not exec'd yet: its pages are its parent's
             with contextlib.suppress(OSError, ValueError):
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-        return total
+                        rss = int(line.split()[1]) * 1024
+                        if pid == root:
+                            own = rss
+                        else:
+                            below += rss
+        return own, below
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.tree_rss(os.getpid()))
+            own, below = self.split_rss(os.getpid())
+            self.peak = max(self.peak, own + below)
+            self.peak_self = max(self.peak_self, own)
+            self.peak_children = max(self.peak_children, below)
             self._stop.wait(self.interval)
 
 
@@ -662,6 +711,9 @@ class Counts:
     rejected: int = 0
     feedback_files: int = 0
     peak_rss_bytes: int = 0
+    peak_self_bytes: int = 0
+    peak_children_bytes: int = 0
+    worker_budget_bytes: int = 0
     seconds: float = 0.0
     by_kind: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
@@ -683,6 +735,9 @@ class Counts:
             f"rejected:                 {self.rejected}",
             f"feedback files:           {self.feedback_files}",
             f"peak RSS, process tree:   {self.peak_rss_bytes / 2**20:.0f} MiB",
+            f"  (this process alone {self.peak_self_bytes / 2**20:.0f} MiB, the processes below"
+            f" it {self.peak_children_bytes / 2**20:.0f} MiB; workers capped at"
+            f" {self.worker_budget_bytes / 2**20:.0f} MiB together)",
             f"seconds:                  {self.seconds:.0f}",
             "mutations: " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_kind.items())),
             *[f"problem: {p}" for p in self.problems[:40]],
@@ -771,11 +826,19 @@ def _check_batch(
         ).fetchall():
             values.setdefault(sid, {})[element] = value
         findings: dict[int, set[tuple[str | None, int | None, str | None]]] = {}
+        missing: dict[int, set[str]] = {}
+        # Told that the file has no values table at all: every value of it is accounted for.
+        no_values: set[int] = set()
         codes: Counter[str] = Counter()
-        for sid, code, sheet, row, column in con.execute(
-            "select submission_id, code, sheet, row_number, column_letter from raw.findings"
+        for sid, code, message, sheet, row, column in con.execute(
+            "select submission_id, code, message, sheet, row_number, column_letter"
+            " from raw.findings"
         ).fetchall():
-            findings.setdefault(sid, set()).add((sheet, row, column))
+            findings.setdefault(sid, set()).update({(sheet, row, column), (sheet, row, None)})
+            if code == "W-ELEMENTS-MISSING":
+                missing.setdefault(sid, set()).update(_ELEMENT_CODE.findall(message))
+            elif code == "W-VALUES-MISSING":
+                no_values.add(sid)
             codes[code] += 1
     finally:
         con.close()
@@ -807,7 +870,12 @@ def _check_batch(
             value = got.get(element)
             if _same(value, want):
                 continue
-            if (sheet, row, column) in findings.get(original, set()):
+            # Told: a finding on the value's cell or on its row (the row's code cell, say), or
+            # the element named as missing from the file.
+            told = findings.get(original, set())
+            if {(sheet, row, column), (sheet, row, None)} & told:
+                continue
+            if element in missing.get(original, set()) or original in no_values:
                 continue
             pending.append(
                 (
@@ -820,15 +888,18 @@ def _check_batch(
             )
     if not pending:
         return
+    from core.settings import load_settings
     from sources.guard import run_isolated
 
+    # The flow's workers are gone by now: one independent reader gets the memory of all.
+    settings = load_settings()
     answers = run_isolated(
         [query for *_, query in pending],
         _oracle,
         _oracle_failed,
         workers=1,
         timeout=60,
-        memory_bytes=1024 * 2**20,
+        memory_bytes=settings.read_workers * settings.read_memory_bytes,
     )
     for (mutant, element, want, value, _), answer in zip(pending, answers, strict=True):
         said = _number(UNKNOWN if answer == "UNKNOWN" else answer)
@@ -866,6 +937,7 @@ def run(
     Each batch gets its own data folder (inbox, outbox, archive, warehouse); the caller
     provides the Prefect API (a test harness or a server).
     """
+    from core.settings import load_settings
     from flows.ingest_submissions import ingest_submissions
 
     counts = Counts()
@@ -906,6 +978,10 @@ def run(
                     f"peak {rss.peak / 2**20:.0f} MiB"
                 )
     counts.peak_rss_bytes = rss.peak
+    counts.peak_self_bytes = rss.peak_self
+    counts.peak_children_bytes = rss.peak_children
+    settings = load_settings()
+    counts.worker_budget_bytes = settings.read_workers * settings.read_memory_bytes
     counts.seconds = time.monotonic() - started
     return counts
 

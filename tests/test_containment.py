@@ -12,7 +12,15 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pytest
-from filemakers import csv_rows, ods_bytes, patch_zip, template, write_csv, xlsx_bytes
+from filemakers import (
+    csv_rows,
+    ods_bytes,
+    patch_zip,
+    template,
+    write_csv,
+    xls_bytes,
+    xlsx_bytes,
+)
 from warehouse_support import make_file
 
 from core.model import Submission, issue
@@ -136,6 +144,48 @@ def test_a_whole_sheet_merge_gets_plain_feedback_quickly_and_out_of_process(
     assert progress["A9"].value == "1.1" and progress["A8"].value == "Mã nhiệm vụ"
 
 
+@pytest.mark.parametrize(
+    ("name", "edit", "replace"),
+    [
+        (
+            "gop-50000.xlsx",
+            b'<mergeCells count="50000">'
+            + b"".join(b'<mergeCell ref="Z%d:AA%d"/>' % (100 + i, 100 + i) for i in range(50_000))
+            + b"</mergeCells>",
+            None,
+        ),
+        ("rong.xlsx", b"", (b"</row>", b'<c r="XFD1" t="n"><v>1</v></c></row>')),
+        (
+            "dong-lon.xlsx",
+            b"",
+            (
+                b"</sheetData>",
+                b'<row r="4294967297"><c r="A4294967297"><v>7</v></c></row></sheetData>',
+            ),
+        ),
+    ],
+)
+def test_wide_and_many_merge_workbooks_cost_the_flow_process_nothing(
+    tmp_path: Path, name: str, edit: bytes, replace: tuple[bytes, bytes] | None
+) -> None:
+    """50,000 merges or 16,384 columns took over 20 s in the flow process, row 4294967297 10 s."""
+    data = _xlsx(edit, replace=replace)
+    original = tmp_path / name
+    original.write_bytes(data)
+    sub = read_bytes(data, str(original), settings=LIMITS)
+    verdict = _rejected(sub, "x")
+    before = resource.getrusage(resource.RUSAGE_SELF)
+
+    [result] = write_feedback_many([(verdict, original)], tmp_path / "outbox", LIMITS)
+
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    # The copy runs in a worker: this process only waits (CPU seconds, not wall time).
+    assert after.ru_utime - before.ru_utime < 5
+    assert (after.ru_maxrss - before.ru_maxrss) / 1024 < 150
+    assert result.error is None and result.path is not None
+    assert openpyxl.load_workbook(result.path).sheetnames[0] == FEEDBACK_SHEET
+
+
 def test_formats_openpyxl_cannot_copy_get_the_plain_workbook(tmp_path: Path) -> None:
     data = _xlsx()
     sub = read_bytes(data, "bao-cao.xlsx", settings=LIMITS)
@@ -182,12 +232,61 @@ def test_non_utf8_file_name_loads(tmp_path: Path, settings: Settings, schema: Sc
         (b"<v><![CDATA[-12]]></v>", "R-VALUE-INEXACT"),
         (b"<v><a><b>-5</b></a></v>", "R-VALUE-INEXACT"),
         (b"<v></v>", "R-VALUE-INEXACT"),
+        (b"<v>1e-400</v>", "R-VALUE-INEXACT"),
+        (b"<v>-2.5E-999</v>", "R-VALUE-INEXACT"),
         (b"<v>1e308</v>", "R-VALUE-TOO-BIG"),
         (b"<v>" + b"9" * 400 + b"</v>", "R-VALUE-TOO-BIG"),
     ],
 )
 def test_xlsx_value_read_inexactly_is_a_finding(new: bytes, code: str) -> None:
     assert _codes(_xlsx(replace=(b"<v>3</v>", new)), "THON-01_2026Q3.xlsx") == [(code, "E9")]
+
+
+# The RK record (0x027E, 10 bytes) xlwt writes for the 3 in E9 (row 8, column 4).
+_RK_OF_E9 = b"\x7e\x02\x0a\x00\x08\x00\x04\x00"
+
+
+@pytest.mark.parametrize(
+    ("header", "shown"),
+    [
+        (b"\x7e\x0a\x0a\x00", "loại 0x0A7E, dài 10 byte"),
+        (b"\x7e\x03\x0a\x00", "loại 0x037E, dài 10 byte"),
+        (b"\x7e\x82\x0a\x00", "loại 0x827E, dài 10 byte"),
+        # A flipped length: readers walk on out of step and skip what it covers.
+        (b"\x7e\x02\x0a\x02", "loại 0x027E, dài 522 byte"),
+    ],
+)
+def test_xls_record_no_reader_knows_is_a_corrupt_file(header: bytes, shown: str) -> None:
+    data = xls_bytes(template())
+    assert data.count(_RK_OF_E9) == 1 and _codes(data, "THON-01_2026Q3.xls") == []
+    flipped = data.replace(_RK_OF_E9, header + _RK_OF_E9[4:])
+    sub = read_bytes(flipped, "THON-01_2026Q3.xls", settings=LIMITS)
+    assert [i.code for i in sub.issues] == ["R-FILE-CORRUPT"]
+    assert shown in sub.issues[0].message and not sub.values
+
+
+def test_xls_saved_by_libreoffice_is_not_taken_for_corrupt(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    source = tmp_path / "THON-01_2026Q3.xlsx"
+    source.write_bytes(xlsx_bytes(template()))
+    soffice = shutil.which("soffice") or "/usr/bin/soffice"
+    subprocess.run(
+        [soffice, f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}", "--headless",
+         "--convert-to", "xls", "--outdir", str(tmp_path), str(source)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    data = (tmp_path / "THON-01_2026Q3.xls").read_bytes()
+    sub = read_bytes(data, "THON-01_2026Q3.xls", settings=LIMITS)
+    assert sub.issues == [] and [v.value for v in sub.values] == [3, 120, 1234.5]
+
+
+def test_a_number_the_xml_holds_is_never_a_blank_in_malformed_xml() -> None:
+    """`</.s>` before the cell: calamine walked on out of step and read E9 as empty."""
+    data = _xlsx(replace=(b'</is></c><c r="E9"', b'</.s></c><c r="E9"'))
+    assert b"</.s>" in zipfile.ZipFile(io.BytesIO(data)).read(_values_part(data))
+    assert _codes(data, "THON-01_2026Q3.xlsx") == [("R-VALUE-INEXACT", "E9")]
 
 
 def test_dangling_shared_string_is_never_a_blank() -> None:
@@ -220,6 +319,22 @@ def test_ods_value_read_inexactly_is_a_finding(new: bytes) -> None:
     old = b'<table:table-cell office:value-type="float" office:value="3"/>'
     data = patch_zip(data, {"content.xml": lambda xml: xml.replace(old, new, 1)})
     assert _codes(data, "THON-01_2026Q3.ods") == [("R-VALUE-INEXACT", "E9")]
+
+
+def test_ods_number_below_the_smallest_double_is_not_a_zero() -> None:
+    data = ods_bytes(template())
+    old = b'office:value="3"/>'
+    data = patch_zip(
+        data, {"content.xml": lambda xml: xml.replace(old, b'office:value="1e-400"/>')}
+    )
+    assert _codes(data, "THON-01_2026Q3.ods") == [("R-VALUE-INEXACT", "E9")]
+
+
+def test_a_written_zero_stays_a_zero() -> None:
+    data = _xlsx(replace=(b"<v>3</v>", b"<v>0e-500</v>"))
+    assert _codes(data, "THON-01_2026Q3.xlsx") == []
+    data = ods_bytes(template(values=[0, 120, 1234.5]))
+    assert _codes(data, "THON-01_2026Q3.ods") == []
 
 
 def test_ods_number_shown_with_separators_is_exact() -> None:

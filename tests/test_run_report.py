@@ -115,3 +115,16 @@ def test_run_report_renders_offline_in_chromium(tmp_path: Path) -> None:
     shot = tmp_path / "run.png"
     _chromium(page, profile, f"--screenshot={shot}", "--window-size=1200,900")
     assert shot.stat().st_size > 10_000
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_escaped(tmp_path: Path) -> None:
+    name = b"bad\xff\xfe.xlsx".decode("utf-8", "surrogateescape")
+    started = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
+    record = RunRecord(
+        started, "inbox", False, 1, 1, {"rejected": 1},
+        [FileResult(name, f"inbox/{name}", None, None, "rejected", ["hỏng"])],
+    )  # fmt: skip
+    page = write_run_report(tmp_path / "runs", record)
+    html = page.read_text(encoding="utf-8")
+    assert "bad\\xff\\xfe.xlsx" in html
+    assert "bad\\xff\\xfe.xlsx" in (tmp_path / "runs" / f"{record.stamp}.json").read_text()
