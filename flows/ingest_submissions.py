@@ -209,11 +209,12 @@ def read_files(
     refused = {r.sha256: refusal_of(r.archived_path) for r in receipts}
     archived = [
         InboxEntry(
-            url=str(r.archived_path),
+            url=r.url,
             name=r.name,
             size=r.size,
             unit_folder=unit_folder_of(r.url, folders),
             sha256=r.sha256,
+            archived=str(r.archived_path),
         )
         for r in receipts
         if refused[r.sha256] is None
@@ -222,22 +223,14 @@ def read_files(
     if schema is not None:
         elements = [(e.code, e.name) for e in schema.elements.elements]
         names = Names.of(unit_names(schema.registry), elements)
+    # Read from the archive, named as sent: the receipt's URL, size and hash come along.
     read = iter(read_many(archived, settings, names=names))
-    submissions = [
+    return [
         next(read)
         if (refusal := refused[r.sha256]) is None
         else refused_submission(r.url, r.name, r.size, r.sha256, refusal)
         for r in receipts
     ]
-    # Read from the archive, named as sent: the unit's URL, and the size of the whole file
-    # (a file too big to read is read only up to the limit). The archive's hash came along.
-    for submission, receipt in zip(submissions, receipts, strict=True):
-        submission.url, submission.sha256, submission.size = (
-            receipt.url,
-            receipt.sha256,
-            receipt.size,
-        )
-    return submissions
 
 
 @task(cache_policy=NO_CACHE)

@@ -41,6 +41,9 @@ class InboxEntry:
     modified: datetime | None = None  # when the file landed in the inbox, if the source says
     refused: str | None = None  # why no byte of it may be read (`REFUSALS`), None if it may
     sha256: str | None = None  # the hash, when the file was archived (and hashed) already
+    # The archived copy to read the bytes from, when the file was received already: `url`,
+    # `name` and `size` stay what the unit sent, so reading never renames or re-measures it.
+    archived: str | None = None
 
 
 # Why a listed file is refused, in the words of `R-FILE-REFUSED`'s `{detail}`.

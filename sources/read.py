@@ -859,8 +859,10 @@ class _Job:
     names: Names | None = None
     sha256: str | None = None
     # A file of the archive is read by the worker itself, so the calling process never holds
-    # the bytes of a whole run (`data` is then empty until the worker reads it).
+    # the bytes of a whole run (`data` is then empty until the worker reads it); its size is
+    # the whole file's, as received (the worker reads no further than the limit).
     path: str | None = None
+    size: int | None = None
 
 
 def _read(
@@ -895,7 +897,10 @@ def _archive_issue(name: str, data: bytes, limits: Limits) -> ReadIssue:
 
 def _work(job: _Job) -> Submission:
     data = job.data if job.path is None else _read_local(job.path, job.limits.max_file_bytes)
-    return _read(data, job.url, job.name, job.unit_folder, job.limits, job.names, job.sha256)
+    sub = _read(data, job.url, job.name, job.unit_folder, job.limits, job.names, job.sha256)
+    if job.size is not None:
+        sub.size = job.size
+    return sub
 
 
 def _read_local(path: str, limit: int) -> bytes:
@@ -925,6 +930,8 @@ def _reduce_cell_ref(ref: CellRef) -> tuple[Callable[..., CellRef], tuple[str, s
 
 def _failed(job: _Job, reason: str) -> Submission:
     sub = _new(job.url, job.name, job.data, job.sha256)
+    if job.size is not None:
+        sub.size = job.size
     if reason == "timeout":
         sub.issues.append(
             issue("R-FILE-TIMEOUT", file=job.name, seconds=job.limits.read_timeout_seconds)
@@ -967,7 +974,7 @@ def read_many(
     jobs: list[_Job] = []
     for entry in entries:
         if entry.size > limits.max_file_bytes:
-            sub = Submission(entry.url, entry.name, entry.size, "")
+            sub = Submission(entry.url, entry.name, entry.size, entry.sha256 or "")
             sub.issues.append(
                 issue(
                     "R-FILE-TOO-BIG", file=entry.name, size=entry.size, limit=limits.max_file_bytes
@@ -977,11 +984,11 @@ def read_many(
             continue
         results.append(None)
         # A local inbox is read here directly: fsspec costs more than reading the file. A
-        # local file whose hash is known (archived already) is read by its worker.
+        # file received already is read from its archived copy by its worker.
         local = "://" not in entry.url
-        if local and entry.sha256:
+        if entry.archived is not None or (local and entry.sha256):
             job = _Job(entry.url, entry.name, b"", entry.unit_folder, limits, names, entry.sha256)
-            jobs.append(replace(job, path=entry.url))
+            jobs.append(replace(job, path=entry.archived or entry.url, size=entry.size))
             continue
         read = _read_local if local else fetch
         data = read(entry.url, limits.max_file_bytes)

@@ -58,6 +58,11 @@ def test_ingest_loads_rejects_and_gives_feedback(inbox: SampleInbox, settings: S
     assert len(report.feedback) == verdicts["rejected"] + verdicts["warned"]
     assert all(Path(p).is_file() and "_phan-hoi" in p for p in report.feedback)
     assert _count(settings, "select count(*) from mart.submissions") == len(inbox.files)
+    # Findings name the file where the unit sent it, never the archive's copy.
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        named = {r[0] for r in con.execute("select file_name from raw.findings").fetchall()}
+    sent = {str(p) for p in (settings.data_dir / "inbox").rglob("*") if p.is_file()}
+    assert named and named <= sent | {None}
     assert set(report.seconds) >= {"read", "validate", "load_and_publish"}
     # Every file read has its line: unit, period, verdict, and its feedback when it has one.
     assert len(report.files) == report.new

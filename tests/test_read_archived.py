@@ -29,3 +29,23 @@ def test_an_archived_file_is_read_by_its_worker_with_the_receipts_hash(tmp_path:
     assert archived.issues == direct.issues == []
     # A broken file read by its worker is answered as when read here.
     assert [i.code for i in hostile_archived.issues] == [i.code for i in crafted.issues] != []
+
+
+def test_a_received_file_is_named_as_sent_and_read_from_its_archived_copy(tmp_path: Path) -> None:
+    (tmp_path / "archive").mkdir()
+    copy = write(tmp_path / "archive" / "abcdef.xlsx", template())
+    sent = "sftp://hop-thu/THON-01/THON-01_2026Q3.xlsx"  # never opened: the copy is read
+    whole = copy.stat().st_size + 1_000  # as received; the copy may be read only to the limit
+    entry = InboxEntry(
+        sent, "THON-01_2026Q3.xlsx", whole, "THON-01", sha256="e" * 64, archived=str(copy)
+    )
+    [submission] = read_many([entry])
+    assert (submission.url, submission.name, submission.size) == (
+        sent,
+        "THON-01_2026Q3.xlsx",
+        whole,
+    )
+    assert submission.sha256 == "e" * 64
+    assert submission.unit_code == "THON-01" and submission.values
+    # Its cells name the file where the unit sent it, never the archive's copy.
+    assert {row.ref.file for row in submission.values} == {sent}
