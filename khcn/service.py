@@ -209,47 +209,50 @@ def _token_of(request: Request) -> str | None:
     return None
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The service over `settings.published`, with tokens and log in `settings.service`."""
-    app = FastAPI(title="khcn", docs_url=None, redoc_url=None, openapi_url=None)
-    store = TokenStore(tokens_file(settings.service))
-    log = QueryLog(settings.service / QUERY_LOG)
-    limits = QueryLimits.from_settings(settings)
-    # Each running statement has its own memory and threads: this bounds them all together.
-    running = threading.BoundedSemaphore(settings.query_concurrency)
-    columns_cache: dict[tuple[int, int], dict[str, list[str]]] = {}
+class _Service:
+    """What the routes share: the copy's settings, tokens, the query log and the query bounds."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = TokenStore(tokens_file(settings.service))
+        self.log = QueryLog(settings.service / QUERY_LOG)
+        self.limits = QueryLimits.from_settings(settings)
+        # Each running statement has its own memory and threads: this bounds them all together.
+        self.running = threading.BoundedSemaphore(settings.query_concurrency)
+        self.columns_cache: dict[tuple[int, int], dict[str, list[str]]] = {}
 
     def bounded(
-        sql_text: str, params: list[Any] | None, max_rows: int, commune: str | None = None
+        self, sql_text: str, params: list[Any] | None, max_rows: int, commune: str | None = None
     ) -> QueryResult:
-        if not running.acquire(timeout=settings.query_queue_seconds):
+        """Runs one statement on the published copy within the bounds, if a slot frees in time."""
+        if not self.running.acquire(timeout=self.settings.query_queue_seconds):
             raise ServiceError(
                 503, "busy", "máy chủ đang bận với nhiều truy vấn khác; hãy thử lại sau ít phút."
             )
         try:
             return run_bounded(
-                settings.published,
+                self.settings.published,
                 sql_text,
-                dataclasses.replace(limits, max_rows=max_rows),
+                dataclasses.replace(self.limits, max_rows=max_rows),
                 params,
                 commune=commune,
             )
         except QueryError as exc:
             raise ServiceError(_STATUS.get(exc.kind, 400), exc.kind, str(exc)) from None
         finally:
-            running.release()
+            self.running.release()
 
-    def mart_columns() -> dict[str, list[str]]:
+    def mart_columns(self) -> dict[str, list[str]]:
         """Columns of each mart of the current copy; they change only with a migration."""
         try:
-            stat = published_database(settings.published).stat()
+            stat = published_database(self.settings.published).stat()
         except FileNotFoundError:
             raise ServiceError(
                 503, "missing", "chưa có bản công bố của kho dữ liệu; hãy chạy khcn ingest trước."
             ) from None
         key = (stat.st_ino, stat.st_mtime_ns)
-        if key not in columns_cache:
-            result = bounded(
+        if key not in self.columns_cache:
+            result = self.bounded(
                 "select table_name, column_name from information_schema.columns "
                 "where table_schema = 'mart' order by table_name, ordinal_position",
                 None,
@@ -258,16 +261,17 @@ def create_app(settings: Settings) -> FastAPI:
             found: dict[str, list[str]] = {}
             for table, column in result.rows:
                 # A province's copy has its own marts beside the contract's (communes, …).
-                if table in MARTS or settings.level == "province":
+                if table in MARTS or self.settings.level == "province":
                     found.setdefault(table, []).append(column)
-            columns_cache.clear()
-            columns_cache[key] = found
-        return columns_cache[key]
+            self.columns_cache.clear()
+            self.columns_cache[key] = found
+        return self.columns_cache[key]
 
-    def who(request: Request) -> str:
+    def who(self, request: Request) -> str:
+        """The token's owner; 401 without a valid token."""
         token = _token_of(request)
         try:
-            name = store.owner(token) if token else None
+            name = self.store.owner(token) if token else None
         except TokenError as exc:
             raise ServiceError(500, "tokens", str(exc)) from None
         if name is None:
@@ -280,17 +284,16 @@ def create_app(settings: Settings) -> FastAPI:
         request.state.who = name
         return name
 
-    User = Annotated[str, Depends(who)]
-
     def logged(
-        request: Request, kind: str, what: Any, run: Callable[[], QueryResult], fmt: str
+        self, request: Request, kind: str, what: Any, run: Callable[[], QueryResult], fmt: str
     ) -> Response:
+        """Runs a request's statement and writes its line in the query log, whatever happens."""
         started = time.monotonic()
         try:
             result = run()
             response = render(result, fmt)
         except ServiceError as exc:
-            log.write(
+            self.log.write(
                 who=request.state.who,
                 kind=kind,
                 what=what,
@@ -300,7 +303,7 @@ def create_app(settings: Settings) -> FastAPI:
                 message=str(exc),
             )
             raise
-        log.write(
+        self.log.write(
             who=request.state.who,
             kind=kind,
             what=what,
@@ -311,12 +314,12 @@ def create_app(settings: Settings) -> FastAPI:
         )
         return response
 
-    @app.exception_handler(ServiceError)
-    def _answer(request: Request, exc: ServiceError) -> JSONResponse:
+    def answer(self, request: Request, exc: ServiceError) -> JSONResponse:
+        """A refusal as JSON; a missing token is logged and asks the browser for one."""
         headers = {}
         if exc.status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="khcn", charset="UTF-8"'
-            log.write(
+            self.log.write(
                 who=None,
                 kind="auth",
                 what=f"{request.method} {request.url.path}",
@@ -329,16 +332,71 @@ def create_app(settings: Settings) -> FastAPI:
             {"error": str(exc), "kind": exc.kind}, status_code=exc.status, headers=headers
         )
 
-    @app.exception_handler(RequestValidationError)
-    def _malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(
-            {
-                "error": 'yêu cầu không hợp lệ: gửi JSON {"sql": "select ...", "format": "json"} '
-                "với Content-Type: application/json.",
-                "kind": "invalid",
-            },
-            status_code=400,
+    def mart(self, name: str, request: Request) -> Response:
+        """One mart, filtered by its own columns given as query parameters."""
+        known = self.mart_columns()
+        if name not in known:
+            raise ServiceError(
+                404, "invalid", f"không có bảng «{name[:60]}»; các bảng: {', '.join(known)}."
+            )
+        query = request.query_params
+        fmt = _format(query.get("format"))
+        max_rows = _limit(query.get("limit"), self.settings.query_max_rows)
+        sql_text, params = _mart_statement(name, known[name], query)
+        filters = {k: query.getlist(k) for k in dict.fromkeys(query.keys())}
+        return self.logged(
+            request,
+            "mart",
+            {"mart": name, "filters": filters},
+            lambda: self.bounded(sql_text, params, max_rows, query.get("commune")),
+            fmt,
         )
+
+
+def _mart_statement(name: str, columns: list[str], query: Any) -> tuple[str, list[Any]]:
+    """The statement for a mart filtered by query parameters (`QueryParams`): column names
+    come from the copy's own catalogue, values only as parameters."""
+    conditions = []
+    params: list[Any] = []
+    for column in dict.fromkeys(query.keys()):
+        if column in _RESERVED:
+            continue
+        if column not in columns:
+            raise ServiceError(
+                400,
+                "invalid",
+                f"bảng {name} không có cột «{column[:60]}» để lọc; các cột: {', '.join(columns)}.",
+            )
+        values = query.getlist(column)
+        # Comparing as text accepts `year=2026` and `on_time=true` alike.
+        conditions.append(
+            f"cast({identifier(column)} as varchar) in ({', '.join('?' for _ in values)})"
+        )
+        params.extend(values)
+    sql_text = f"select * from mart.{identifier(name)}" + (
+        " where " + " and ".join(conditions) if conditions else ""
+    )
+    return sql_text, params
+
+
+def _malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": 'yêu cầu không hợp lệ: gửi JSON {"sql": "select ...", "format": "json"} '
+            "với Content-Type: application/json.",
+            "kind": "invalid",
+        },
+        status_code=400,
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The service over `settings.published`, with tokens and log in `settings.service`."""
+    app = FastAPI(title="khcn", docs_url=None, redoc_url=None, openapi_url=None)
+    service = _Service(settings)
+    app.add_exception_handler(ServiceError, service.answer)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _malformed)  # type: ignore[arg-type]
+    User = Annotated[str, Depends(service.who)]
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
@@ -353,49 +411,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/marts")
     def marts(user: User) -> dict[str, list[str]]:
-        return mart_columns()
+        return service.mart_columns()
 
     @app.get("/api/marts/{name}")
     def mart(name: str, request: Request, user: User) -> Response:
-        known = mart_columns()
-        if name not in known:
-            raise ServiceError(
-                404, "invalid", f"không có bảng «{name[:60]}»; các bảng: {', '.join(known)}."
-            )
-        query = request.query_params
-        fmt = _format(query.get("format"))
-        max_rows = _limit(query.get("limit"), settings.query_max_rows)
-        columns = mart_columns().get(name, [])
-        conditions = []
-        params: list[Any] = []
-        for column in dict.fromkeys(query.keys()):
-            if column in _RESERVED:
-                continue
-            if column not in columns:
-                raise ServiceError(
-                    400,
-                    "invalid",
-                    f"bảng {name} không có cột «{column[:60]}» để lọc; các cột: "
-                    f"{', '.join(columns)}.",
-                )
-            values = query.getlist(column)
-            # Column names come from the copy's own catalogue, values only as parameters;
-            # comparing as text accepts `year=2026` and `on_time=true` alike.
-            conditions.append(
-                f"cast({identifier(column)} as varchar) in ({', '.join('?' for _ in values)})"
-            )
-            params.extend(values)
-        sql_text = f"select * from mart.{identifier(name)}" + (
-            " where " + " and ".join(conditions) if conditions else ""
-        )
-        filters = {k: query.getlist(k) for k in dict.fromkeys(query.keys())}
-        return logged(
-            request,
-            "mart",
-            {"mart": name, "filters": filters},
-            lambda: bounded(sql_text, params, max_rows, query.get("commune")),
-            fmt,
-        )
+        return service.mart(name, request)
 
     @app.post("/api/query")
     def run_query(
@@ -406,11 +426,11 @@ def create_app(settings: Settings) -> FastAPI:
         commune: Annotated[str | None, Body(embed=True, max_length=10)] = None,
     ) -> Response:
         fmt = _format(output)
-        return logged(
+        return service.logged(
             request,
             "query",
             sql,
-            lambda: bounded(sql, None, settings.query_max_rows, commune),
+            lambda: service.bounded(sql, None, settings.query_max_rows, commune),
             fmt,
         )
 
