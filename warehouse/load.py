@@ -311,19 +311,16 @@ class _Rows:
             self.tables[table][key].extend(values)
 
 
-def _load_batch(
+def _batch_lookups(
     con: duckdb.DuckDBPyConnection,
-    context: _Context,
     batch: Sequence[Receipt],
     by_hash: dict[str, Verdict],
     receipts_seen: _Seen,
-) -> list[FileOutcome]:
-    """Register a batch of receipts and what they carry; the caller holds the transaction.
-
-    The same decisions as `_load_one` file by file (repeated receipt, duplicate bytes, version
-    of its unit and period), taken over the batch with two lookups joined to the batch's own
-    hashes and unit-periods, then written with one insert per table.
-    """
+) -> tuple[
+    list[Any], dict[str, tuple[int, str | None, str | None]], dict[tuple[str, str], list[int]]
+]:
+    """The batch's new ids, the originals of bytes already known, and the versions its units
+    and periods have: three statements joined to the batch's own hashes and unit-periods."""
     # Receipts seen earlier in this batch count as seen, with the ids they are about to get.
     fresh: list[Receipt] = []
     keys: set[tuple[str, str]] = set()
@@ -352,6 +349,23 @@ def _load_batch(
             {"unit_codes": [u for u, _ in pairs], "period_codes": [p for _, p in pairs]},
         ).fetchall()
     }
+    return ids, originals, versions
+
+
+def _load_batch(
+    con: duckdb.DuckDBPyConnection,
+    context: _Context,
+    batch: Sequence[Receipt],
+    by_hash: dict[str, Verdict],
+    receipts_seen: _Seen,
+) -> list[FileOutcome]:
+    """Register a batch of receipts and what they carry; the caller holds the transaction.
+
+    The same decisions as `_load_one` file by file (repeated receipt, duplicate bytes, version
+    of its unit and period), taken over the batch with two lookups joined to the batch's own
+    hashes and unit-periods, then written with one insert per table.
+    """
+    ids, originals, versions = _batch_lookups(con, batch, by_hash, receipts_seen)
     rows = _Rows()
     now = datetime.now(UTC)
     given: dict[tuple[str, str], int] = {}
@@ -561,6 +575,37 @@ def _text(value: str | None) -> str | None:
     return None if value is None else storable(value)
 
 
+def _load_duplicate(
+    con: duckdb.DuckDBPyConnection, receipt: Receipt, submission_row: dict[str, Any]
+) -> FileOutcome | None:
+    """Record a receipt of bytes already loaded as a duplicate of their original, if any."""
+    original = con.execute(sql("load/find_original"), {"sha256": receipt.sha256}).fetchone()
+    if original is None:
+        return None
+    duplicate_of, unit_code, period_code = original
+    submission_id = _insert_submission(
+        con,
+        submission_row
+        | {
+            "verdict": "duplicate",
+            "duplicate_of": duplicate_of,
+            "unit_code": unit_code,
+            "period_code": period_code,
+        },
+    )
+    return FileOutcome(
+        name=receipt.name,
+        url=receipt.url,
+        sha256=receipt.sha256,
+        action="ignored",
+        status="duplicate",
+        submission_id=submission_id,
+        unit_code=unit_code,
+        period=period_code,
+        duplicate_of=duplicate_of,
+    )
+
+
 def _load_one(
     con: duckdb.DuckDBPyConnection,
     context: _Context,
@@ -597,33 +642,8 @@ def _load_one(
         "progress_count": 0,
     }
 
-    original = None
-    if known:
-        original = con.execute(sql("load/find_original"), {"sha256": receipt.sha256}).fetchone()
-    if original is not None:
-        duplicate_of, unit_code, period_code = original
-        submission_id = _insert_submission(
-            con,
-            submission_row
-            | {
-                "verdict": "duplicate",
-                "duplicate_of": duplicate_of,
-                "unit_code": unit_code,
-                "period_code": period_code,
-            },
-        )
-        return FileOutcome(
-            name=receipt.name,
-            url=receipt.url,
-            sha256=receipt.sha256,
-            action="ignored",
-            status="duplicate",
-            submission_id=submission_id,
-            unit_code=unit_code,
-            period=period_code,
-            duplicate_of=duplicate_of,
-        )
-
+    if known and (duplicate := _load_duplicate(con, receipt, submission_row)) is not None:
+        return duplicate
     if verdict is None:
         raise ValueError(f"no verdict for new file {receipt.name}")
     submission = verdict.submission
