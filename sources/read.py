@@ -55,6 +55,7 @@ from sources.guard import ZIP_MAGIC, Limits, check_structure, run_isolated, shee
 from sources.names import Names
 from sources.tables import PROGRESS_FIELDS, Grid, Table, find_labels, find_tables
 from sources.values import (
+    Parsed,
     from_file_name,
     is_empty,
     parse_code,
@@ -491,7 +492,6 @@ def _code(ctx: _Context, raw: object, kind: str, ref: CellRef | None) -> str | N
 def _value_row(
     ctx: _Context, grid: Grid, refs: dict[str, CellRef], cells: dict[str, object]
 ) -> ValueRow:
-    sub = ctx.submission
     cell = cells.get
     task = _code(ctx, cell("task_code"), "task", refs.get("task_code"))
     element = _code(ctx, cell("element_code"), "element", refs.get("element_code"))
@@ -499,6 +499,18 @@ def _value_row(
     ref = refs["value"] if "value" in refs else min(refs.values(), key=lambda c: len(c.column))
     raw = cell("value")
     parsed = parse_number(raw, text_of(cell("measure")))
+    _check_value(ctx, grid, parsed, ref, refs)
+    if element is None and is_empty(cell("element_code")):
+        element = _element_of_row(ctx, refs, cells)
+    value = parsed.value if isinstance(parsed.value, int | float) else None
+    return ValueRow(task, element, value, raw, text_of(cell("note")), ref, refs)
+
+
+def _check_value(
+    ctx: _Context, grid: Grid, parsed: Parsed, ref: CellRef, refs: dict[str, CellRef]
+) -> None:
+    """Findings on a value cell: unreadable, or read otherwise than the file stores it."""
+    sub = ctx.submission
     if parsed.problem:
         read = f"{parsed.value:g}" if isinstance(parsed.value, int | float) else ""
         sub.issues.append(
@@ -521,19 +533,25 @@ def _value_row(
             sub.issues.append(issue("R-VALUE-INEXACT", ref, detail=detail))
         elif hidden:
             sub.issues.append(issue("R-CELL-ERROR", ref, value=hidden))
-    if element is None and is_empty(cell("element_code")):
-        name = text_of(cell("element_name"))
-        if name and ctx.names is not None:
-            element = _element_by_name(ctx, name, refs["element_name"])
-            if element:
-                # Findings about the element point at the cell that named it.
-                refs.setdefault("element_code", refs["element_name"])
-        elif not is_empty(raw) and ("element_code" in refs or "element_name" in refs):
-            sub.issues.append(
-                issue("R-CODE-MISSING", refs.get("element_code") or refs["element_name"])
-            )
-    value = parsed.value if isinstance(parsed.value, int | float) else None
-    return ValueRow(task, element, value, raw, text_of(cell("note")), ref, refs)
+
+
+def _element_of_row(
+    ctx: _Context, refs: dict[str, CellRef], cells: dict[str, object]
+) -> str | None:
+    """The element of a row without a code: found by its name, if the catalog knows it."""
+    cell = cells.get
+    raw = cell("value")
+    element = None
+    name = text_of(cell("element_name"))
+    if name and ctx.names is not None:
+        element = _element_by_name(ctx, name, refs["element_name"])
+        if element:
+            # Findings about the element point at the cell that named it.
+            refs.setdefault("element_code", refs["element_name"])
+    elif not is_empty(raw) and ("element_code" in refs or "element_name" in refs):
+        found = issue("R-CODE-MISSING", refs.get("element_code") or refs["element_name"])
+        ctx.submission.issues.append(found)
+    return element
 
 
 def _element_by_name(ctx: _Context, name: str, ref: CellRef) -> str | None:
@@ -743,6 +761,33 @@ def _settle(ctx: _Context, claims: list[_Claim], kind: str) -> str | None:
 # Entry points
 
 
+def _read_grid(
+    ctx: _Context, grid: Grid, titles: list[_Claim], title_issues: list[ReadIssue]
+) -> bool:
+    """One sheet: its labels and title lines claim the unit and period, its tables give rows.
+
+    Returns:
+        Whether the sheet holds a values or progress table.
+    """
+    labels = ("unit_code", "period", "unit_name") if ctx.names else ("unit_code", "period")
+    tables = list(find_tables(grid))
+    taken = {r for t in tables for r in (*t.header_rows, *t.data_rows)}
+    label_cells: set[tuple[int, str]] = set()
+    for name, raw, ref in find_labels(grid, labels):
+        if ref.row - grid.top - 1 not in taken:
+            label_cells.add((ref.row, ref.column))
+            _claim(ctx, ctx.periods if name == "period" else ctx.units, name, raw, ref)
+    first_row = min((t.header_rows[0] for t in tables), default=None)
+    _title_claims(grid, first_row, label_cells, titles, title_issues)
+    read = [t for t in tables if t.gives_values or t.gives_progress]
+    for table in read:
+        _hidden_by_merges(ctx, grid, table)
+        _rows_of(ctx, grid, table)
+    if not read:
+        _hidden_by_merges(ctx, grid, None)
+    return bool(read)
+
+
 def _parse(ctx: _Context, unit_folder: str | None) -> Submission:
     sub = ctx.submission
     try:
@@ -753,27 +798,11 @@ def _parse(ctx: _Context, unit_folder: str | None) -> Submission:
     meta_units, meta_periods = ctx.units[:], ctx.periods[:]
     ctx.units.clear()
     ctx.periods.clear()
-    found = False
-    labels = ("unit_code", "period", "unit_name") if ctx.names else ("unit_code", "period")
     titles: list[_Claim] = []
     title_issues: list[ReadIssue] = []
+    found = False
     for grid in grids:
-        tables = list(find_tables(grid))
-        taken = {r for t in tables for r in (*t.header_rows, *t.data_rows)}
-        label_cells: set[tuple[int, str]] = set()
-        for name, raw, ref in find_labels(grid, labels):
-            if ref.row - grid.top - 1 not in taken:
-                label_cells.add((ref.row, ref.column))
-                _claim(ctx, ctx.periods if name == "period" else ctx.units, name, raw, ref)
-        first_row = min((t.header_rows[0] for t in tables), default=None)
-        _title_claims(grid, first_row, label_cells, titles, title_issues)
-        read = [t for t in tables if t.gives_values or t.gives_progress]
-        for table in read:
-            found = True
-            _hidden_by_merges(ctx, grid, table)
-            _rows_of(ctx, grid, table)
-        if not read:
-            _hidden_by_merges(ctx, grid, None)
+        found = _read_grid(ctx, grid, titles, title_issues) or found
     if not found:
         sub.issues.append(issue("R-TABLE-NOT-FOUND", file=sub.name))
     ctx.units.extend(meta_units)
