@@ -12,7 +12,7 @@ else (.docx, .txt, zip members, unknown formats, hostile or huge workbooks, a co
 runs out of time or memory) gets the PLAIN feedback workbook, built from what the reader
 returned: the unit's values and progress rows laid out at their original sheets and cells, the
 offending cells marked and commented, and the `Lỗi cần sửa` sheet. `write_feedback_many` runs
-the copies in worker processes under the reading limits (`sources.guard.run_isolated`).
+the copies in worker processes under the reading limits (`sources.pool.run_isolated`).
 
 Every text written (cells, comments, sheet titles) is cleaned of characters Excel forbids
 (`core.names.excel_text`); folder and file names are bounded and normalised
@@ -59,7 +59,8 @@ from core.model import FIELD_LABELS, Submission
 from core.names import excel_text, safe_name
 from core.text import canonical, decode_text, fold
 from schemas.verdict import Finding, Verdict
-from sources.guard import Limits, run_isolated
+from sources.guard import Limits
+from sources.pool import run_isolated
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

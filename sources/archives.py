@@ -9,7 +9,7 @@ junk (`__MACOSX/`, `.DS_Store`, `Thumbs.db`, lock files) is skipped as in the in
 other member is kept, whatever its format, so that it is answered rather than dropped.
 
 Archives come from outside: `unpack_many` runs `unpack` only in worker processes
-(`sources.guard.run_isolated`, with the memory and time limits of reading), so a hostile
+(`sources.pool.run_isolated`, with the memory and time limits of reading), so a hostile
 archive costs that archive and nothing else. A member's URL is fsspec's chained form
 `zip://MEMBER::ARCHIVE-URL`, which names both the member and where its archive was found.
 """
@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from core.model import ReadIssue, issue
-from sources.guard import MAX_RATIO, RATIO_MIN_BYTES, ZIP_MAGIC, Limits, run_isolated
+from sources.guard import MAX_RATIO, RATIO_MIN_BYTES, ZIP_MAGIC, Limits
+from sources.pool import run_isolated
 from sources.values import period_of_cell
 
 ARCHIVE_SUFFIXES = frozenset({".zip"})

@@ -3,9 +3,10 @@
 Two layers. `check_structure` looks only at what is cheap to look at: the file size, the zip
 central directory (declared uncompressed sizes, compression ratio, entry names), the first
 bytes of every XML part (a DOCTYPE means entity tricks) and the `<dimension ref>` each xlsx
-sheet claims. What survives is parsed. `sources.read.read_many` runs both in worker processes
-(`run_isolated`) with an address-space limit and a per-file timeout, so that even the zip
-library looking at a hostile file does it there: a reader that crashes, aborts on an
+sheet claims. What survives is parsed. `sources.read.read_many` runs both in worker
+processes (`sources.pool.run_isolated`) with an address-space limit and a per-file timeout,
+so that even the zip library looking at a hostile file does it there: a reader that crashes,
+aborts on an
 allocation or hangs costs one worker and one file, never the run.
 
 A zip can lie about its sizes and a sheet about its dimension; the workers' limits catch those.
@@ -16,26 +17,14 @@ after loading (`R-FILE-TOO-MANY-CELLS`) or by the memory limit (`R-FILE-CRASH`).
 
 from __future__ import annotations
 
-import contextlib
 import io
-import json
 import re
-import resource
-import signal
-import socket
 import struct
-import subprocess
-import sys
-import time
 import zipfile
 import zlib
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
-from multiprocessing.reduction import ForkingPickler
+from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING
 
 import olefile
 from defusedxml import ElementTree
@@ -277,233 +266,3 @@ def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------------------------
 # Worker processes
-
-P = TypeVar("P")
-R = TypeVar("R")
-
-# A worker is a fresh interpreter that imports only the work's module. multiprocessing's
-# spawn and forkserver would also re-run the caller's `__main__` in every worker (pytest,
-# Prefect's engine, a script without a main guard), which took seconds per worker; fork would
-# share a Prefect/DuckDB process's threads and address space, so no address-space cap fits it.
-_WORKER_MAIN = (
-    "import json, sys; sys.path[:] = json.loads(sys.argv[3]); "
-    "from sources.guard import serve_worker; serve_worker(int(sys.argv[1]), int(sys.argv[2]))"
-)
-# How often a worker is checked for having exited without its socket saying so.
-_POLL_SECONDS = 1.0
-
-
-def _limit_memory(memory_bytes: int) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-
-
-def serve_worker(fd: int, memory_bytes: int) -> None:
-    """The loop of a worker process: `work` first, then chunks of (index, payload) until None.
-
-    A chunk's start is announced, its payloads are worked on in order and every result is sent
-    as soon as it is ready, so the calling process knows which payload is running (the first
-    one without a result) and since when, with two messages per chunk plus one per payload.
-
-    Args:
-        fd: the worker's end of the socket to the calling process.
-        memory_bytes: the address-space limit, set once `work`'s module is imported.
-    """
-    # Ctrl-C in a terminal reaches the whole process group; the calling process decides when
-    # a worker stops (it closes the socket or kills it), so the worker does not die mid-send.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    conn = Connection(fd)
-    work: Callable[[Any], Any]
-    reducers: Mapping[type, Callable[[Any], Any]]
-    work, reducers = conn.recv()
-    for cls, reduce in reducers.items():
-        ForkingPickler.register(cls, reduce)
-    _limit_memory(memory_bytes)
-    while True:
-        try:
-            chunk = conn.recv()
-        except EOFError:
-            return
-        if chunk is None:
-            return
-        conn.send(("start", chunk[0][0], None))
-        for index, payload in chunk:
-            try:
-                result = ("done", index, work(payload))
-            except Exception:  # noqa: BLE001 - whatever a payload raises costs that payload only
-                result = ("failed", index, "crash")
-            conn.send(result)
-
-
-@dataclass(slots=True)
-class _Slot:
-    process: subprocess.Popen[bytes]
-    conn: Connection
-    pending: deque[int]
-    started: float | None = None  # when its first pending payload started; None: not yet
-
-
-def _start_worker(
-    work: Callable[[Any], Any], reducers: Mapping[type, Callable[[Any], Any]], memory_bytes: int
-) -> _Slot:
-    # Imported here: the worker itself (which imports this module) has no use for settings.
-    from core.settings import worker_environment
-
-    ours, theirs = socket.socketpair()
-    with ours, theirs:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                _WORKER_MAIN,
-                str(theirs.fileno()),
-                str(memory_bytes),
-                json.dumps(sys.path),
-            ],
-            stdin=subprocess.DEVNULL,
-            pass_fds=(theirs.fileno(),),
-            env=worker_environment(),
-        )
-        conn = Connection(ours.detach())
-    conn.send((work, dict(reducers)))
-    return _Slot(process, conn, deque())
-
-
-def _stop_worker(slot: _Slot, grace: float) -> None:
-    try:
-        slot.process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        slot.process.kill()
-        slot.process.wait()
-    slot.conn.close()
-
-
-@dataclass(slots=True)
-class Pool(Generic[P, R]):
-    """Runs `work` on payloads in worker processes; see `run_isolated`."""
-
-    work: Callable[[P], R]
-    fail: Callable[[P, str], R]
-    workers: int
-    timeout: float
-    memory_bytes: int
-    chunk_size: int
-    reducers: Mapping[type, Callable[[Any], Any]] = field(default_factory=dict)
-
-    def run(self, payloads: Sequence[P]) -> list[R]:
-        """The result of every payload, in order."""
-        results: dict[int, R] = {}
-        queue: deque[int] = deque(range(len(payloads)))
-        attempts: dict[int, int] = {}
-        count = max(1, min(self.workers, -(-len(payloads) // self.chunk_size)))
-        slots: list[_Slot] = []
-
-        def start() -> _Slot:
-            return _start_worker(self.work, self.reducers, self.memory_bytes)
-
-        def retire(slot: _Slot, reason: str) -> None:
-            # The payload being worked on when the worker died or hung is the culprit; the rest
-            # of its chunk goes back to the queue (at most twice, in case the chunk itself
-            # kills it).
-            if slot.pending and slot.started is not None:
-                culprit = slot.pending.popleft()
-                results[culprit] = self.fail(payloads[culprit], reason)
-            for index in reversed(slot.pending):
-                attempts[index] = attempts.get(index, 0) + 1
-                if attempts[index] > 2:
-                    results[index] = self.fail(payloads[index], "crash")
-                else:
-                    queue.appendleft(index)
-            slot.process.kill()
-            _stop_worker(slot, 0)
-            slots[slots.index(slot)] = start()
-
-        try:
-            slots.extend(start() for _ in range(count))
-            while len(results) < len(payloads):
-                for slot in slots:
-                    if not slot.pending and queue:
-                        chunk = [queue.popleft() for _ in range(min(self.chunk_size, len(queue)))]
-                        slot.pending.extend(chunk)
-                        slot.started = None
-                        # A worker that died before its chunk arrived is retired below.
-                        with contextlib.suppress(OSError):
-                            slot.conn.send([(i, payloads[i]) for i in chunk])
-                now = time.monotonic()
-                running = [
-                    s.started + self.timeout - now
-                    for s in slots
-                    if s.pending and s.started is not None
-                ]
-                wait_for = max(0.0, min([*running, _POLL_SECONDS]))
-                ready = wait([s.conn for s in slots], wait_for)
-                for slot in list(slots):
-                    dead = False
-                    if slot.conn in ready:
-                        try:
-                            while slot.conn.poll():
-                                kind, index, value = slot.conn.recv()
-                                slot.started = time.monotonic()
-                                if kind == "start":
-                                    continue
-                                results[index] = (
-                                    value if kind == "done" else self.fail(payloads[index], value)
-                                )
-                                slot.pending.remove(index)
-                        except (EOFError, OSError):
-                            dead = True
-                    if dead or (slot.pending and slot.process.poll() is not None):
-                        retire(slot, "crash")
-                    elif (
-                        slot.pending
-                        and slot.started is not None
-                        and time.monotonic() - slot.started > self.timeout
-                    ):
-                        retire(slot, "timeout")
-        finally:
-            for slot in slots:
-                with contextlib.suppress(OSError):
-                    slot.conn.send(None)
-            for slot in slots:
-                _stop_worker(slot, 1)
-        return [results[i] for i in range(len(payloads))]
-
-
-def run_isolated(
-    payloads: Sequence[P],
-    work: Callable[[P], R],
-    fail: Callable[[P, str], R],
-    *,
-    workers: int,
-    timeout: float,
-    memory_bytes: int,
-    chunk_size: int = 16,
-    reducers: Mapping[type, Callable[[Any], Any]] | None = None,
-) -> list[R]:
-    """Runs `work(payload)` for every payload in worker processes, whatever the payloads do.
-
-    Workers are long-lived and take payloads in chunks. Each worker's address space is capped
-    at `memory_bytes`; each payload gets `timeout` seconds. A payload whose worker dies (crash,
-    abort, out of memory) or overruns its time gets `fail(payload, "crash" | "timeout")`; the
-    worker is replaced and the rest of its chunk re-queued.
-
-    Args:
-        payloads: picklable inputs.
-        work: a module-level function of an importable module (not `__main__`): each worker
-            imports that module and nothing else of the caller's.
-        fail: builds the result of a payload that could not be worked on.
-        workers: number of worker processes.
-        timeout: seconds per payload.
-        memory_bytes: address-space limit of each worker.
-        chunk_size: payloads sent to a worker at once.
-        reducers: pickling functions (as for `copyreg`) the workers use for results: a
-            cheaper way back for types that cross by the thousand.
-
-    Returns:
-        One result per payload, in order.
-    """
-    if not payloads:
-        return []
-    pool: Pool[P, R] = Pool(
-        work, fail, workers, timeout, memory_bytes, chunk_size, dict(reducers or {})
-    )
-    return pool.run(payloads)

@@ -51,8 +51,9 @@ from core.model import (
 )
 from core.text import canonical, fold
 from sources import archives, textfile
-from sources.guard import ZIP_MAGIC, Limits, check_structure, run_isolated, sheet_parts
+from sources.guard import ZIP_MAGIC, Limits, check_structure, sheet_parts
 from sources.names import Names
+from sources.pool import run_isolated
 from sources.tables import PROGRESS_FIELDS, Grid, Table, find_labels, find_tables
 from sources.values import (
     Parsed,

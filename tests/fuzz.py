@@ -889,7 +889,7 @@ def _check_batch(
     if not pending:
         return
     from core.settings import load_settings
-    from sources.guard import run_isolated
+    from sources.pool import run_isolated
 
     # The flow's workers are gone by now: one independent reader gets the memory of all.
     settings = load_settings()

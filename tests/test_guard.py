@@ -13,7 +13,8 @@ from pathlib import Path
 
 from filemakers import template, write
 
-from sources.guard import Limits, check_structure, run_isolated
+from sources.guard import Limits, check_structure
+from sources.pool import run_isolated
 
 DATA = Path(__file__).parent / "data"
 HOSTILE = ["zip_bomb.xlsx", "absurd_dimension.xlsx", "dimension_lies_cell_at_xfd1048576.xlsx"]

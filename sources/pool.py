@@ -1,0 +1,282 @@
+"""Isolated worker processes: payloads run where a crash, an abort or a hang costs one payload.
+
+A worker is a fresh interpreter that imports only the work's module. multiprocessing's spawn
+and forkserver would also re-run the caller's `__main__` in every worker (pytest, Prefect's
+engine, a script without a main guard), which took seconds per worker; fork would share a
+Prefect/DuckDB process's threads and address space, so no address-space cap fits it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.reduction import ForkingPickler
+from typing import Any, Generic, TypeVar
+
+P = TypeVar("P")
+R = TypeVar("R")
+
+_WORKER_MAIN = (
+    "import json, sys; sys.path[:] = json.loads(sys.argv[3]); "
+    "from sources.pool import serve_worker; serve_worker(int(sys.argv[1]), int(sys.argv[2]))"
+)
+# How often a worker is checked for having exited without its socket saying so.
+_POLL_SECONDS = 1.0
+
+
+def _limit_memory(memory_bytes: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+
+def serve_worker(fd: int, memory_bytes: int) -> None:
+    """The loop of a worker process: `work` first, then chunks of (index, payload) until None.
+
+    A chunk's start is announced, its payloads are worked on in order and every result is sent
+    as soon as it is ready, so the calling process knows which payload is running (the first
+    one without a result) and since when, with two messages per chunk plus one per payload.
+
+    Args:
+        fd: the worker's end of the socket to the calling process.
+        memory_bytes: the address-space limit, set once `work`'s module is imported.
+    """
+    # Ctrl-C in a terminal reaches the whole process group; the calling process decides when
+    # a worker stops (it closes the socket or kills it), so the worker does not die mid-send.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn = Connection(fd)
+    work: Callable[[Any], Any]
+    reducers: Mapping[type, Callable[[Any], Any]]
+    work, reducers = conn.recv()
+    for cls, reduce in reducers.items():
+        ForkingPickler.register(cls, reduce)
+    _limit_memory(memory_bytes)
+    while True:
+        try:
+            chunk = conn.recv()
+        except EOFError:
+            return
+        if chunk is None:
+            return
+        conn.send(("start", chunk[0][0], None))
+        for index, payload in chunk:
+            try:
+                result = ("done", index, work(payload))
+            except Exception:  # noqa: BLE001 - whatever a payload raises costs that payload only
+                result = ("failed", index, "crash")
+            conn.send(result)
+
+
+@dataclass(slots=True)
+class _Slot:
+    process: subprocess.Popen[bytes]
+    conn: Connection
+    pending: deque[int]
+    started: float | None = None  # when its first pending payload started; None: not yet
+
+
+def _start_worker(
+    work: Callable[[Any], Any], reducers: Mapping[type, Callable[[Any], Any]], memory_bytes: int
+) -> _Slot:
+    # Imported here: the worker itself (which imports this module) has no use for settings.
+    from core.settings import worker_environment
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _WORKER_MAIN,
+                str(theirs.fileno()),
+                str(memory_bytes),
+                json.dumps(sys.path),
+            ],
+            stdin=subprocess.DEVNULL,
+            pass_fds=(theirs.fileno(),),
+            env=worker_environment(),
+        )
+        conn = Connection(ours.detach())
+    conn.send((work, dict(reducers)))
+    return _Slot(process, conn, deque())
+
+
+def _stop_worker(slot: _Slot, grace: float) -> None:
+    try:
+        slot.process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        slot.process.kill()
+        slot.process.wait()
+    slot.conn.close()
+
+
+@dataclass(slots=True)
+class Pool(Generic[P, R]):
+    """Runs `work` on payloads in worker processes; see `run_isolated`."""
+
+    work: Callable[[P], R]
+    fail: Callable[[P, str], R]
+    workers: int
+    timeout: float
+    memory_bytes: int
+    chunk_size: int
+    reducers: Mapping[type, Callable[[Any], Any]] = field(default_factory=dict)
+
+    def run(self, payloads: Sequence[P]) -> list[R]:
+        """The result of every payload, in order."""
+        run = _Run(self, payloads)
+        count = max(1, min(self.workers, -(-len(payloads) // self.chunk_size)))
+        try:
+            run.slots.extend(run.start() for _ in range(count))
+            while len(run.results) < len(payloads):
+                run.dispatch()
+                ready = wait([s.conn for s in run.slots], run.wait_seconds())
+                for slot in list(run.slots):
+                    run.collect(slot, ready)
+        finally:
+            run.close()
+        return [run.results[i] for i in range(len(payloads))]
+
+
+@dataclass(slots=True)
+class _Run(Generic[P, R]):
+    """One `Pool.run`: the queue of payload indexes, the workers and the results so far."""
+
+    pool: Pool[P, R]
+    payloads: Sequence[P]
+    results: dict[int, R] = field(default_factory=dict)
+    queue: deque[int] = field(default_factory=deque)
+    attempts: dict[int, int] = field(default_factory=dict)
+    slots: list[_Slot] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.queue.extend(range(len(self.payloads)))
+
+    def start(self) -> _Slot:
+        return _start_worker(self.pool.work, self.pool.reducers, self.pool.memory_bytes)
+
+    def dispatch(self) -> None:
+        """A chunk to every idle worker while payloads wait."""
+        for slot in self.slots:
+            if not slot.pending and self.queue:
+                size = min(self.pool.chunk_size, len(self.queue))
+                chunk = [self.queue.popleft() for _ in range(size)]
+                slot.pending.extend(chunk)
+                slot.started = None
+                # A worker that died before its chunk arrived is retired by `collect`.
+                with contextlib.suppress(OSError):
+                    slot.conn.send([(i, self.payloads[i]) for i in chunk])
+
+    def wait_seconds(self) -> float:
+        """Until the first running payload's time is up, at most `_POLL_SECONDS`."""
+        now = time.monotonic()
+        running = [
+            s.started + self.pool.timeout - now
+            for s in self.slots
+            if s.pending and s.started is not None
+        ]
+        return max(0.0, min([*running, _POLL_SECONDS]))
+
+    def collect(self, slot: _Slot, ready: list[Any]) -> None:
+        """Takes what a worker sent; retires it if it died or its payload overran."""
+        dead = slot.conn in ready and not self._receive(slot)
+        if dead or (slot.pending and slot.process.poll() is not None):
+            self.retire(slot, "crash")
+        elif (
+            slot.pending
+            and slot.started is not None
+            and time.monotonic() - slot.started > self.pool.timeout
+        ):
+            self.retire(slot, "timeout")
+
+    def _receive(self, slot: _Slot) -> bool:
+        """Every message waiting from a worker; False when its socket is gone."""
+        try:
+            while slot.conn.poll():
+                kind, index, value = slot.conn.recv()
+                slot.started = time.monotonic()
+                if kind == "start":
+                    continue
+                self.results[index] = (
+                    value if kind == "done" else self.pool.fail(self.payloads[index], value)
+                )
+                slot.pending.remove(index)
+        except (EOFError, OSError):
+            return False
+        return True
+
+    def retire(self, slot: _Slot, reason: str) -> None:
+        """Replaces a worker that died or hung.
+
+        The payload being worked on is the culprit; the rest of its chunk goes back to the
+        queue (at most twice, in case the chunk itself kills it).
+        """
+        if slot.pending and slot.started is not None:
+            culprit = slot.pending.popleft()
+            self.results[culprit] = self.pool.fail(self.payloads[culprit], reason)
+        for index in reversed(slot.pending):
+            self.attempts[index] = self.attempts.get(index, 0) + 1
+            if self.attempts[index] > 2:
+                self.results[index] = self.pool.fail(self.payloads[index], "crash")
+            else:
+                self.queue.appendleft(index)
+        slot.process.kill()
+        _stop_worker(slot, 0)
+        self.slots[self.slots.index(slot)] = self.start()
+
+    def close(self) -> None:
+        """Asks every worker to stop, then waits for it (killing it after a second)."""
+        for slot in self.slots:
+            with contextlib.suppress(OSError):
+                slot.conn.send(None)
+        for slot in self.slots:
+            _stop_worker(slot, 1)
+
+
+def run_isolated(
+    payloads: Sequence[P],
+    work: Callable[[P], R],
+    fail: Callable[[P, str], R],
+    *,
+    workers: int,
+    timeout: float,
+    memory_bytes: int,
+    chunk_size: int = 16,
+    reducers: Mapping[type, Callable[[Any], Any]] | None = None,
+) -> list[R]:
+    """Runs `work(payload)` for every payload in worker processes, whatever the payloads do.
+
+    Workers are long-lived and take payloads in chunks. Each worker's address space is capped
+    at `memory_bytes`; each payload gets `timeout` seconds. A payload whose worker dies (crash,
+    abort, out of memory) or overruns its time gets `fail(payload, "crash" | "timeout")`; the
+    worker is replaced and the rest of its chunk re-queued.
+
+    Args:
+        payloads: picklable inputs.
+        work: a module-level function of an importable module (not `__main__`): each worker
+            imports that module and nothing else of the caller's.
+        fail: builds the result of a payload that could not be worked on.
+        workers: number of worker processes.
+        timeout: seconds per payload.
+        memory_bytes: address-space limit of each worker.
+        chunk_size: payloads sent to a worker at once.
+        reducers: pickling functions (as for `copyreg`) the workers use for results: a
+            cheaper way back for types that cross by the thousand.
+
+    Returns:
+        One result per payload, in order.
+    """
+    if not payloads:
+        return []
+    pool: Pool[P, R] = Pool(
+        work, fail, workers, timeout, memory_bytes, chunk_size, dict(reducers or {})
+    )
+    return pool.run(payloads)
