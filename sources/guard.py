@@ -6,8 +6,7 @@ bytes of every XML part (a DOCTYPE means entity tricks) and the `<dimension ref>
 sheet claims. What survives is parsed. `sources.read.read_many` runs both in worker
 processes (`sources.pool.run_isolated`) with an address-space limit and a per-file timeout,
 so that even the zip library looking at a hostile file does it there: a reader that crashes,
-aborts on an
-allocation or hangs costs one worker and one file, never the run.
+aborts on an allocation or hangs costs one worker and one file, never the run.
 
 A zip can lie about its sizes and a sheet about its dimension; the workers' limits catch those.
 ODS and XLS files get no dimension pre-check: calamine expands neither repeated empty ODS rows
