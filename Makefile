@@ -42,9 +42,10 @@ system:
 test: install system
 	.venv/bin/pytest
 
-# The inner loop: everything but the tests marked slow (end-to-end, kill, crash, fuzz).
+# The inner loop: everything but the tests marked slow (end-to-end, kill, crash, fuzz), on
+# two processes.
 check: install
-	.venv/bin/pytest -q -m "not slow"
+	.venv/bin/pytest -q -m "not slow" -n 2
 
 demo: install
 	.venv/bin/khcn demo

@@ -13,8 +13,9 @@ from core.settings import SCHEMAS_DIR, Settings, use_config_file
 from schemas.appendix import REFERENCE_APPENDIX
 from schemas.schema import Schema, load_schema
 
-# Modules `make check` leaves out (marked `slow`): the end-to-end deployment, kill -9 and crash
-# runs, the fuzzer. `make test` runs them with everything else.
+# Modules `make check` leaves out (marked `slow`): the end-to-end runs (deployment, province
+# over SFTP, the mailbox round trip), kill -9 and crash runs, the fuzzer. `make test` runs them
+# with everything else.
 SLOW_MODULES = frozenset(
     {
         "test_e2e_deployment",
@@ -23,6 +24,8 @@ SLOW_MODULES = frozenset(
         "test_warehouse_crash",
         "test_mail_crash",
         "test_fuzz",
+        "test_province_e2e",
+        "test_mail",
     }
 )
 

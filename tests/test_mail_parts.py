@@ -207,7 +207,7 @@ def test_a_wrong_smtp_password_is_one_clear_error(
             data_dir=tmp_path,
             smtp=server.url(),
             mail_ca_file=tmp_path / "tls" / "cert.pem",
-            mail_timeout_seconds=10,
+            mail_timeout_seconds=4,
         )
         with pytest.raises(ReplyError, match="không gửi được thư"), smtp_session(settings):
             pass

@@ -189,6 +189,8 @@ def test_a_failed_query_says_so_once(published: Settings) -> None:
         ("sftp://example.invalid/inbox", "không kết nối được tới hộp thư đến"),
         (f"ftp://127.0.0.1:{CLOSED_PORT}/inbox", "không kết nối được tới hộp thư đến"),
     ],
+    # Ids without the port: test processes running side by side collect the same names.
+    ids=["typo", "s3", "unknown-protocol", "sftp-unknown-host", "ftp-closed-port"],
 )
 def test_an_inbox_that_cannot_be_listed_ends_fast(
     settings: Settings, tmp_path: Path, inbox: str, says: str
