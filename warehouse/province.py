@@ -119,6 +119,10 @@ def init_province(db_path: Path, settings: Settings) -> None:
             # the status of a period starts from its deadline.
             periods = periods_of(settings.reporting_period_kind, settings.plan_years)
             con.execute(sql("sync/upsert_periods"), _period_columns(periods, settings))
+            con.execute(
+                "create or replace view province.current_bundles as "
+                + sql("province/staging/current_bundles")
+            )
             # The commune marts `apply` made stand for empty tables here: the province's own
             # views take their names.
             for name in PROVINCE_MARTS:

@@ -3,21 +3,12 @@ with rows as (
     select * from province.submission_errors
 ),
 
-bundles as (
-    select * from province.bundles
-),
-
 communes as (
     select * from province.communes
 ),
 
 current_bundles as (
-    select
-        commune_code,
-        max(bundle_id) as bundle_id
-    from bundles
-    where status = 'loaded'
-    group by commune_code
+    select * from province.current_bundles
 ),
 
 final as (
