@@ -522,6 +522,29 @@ def _batch_submission(
         row_number=[f.ref.row if f.ref else None for f in findings],
         column_letter=[f.ref.column if f.ref else None for f in findings],
     )
+    return _loaded(
+        receipt,
+        status,
+        submission_id,
+        unit_code,
+        period_code,
+        version,
+        accepted_before,
+        len(values),
+    )
+
+
+def _loaded(
+    receipt: Receipt,
+    status: OutcomeStatus,
+    submission_id: int,
+    unit_code: str | None,
+    period_code: str | None,
+    version: int | None,
+    accepted_before: int,
+    values: int,
+) -> FileOutcome:
+    """The outcome of a file whose submission was stored, batch or file by file alike."""
     action: Action = (
         "rejected" if status == "rejected" else "updated" if accepted_before else "imported"
     )
@@ -535,7 +558,7 @@ def _batch_submission(
         unit_code=unit_code,
         period=period_code,
         version=version,
-        values=len(values),
+        values=values,
     )
 
 
@@ -714,24 +737,15 @@ def _load_one(
     if findings:
         _insert_findings(con, submission_id, findings)
 
-    action: Action
-    if status == "rejected":
-        action = "rejected"
-    elif accepted_before:
-        action = "updated"
-    else:
-        action = "imported"
-    return FileOutcome(
-        name=receipt.name,
-        url=receipt.url,
-        sha256=receipt.sha256,
-        action=action,
-        status=status,
-        submission_id=submission_id,
-        unit_code=unit_code,
-        period=period_code,
-        version=version,
-        values=len(values),
+    return _loaded(
+        receipt,
+        status,
+        submission_id,
+        unit_code,
+        period_code,
+        version,
+        accepted_before,
+        len(values),
     )
 
 
