@@ -3,14 +3,19 @@
 `nop` has one row per submission, `chi_tieu` one per value row, `tien_do` one per progress row
 and `quy_tac` the values the rules between elements compare, pivoted per submission. Every
 frame is indexed by `row_id`, its row's position in the batch. Derived columns (an element's
-task and type, a task's years, a unit's history bounds) are computed here, vectorised; Great
-Expectations only compares them.
+task and type, a task's years, a unit's history bounds, whether a code is known) are computed
+here, vectorised; Great Expectations only compares them.
+
+What a batch looks up in the schema is indexed once per schema (`lookups`): a registry may list
+tens of thousands of units, and a batch then costs what its own rows do, whatever the size of
+the registry.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -20,11 +25,11 @@ import pandas as pd
 from core.model import ProgressRow, Submission, ValueRow
 from core.periods import parse_period
 from core.text import fold
+from schemas.model import Element, Task, Unit
 from schemas.schema import Schema
 from schemas.suites import (
     PERIOD_PATTERN,
     ROW_ID,
-    responsibility_keys,
     rule_columns,
 )
 
@@ -36,6 +41,45 @@ _MAD_TO_SIGMA = 1.4826
 _MEAN_AD_TO_SIGMA = 1.2533  # used when more than half of the history is the same number
 
 FRAMES = ("nop", "chi_tieu", "tien_do", "quy_tac")
+
+# ---------------------------------------------------------------------------------------------
+# The schema, indexed
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """A schema's units, tasks and elements by code, and the pivot columns of its rules."""
+
+    units: dict[str, Unit]
+    active: frozenset[str]
+    tasks: dict[str, Task]
+    elements: dict[str, Element]
+    rule_columns: dict[str, str]
+
+    @classmethod
+    def of(cls, schema: Schema) -> Lookups:
+        units = schema.registry.units
+        return cls(
+            units={u.code: u for u in units},
+            active=frozenset(u.code for u in units if u.active),
+            tasks={t.code: t for t in schema.catalog.tasks},
+            elements={e.code: e for e in schema.elements.elements},
+            rule_columns=rule_columns(schema),
+        )
+
+
+_LOOKUPS: tuple[Schema, Lookups] | None = None
+
+
+def lookups(schema: Schema) -> Lookups:
+    """The schema's `Lookups`, built on first use and kept for the last schema seen."""
+    global _LOOKUPS  # noqa: PLW0603 - one schema per run; built once, not per batch
+    cached = _LOOKUPS
+    if cached is None or cached[0] is not schema:
+        cached = (schema, Lookups.of(schema))
+        _LOOKUPS = cached
+    return cached[1]
+
 
 # ---------------------------------------------------------------------------------------------
 # Frames
@@ -65,13 +109,13 @@ def period_facts(period: str | None) -> tuple[float, float, str | None]:
 
 
 def submissions_frame(batch: Batch, schema: Schema, today: date) -> pd.DataFrame:
-
+    look = lookups(schema)
     needs: dict[tuple[str, str], tuple[float, float]] = {}
     owed: dict[tuple[str, str], list[str]] = {}
     rows = []
     for i, sub in enumerate(batch.subs):
         year, start, _ = period_facts(sub.period)
-        unit = schema.registry.unit(sub.unit_code) if sub.unit_code else None
+        unit = look.units.get(sub.unit_code) if sub.unit_code else None
         need = (math.nan, math.nan)
         missing = math.nan
         table_found = not any(x.code == "R-TABLE-NOT-FOUND" for x in sub.issues)
@@ -92,7 +136,8 @@ def submissions_frame(batch: Batch, schema: Schema, today: date) -> pd.DataFrame
             (
                 i,
                 sub.unit_code,
-                sub.unit_code if unit else None,
+                math.nan if sub.unit_code is None else float(unit is not None),
+                float(unit.active) if unit else math.nan,
                 sub.period,
                 year,
                 start,
@@ -108,7 +153,8 @@ def submissions_frame(batch: Batch, schema: Schema, today: date) -> pd.DataFrame
         columns=[
             ROW_ID,
             "unit_code",
-            "unit_known",
+            "unit_code_listed",
+            "unit_code_active",
             "period",
             "period_year",
             "period_start_ord",
@@ -165,11 +211,12 @@ def values_frame(
             "value": np.asarray(values, dtype=float),
         }
     )
-    by_code = {e.code: e for e in schema.elements.elements}
-    task_codes = {t.code for t in schema.catalog.tasks}
-    frame["element_task"] = frame["element_code"].map({c: e.task for c, e in by_code.items()})
-    frame["element_type"] = frame["element_code"].map({c: e.type for c, e in by_code.items()})
-    frame["task_known"] = frame["task_code"].where(frame["task_code"].isin(task_codes))
+    look = lookups(schema)
+    frame["element_task"] = frame["element_code"].map({c: e.task for c, e in look.elements.items()})
+    frame["element_type"] = frame["element_code"].map({c: e.type for c, e in look.elements.items()})
+    frame["element_code_listed"] = _listed(frame["element_code"], look.elements)
+    frame["task_code_listed"] = _listed(frame["task_code"], look.tasks)
+    frame["task_known"] = frame["task_code"].where(frame["task_code_listed"] == 1)
     reported = frame["value"].notna()
     # The task a value belongs to: its element's, else the one written on the row.
     task = frame["element_task"].fillna(frame["task_known"]).where(reported)
@@ -189,10 +236,11 @@ def values_frame(
 def _add_task_columns(
     frame: pd.DataFrame, task: pd.Series, schema: Schema, subs: pd.DataFrame
 ) -> None:
-    """Task years, period year and the `task|unit` key, for rows whose task counts."""
-    starts = {t.code: float(t.timeframe.start_year) for t in schema.catalog.tasks}
-    ends = {t.code: float(t.timeframe.end_year) for t in schema.catalog.tasks}
-    active = {u.code for u in schema.registry.units if u.active}
+    """Task years, period year and whether the unit answers for the task, for rows whose task
+    counts."""
+    look = lookups(schema)
+    starts = {c: float(t.timeframe.start_year) for c, t in look.tasks.items()}
+    ends = {c: float(t.timeframe.end_year) for c, t in look.tasks.items()}
     frame["unit"] = subs["unit_code"].to_numpy()[frame["sub"].to_numpy()]
     year = subs["period_year"].to_numpy()[frame["sub"].to_numpy()]
     # A period outside the plan is reported once (V-PERIOD-PLAN), not again on every row.
@@ -200,17 +248,27 @@ def _add_task_columns(
     frame["period_year"] = np.where(inside, year, np.nan)
     frame["task_start"] = task.map(starts)
     frame["task_end"] = task.map(ends)
-    unit = frame["unit"].where(frame["unit"].isin(active))
-    frame["task_unit"] = _key(task, unit).where(task.notna() & unit.notna())
+    unit = frame["unit"].where(frame["unit"].isin(look.active))
+    frame["task_unit_responsible"] = _responsible(task, unit, schema.roles)
 
 
-def _key(left: pd.Series, right: pd.Series) -> pd.Series:
-    """`left|right` per row, missing where either is.
+def _listed(codes: pd.Series, known: Mapping[str, object]) -> pd.Series:
+    """1 where the code is known, 0 where not, missing where there is no code."""
+    return codes.isin(known.keys()).astype(float).where(codes.notna())
 
-    Added as objects: pandas' string dtype refuses a column holding only missing values (a
-    progress table left empty), which would fail the whole batch.
+
+def _responsible(
+    task: pd.Series, unit: pd.Series, roles: Mapping[tuple[str, str], object]
+) -> pd.Series:
+    """1 where the unit leads or coordinates the task, 0 where not, missing where either is.
+
+    Each distinct pair of the batch is looked up once: the cost follows the batch, not the
+    registry. The pairs are joined as objects: pandas' string dtype refuses a column holding
+    only missing values (a progress table left empty), which would fail the whole batch.
     """
-    return left.astype(object) + "|" + right.astype(object)
+    keys = (task.astype(object) + "|" + unit.astype(object)).where(task.notna() & unit.notna())
+    pairs = {key: tuple(key.split("|", 1)) for key in keys.dropna().unique()}
+    return keys.map({key: float(pair in roles) for key, pair in pairs.items()}).astype(float)
 
 
 def progress_frame(batch: Batch, schema: Schema, subs: pd.DataFrame) -> pd.DataFrame:
@@ -238,14 +296,15 @@ def progress_frame(batch: Batch, schema: Schema, subs: pd.DataFrame) -> pd.DataF
             "has_status_column": np.asarray(has_status, dtype=np.int64),
         }
     )
-    task_codes = {t.code for t in schema.catalog.tasks}
-    known = frame["task_code"].where(frame["task_code"].isin(task_codes))
+    look = lookups(schema)
+    frame["task_code_listed"] = _listed(frame["task_code"], look.tasks)
+    known = frame["task_code"].where(frame["task_code_listed"] == 1)
     with_content = pd.Series(content, dtype=bool)
     _add_task_columns(frame, known.where(with_content), schema, subs)
     # A status is owed for a task the unit is responsible for in that year.
-    role = _key(known, frame["unit"]).isin(set(responsibility_keys(schema)))
-    start = known.map({t.code: t.timeframe.start_year for t in schema.catalog.tasks})
-    end = known.map({t.code: t.timeframe.end_year for t in schema.catalog.tasks})
+    role = _responsible(known, frame["unit"], schema.roles) == 1
+    start = known.map({c: t.timeframe.start_year for c, t in look.tasks.items()})
+    end = known.map({c: t.timeframe.end_year for c, t in look.tasks.items()})
     in_years = (frame["period_year"] >= start) & (frame["period_year"] <= end)
     frame["needs_status"] = (role & in_years & (frame["has_status_column"] == 1)).astype(np.int64)
     return frame
@@ -257,7 +316,7 @@ def rules_frame(batch: Batch, schema: Schema, values: pd.DataFrame) -> pd.DataFr
     Great Expectations has no expectation across rows of one group, so the rows are pivoted
     here and the rule itself (`left <= right`) is checked by GX on the pivot.
     """
-    columns = rule_columns(schema)
+    columns = lookups(schema).rule_columns
     wanted = values[values["element_code"].isin(list(columns)) & values["value"].notna()]
     first = wanted.drop_duplicates(["sub", "element_code"])
     frame = pd.DataFrame({ROW_ID: np.arange(len(batch.subs))})
