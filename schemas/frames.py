@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -51,17 +52,16 @@ class Lookups:
     """A schema's units, tasks and elements by code, and the pivot columns of its rules."""
 
     units: dict[str, Unit]
-    active: frozenset[str]
+    elements_of: dict[str, tuple[Element, ...]]  # task code -> its elements, in schema order
     tasks: dict[str, Task]
     elements: dict[str, Element]
     rule_columns: dict[str, str]
 
     @classmethod
     def of(cls, schema: Schema) -> Lookups:
-        units = schema.registry.units
         return cls(
-            units={u.code: u for u in units},
-            active=frozenset(u.code for u in units if u.active),
+            units={u.code: u for u in schema.registry.units},
+            elements_of={t.code: schema.elements_of(t) for t in schema.catalog.tasks},
             tasks={t.code: t for t in schema.catalog.tasks},
             elements={e.code: e for e in schema.elements.elements},
             rule_columns=rule_columns(schema),
@@ -73,7 +73,7 @@ _LOOKUPS: tuple[Schema, Lookups] | None = None
 
 def lookups(schema: Schema) -> Lookups:
     """The schema's `Lookups`, built on first use and kept for the last schema seen."""
-    global _LOOKUPS  # noqa: PLW0603 - one schema per run; built once, not per batch
+    global _LOOKUPS
     cached = _LOOKUPS
     if cached is None or cached[0] is not schema:
         cached = (schema, Lookups.of(schema))
@@ -97,6 +97,7 @@ class Batch:
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
+@lru_cache(maxsize=4096)
 def period_facts(period: str | None) -> tuple[float, float, str | None]:
     """(year, start as ordinal, start as dd/mm/yyyy) of a canonical period; NaN when unusable."""
     if period is None or not re.match(PERIOD_PATTERN, period):
@@ -124,7 +125,7 @@ def submissions_frame(batch: Batch, schema: Schema, today: date) -> pd.DataFrame
             key = (unit.code, str(sub.period))
             if key not in needs:
                 tasks = schema.tasks_due(unit, parse_period(str(sub.period)))
-                owed[key] = [e.code for t in tasks for e in schema.elements_of(t)]
+                owed[key] = [e.code for t in tasks for e in look.elements_of[t.code]]
                 needs[key] = (1.0 if owed[key] else math.nan, 1.0 if tasks else math.nan)
             need = needs[key]
             if sub.values:
@@ -169,8 +170,12 @@ def submissions_frame(batch: Batch, schema: Schema, today: date) -> pd.DataFrame
     return frame
 
 
-def _history_bounds(history: pd.DataFrame | None) -> pd.DataFrame | None:
-    """Per (unit, element): median and the robust bounds of its past values."""
+def history_bounds(history: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Per (unit, element): median and the robust bounds of its past values.
+
+    Computed once per run (`schemas.validation.validate_in_batches`), not per batch: the
+    history is that of every unit of the run.
+    """
     if history is None or history.empty:
         return None
     past = history.dropna(subset=["value"])
@@ -192,8 +197,9 @@ def _history_bounds(history: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 def values_frame(
-    batch: Batch, schema: Schema, subs: pd.DataFrame, history: pd.DataFrame | None
+    batch: Batch, schema: Schema, subs: pd.DataFrame, bounds: pd.DataFrame | None
 ) -> pd.DataFrame:
+    """One row per value row; `bounds` from `history_bounds`, None without history."""
     sub_index, tasks, elements, values = [], [], [], []
     for i, sub in enumerate(batch.subs):
         for row in sub.values:
@@ -222,7 +228,6 @@ def values_frame(
     task = frame["element_task"].fillna(frame["task_known"]).where(reported)
     _add_task_columns(frame, task, schema, subs)
     frame["value_whole"] = frame["value"].round()
-    bounds = _history_bounds(history)
     if bounds is None:
         frame["hist_low"] = frame["hist_high"] = frame["hist_median"] = math.nan
     else:
@@ -241,14 +246,16 @@ def _add_task_columns(
     look = lookups(schema)
     starts = {c: float(t.timeframe.start_year) for c, t in look.tasks.items()}
     ends = {c: float(t.timeframe.end_year) for c, t in look.tasks.items()}
-    frame["unit"] = subs["unit_code"].to_numpy()[frame["sub"].to_numpy()]
-    year = subs["period_year"].to_numpy()[frame["sub"].to_numpy()]
+    of_sub = frame["sub"].to_numpy()
+    frame["unit"] = subs["unit_code"].to_numpy()[of_sub]
+    year = subs["period_year"].to_numpy()[of_sub]
     # A period outside the plan is reported once (V-PERIOD-PLAN), not again on every row.
     inside = (year >= schema.plan_years.start) & (year < schema.plan_years.stop)
     frame["period_year"] = np.where(inside, year, np.nan)
     frame["task_start"] = task.map(starts)
     frame["task_end"] = task.map(ends)
-    unit = frame["unit"].where(frame["unit"].isin(look.active))
+    # Active units only, as the submissions frame found them (not a set of the registry's).
+    unit = frame["unit"].where(subs["unit_code_active"].to_numpy()[of_sub] == 1)
     frame["task_unit_responsible"] = _responsible(task, unit, schema.roles)
 
 
@@ -262,13 +269,13 @@ def _responsible(
 ) -> pd.Series:
     """1 where the unit leads or coordinates the task, 0 where not, missing where either is.
 
-    Each distinct pair of the batch is looked up once: the cost follows the batch, not the
-    registry. The pairs are joined as objects: pandas' string dtype refuses a column holding
-    only missing values (a progress table left empty), which would fail the whole batch.
+    One probe of the schema's roles per row: the cost follows the batch, not the registry.
     """
-    keys = (task.astype(object) + "|" + unit.astype(object)).where(task.notna() & unit.notna())
-    pairs = {key: tuple(key.split("|", 1)) for key in keys.dropna().unique()}
-    return keys.map({key: float(pair in roles) for key, pair in pairs.items()}).astype(float)
+    both = (task.notna() & unit.notna()).to_numpy()
+    found = np.full(len(task), np.nan)
+    pairs = zip(task.to_numpy()[both], unit.to_numpy()[both], strict=True)
+    found[both] = [pair in roles for pair in pairs]
+    return pd.Series(found, index=task.index)
 
 
 def progress_frame(batch: Batch, schema: Schema, subs: pd.DataFrame) -> pd.DataFrame:

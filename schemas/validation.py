@@ -26,6 +26,7 @@ from schemas.findings import Collector, finding_order
 from schemas.frames import (
     FRAMES,
     Batch,
+    history_bounds,
     progress_frame,
     rules_frame,
     submissions_frame,
@@ -186,13 +187,24 @@ def validate(
         One verdict per submission, in order: reading issues first, then validation findings
         ordered by sheet and cell.
     """
+    bounds = history_bounds(history) if submissions else None
+    return _validate(submissions, schema, today, bounds, data_docs_dir)
+
+
+def _validate(
+    submissions: Sequence[Submission],
+    schema: Schema,
+    today: date,
+    bounds: pd.DataFrame | None,
+    data_docs_dir: Path | None,
+) -> list[Verdict]:
     verdicts = [Verdict(sub, list(sub.issues)) for sub in submissions]
     readable = [i for i, sub in enumerate(submissions) if not sub.unreadable]
     if not readable:
         return verdicts
     batch = Batch([submissions[i] for i in readable])
     subs = submissions_frame(batch, schema, today)
-    values = values_frame(batch, schema, subs, history)
+    values = values_frame(batch, schema, subs, bounds)
     progress = progress_frame(batch, schema, subs)
     rules = rules_frame(batch, schema, values)
     batch.frames = {"nop": subs, "chi_tieu": values, "tien_do": progress, "quy_tac": rules}
@@ -232,11 +244,14 @@ def validate_in_batches(
     batch_size: int = 5000,
     data_docs_dir: Path | None = None,
 ) -> list[Verdict]:
-    """`validate` over consecutive chunks of `batch_size` submissions."""
+    """`validate` over consecutive chunks of `batch_size` submissions.
+
+    The history's bounds are computed once for the whole run: the history holds every unit of
+    the run, and grouping it again for each batch would cost it once per batch.
+    """
+    bounds = history_bounds(history) if submissions else None
     verdicts: list[Verdict] = []
     for start in range(0, len(submissions), batch_size):
         chunk = submissions[start : start + batch_size]
-        verdicts.extend(
-            validate(chunk, schema, today=today, history=history, data_docs_dir=data_docs_dir)
-        )
+        verdicts.extend(_validate(chunk, schema, today, bounds, data_docs_dir))
     return verdicts
