@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -118,54 +119,111 @@ def _stop_worker(slot: _Slot, grace: float) -> None:
     slot.conn.close()
 
 
-@dataclass(slots=True)
 class Pool(Generic[P, R]):
-    """Runs `work` on payloads in worker processes; see `run_isolated`."""
+    """Worker processes that outlive one `run`: started on the first payloads, kept until
+    `close` (or the end of a `with` block), each replaced when it crashes or overruns.
 
-    work: Callable[[P], R]
-    fail: Callable[[P, str], R]
-    workers: int
-    timeout: float
-    memory_bytes: int
-    chunk_size: int
-    reducers: Mapping[type, Callable[[Any], Any]] = field(default_factory=dict)
+    `work` (with whatever it carries, e.g. a `functools.partial` holding the registry's names)
+    is sent once to each worker when it starts; payloads then carry only their own data. `run`
+    may be called many times, from one thread at a time, not necessarily the thread that
+    created the pool. See `run_isolated` for what happens to a payload that crashes its worker.
+    """
+
+    def __init__(
+        self,
+        work: Callable[[P], R],
+        fail: Callable[[P, str], R],
+        *,
+        workers: int,
+        timeout: float,
+        memory_bytes: int,
+        chunk_size: int = 16,
+        reducers: Mapping[type, Callable[[Any], Any]] | None = None,
+    ) -> None:
+        self.work = work
+        self.fail = fail
+        self.workers = max(1, workers)
+        self.timeout = timeout
+        self.memory_bytes = memory_bytes
+        self.chunk_size = max(1, chunk_size)
+        self.reducers = dict(reducers or {})
+        self.slots: list[_Slot] = []
+        # One run at a time: a second thread calling `run` waits instead of sharing sockets.
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __enter__(self) -> Pool[P, R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def pids(self) -> list[int]:
+        """The process ids of the running workers (none before the first `run`)."""
+        return [slot.process.pid for slot in self.slots]
+
+    def start(self) -> _Slot:
+        """A new worker, given `work` once."""
+        return _start_worker(self.work, self.reducers, self.memory_bytes)
 
     def run(self, payloads: Sequence[P]) -> list[R]:
         """The result of every payload, in order."""
-        run = _Run(self, payloads)
-        count = max(1, min(self.workers, -(-len(payloads) // self.chunk_size)))
-        try:
-            run.slots.extend(run.start() for _ in range(count))
-            while len(run.results) < len(payloads):
-                run.dispatch()
-                ready = wait([s.conn for s in run.slots], run.wait_seconds())
-                for slot in list(run.slots):
-                    run.collect(slot, ready)
-        finally:
-            run.close()
-        return [run.results[i] for i in range(len(payloads))]
+        if not payloads:
+            return []
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the pool is closed")
+            run = _Run(self, payloads)
+            wanted = max(1, min(self.workers, -(-len(payloads) // self.chunk_size)))
+            done = False
+            try:
+                while len(self.slots) < wanted:
+                    self.slots.append(self.start())
+                while len(run.results) < len(payloads):
+                    run.dispatch()
+                    ready = wait([s.conn for s in self.slots], run.wait_seconds())
+                    for slot in list(self.slots):
+                        run.collect(slot, ready)
+                done = True
+            finally:
+                if not done:
+                    # Interrupted mid-run: a worker still busy would answer the next run with
+                    # this one's results. It is stopped; the next run starts another.
+                    for slot in [s for s in self.slots if s.pending]:
+                        self.slots.remove(slot)
+                        slot.process.kill()
+                        _stop_worker(slot, 0)
+            return [run.results[i] for i in range(len(payloads))]
+
+    def close(self) -> None:
+        """Asks every worker to stop, then waits for it (killing it after a second)."""
+        with self._lock:
+            self._closed = True
+            slots, self.slots = self.slots, []
+            for slot in slots:
+                with contextlib.suppress(OSError):
+                    slot.conn.send(None)
+            for slot in slots:
+                _stop_worker(slot, 1)
 
 
 @dataclass(slots=True)
 class _Run(Generic[P, R]):
-    """One `Pool.run`: the queue of payload indexes, the workers and the results so far."""
+    """One `Pool.run`: the queue of payload indexes and the results so far."""
 
     pool: Pool[P, R]
     payloads: Sequence[P]
     results: dict[int, R] = field(default_factory=dict)
     queue: deque[int] = field(default_factory=deque)
     attempts: dict[int, int] = field(default_factory=dict)
-    slots: list[_Slot] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.queue.extend(range(len(self.payloads)))
 
-    def start(self) -> _Slot:
-        return _start_worker(self.pool.work, self.pool.reducers, self.pool.memory_bytes)
-
     def dispatch(self) -> None:
         """A chunk to every idle worker while payloads wait."""
-        for slot in self.slots:
+        for slot in self.pool.slots:
             if not slot.pending and self.queue:
                 size = min(self.pool.chunk_size, len(self.queue))
                 chunk = [self.queue.popleft() for _ in range(size)]
@@ -180,13 +238,16 @@ class _Run(Generic[P, R]):
         now = time.monotonic()
         running = [
             s.started + self.pool.timeout - now
-            for s in self.slots
+            for s in self.pool.slots
             if s.pending and s.started is not None
         ]
         return max(0.0, min([*running, _POLL_SECONDS]))
 
     def collect(self, slot: _Slot, ready: list[Any]) -> None:
-        """Takes what a worker sent; retires it if it died or its payload overran."""
+        """Takes what a worker sent; retires it if it died or its payload overran.
+
+        An idle worker that died (between runs, or killed from outside) is replaced too.
+        """
         dead = slot.conn in ready and not self._receive(slot)
         if dead or (slot.pending and slot.process.poll() is not None):
             self.retire(slot, "crash")
@@ -230,15 +291,8 @@ class _Run(Generic[P, R]):
                 self.queue.appendleft(index)
         slot.process.kill()
         _stop_worker(slot, 0)
-        self.slots[self.slots.index(slot)] = self.start()
-
-    def close(self) -> None:
-        """Asks every worker to stop, then waits for it (killing it after a second)."""
-        for slot in self.slots:
-            with contextlib.suppress(OSError):
-                slot.conn.send(None)
-        for slot in self.slots:
-            _stop_worker(slot, 1)
+        slots = self.pool.slots
+        slots[slots.index(slot)] = self.pool.start()
 
 
 def run_isolated(
@@ -261,8 +315,9 @@ def run_isolated(
 
     Args:
         payloads: picklable inputs.
-        work: a module-level function of an importable module (not `__main__`): each worker
-            imports that module and nothing else of the caller's.
+        work: a module-level function of an importable module (not `__main__`), or a
+            `functools.partial` of one: each worker imports that module and nothing else of
+            the caller's, and receives `work` once, when it starts.
         fail: builds the result of a payload that could not be worked on.
         workers: number of worker processes.
         timeout: seconds per payload.
@@ -276,7 +331,13 @@ def run_isolated(
     """
     if not payloads:
         return []
-    pool: Pool[P, R] = Pool(
-        work, fail, workers, timeout, memory_bytes, chunk_size, dict(reducers or {})
-    )
-    return pool.run(payloads)
+    with Pool(
+        work,
+        fail,
+        workers=workers,
+        timeout=timeout,
+        memory_bytes=memory_bytes,
+        chunk_size=chunk_size,
+        reducers=reducers,
+    ) as pool:
+        return pool.run(payloads)

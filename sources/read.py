@@ -31,8 +31,8 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import lru_cache, partial
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree
@@ -53,7 +53,7 @@ from core.text import canonical, fold
 from sources import archives, textfile
 from sources.guard import ZIP_MAGIC, Limits, check_structure, sheet_parts
 from sources.names import Names
-from sources.pool import run_isolated
+from sources.pool import Pool
 from sources.tables import PROGRESS_FIELDS, Grid, Table, find_labels, find_tables
 from sources.values import (
     Parsed,
@@ -881,12 +881,12 @@ def read_path(
 
 @dataclass(frozen=True, slots=True)
 class _Job:
+    """One file for a worker: the limits and the names went to the worker once, at its start."""
+
     url: str
     name: str
     data: bytes
     unit_folder: str | None
-    limits: Limits
-    names: Names | None = None
     sha256: str | None = None
     # A file of the archive is read by the worker itself, so the calling process never holds
     # the bytes of a whole run (`data` is then empty until the worker reads it); its size is
@@ -925,9 +925,9 @@ def _archive_issue(name: str, data: bytes, limits: Limits) -> ReadIssue:
     return unpacked.issue or issue("R-FILE-CRASH", file=name)
 
 
-def _work(job: _Job) -> Submission:
-    data = job.data if job.path is None else _read_local(job.path, job.limits.max_file_bytes)
-    sub = _read(data, job.url, job.name, job.unit_folder, job.limits, job.names, job.sha256)
+def _work(job: _Job, *, limits: Limits, names: Names | None) -> Submission:
+    data = job.data if job.path is None else _read_local(job.path, limits.max_file_bytes)
+    sub = _read(data, job.url, job.name, job.unit_folder, limits, names, job.sha256)
     if job.size is not None:
         sub.size = job.size
     return sub
@@ -958,17 +958,116 @@ def _reduce_cell_ref(ref: CellRef) -> tuple[Callable[..., CellRef], tuple[str, s
     return _cell_ref, (ref.file, ref.sheet, ref.row, ref.column)
 
 
-def _failed(job: _Job, reason: str) -> Submission:
+def _failed(job: _Job, reason: str, *, limits: Limits) -> Submission:
     sub = _new(job.url, job.name, job.data, job.sha256)
     if job.size is not None:
         sub.size = job.size
     if reason == "timeout":
         sub.issues.append(
-            issue("R-FILE-TIMEOUT", file=job.name, seconds=job.limits.read_timeout_seconds)
+            issue("R-FILE-TIMEOUT", file=job.name, seconds=limits.read_timeout_seconds)
         )
     else:
         sub.issues.append(issue("R-FILE-CRASH", file=job.name))
     return sub
+
+
+class Reader:
+    """Reads batches of listed files in worker processes that stay warm between batches.
+
+    The workers start on the first `read` and stop when the `with` block ends; the limits and
+    the names travel to each worker once, when it starts, so a batch costs the same whatever
+    the size of the registry. A worker that crashes or overruns is replaced, its file read as
+    unreadable, as in `read_many`. `read` may be called from any thread, one at a time.
+
+    Args:
+        settings: the settings (or their `Limits`); default `load_settings()`.
+        names: unit and element names to resolve to codes (`Names.of` the registry and the
+            catalog); without them only codes are read.
+        workers: worker processes; default the settings' `read_workers`.
+        chunk_size: files sent to a worker at a time.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | Limits | None = None,
+        *,
+        names: Names | None = None,
+        workers: int | None = None,
+        chunk_size: int = 16,
+    ) -> None:
+        self.limits = _limits(settings)
+        self.names = names
+        self._pool: Pool[_Job, Submission] = Pool(
+            partial(_work, limits=self.limits, names=names),
+            partial(_failed, limits=self.limits),
+            workers=workers or self.limits.workers,
+            timeout=self.limits.read_timeout_seconds,
+            memory_bytes=self.limits.read_memory_bytes,
+            chunk_size=chunk_size,
+            reducers={CellRef: _reduce_cell_ref},
+        )
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stops the workers."""
+        self._pool.close()
+
+    @property
+    def pids(self) -> list[int]:
+        """The process ids of the running workers."""
+        return self._pool.pids
+
+    def read(self, entries: Iterable[InboxEntry]) -> list[Submission]:
+        """Reads listed files: structure checks and parsing in the workers (see `read_many`).
+
+        Args:
+            entries: files as listed by `sources.inbox.list_inbox`.
+
+        Returns:
+            One submission per entry, in order.
+        """
+        from sources.inbox import fetch  # fsspec is the calling process's business only
+
+        limits = self.limits
+        results: list[Submission | None] = []
+        jobs: list[_Job] = []
+        for entry in entries:
+            if entry.size > limits.max_file_bytes:
+                sub = Submission(entry.url, entry.name, entry.size, entry.sha256 or "")
+                found = issue(
+                    "R-FILE-TOO-BIG", file=entry.name, size=entry.size, limit=limits.max_file_bytes
+                )
+                sub.issues.append(found)
+                results.append(sub)
+                continue
+            results.append(None)
+            # A local inbox is read by the worker directly: fsspec costs more than reading the
+            # file. A file received already is read from its archived copy.
+            local = "://" not in entry.url
+            if entry.archived is not None or (local and entry.sha256):
+                path = entry.archived or entry.url
+                jobs.append(
+                    _Job(
+                        entry.url,
+                        entry.name,
+                        b"",
+                        entry.unit_folder,
+                        entry.sha256,
+                        path,
+                        entry.size,
+                    )
+                )
+                continue
+            read = _read_local if local else fetch
+            data = read(entry.url, limits.max_file_bytes)
+            jobs.append(_Job(entry.url, entry.name, data, entry.unit_folder, entry.sha256))
+        done = iter(self._pool.run(jobs))
+        return [sub if sub is not None else next(done) for sub in results]
 
 
 def read_many(
@@ -984,7 +1083,7 @@ def read_many(
     `Submission` with one issue; the other files are read as usual. Only the listed size is
     checked in this process: a zip's contents are never looked at outside a worker. Local
     files are read directly, others fetched through fsspec; filesystem errors propagate
-    (retrying them is the caller's business).
+    (retrying them is the caller's business). For batch after batch, keep a `Reader`.
 
     Args:
         entries: files as listed by `sources.inbox.list_inbox`.
@@ -997,43 +1096,5 @@ def read_many(
     Returns:
         One submission per entry, in order.
     """
-    from sources.inbox import fetch  # fsspec is the calling process's business only
-
-    limits = _limits(settings)
-    results: list[Submission | None] = []
-    jobs: list[_Job] = []
-    for entry in entries:
-        if entry.size > limits.max_file_bytes:
-            sub = Submission(entry.url, entry.name, entry.size, entry.sha256 or "")
-            sub.issues.append(
-                issue(
-                    "R-FILE-TOO-BIG", file=entry.name, size=entry.size, limit=limits.max_file_bytes
-                )
-            )
-            results.append(sub)
-            continue
-        results.append(None)
-        # A local inbox is read here directly: fsspec costs more than reading the file. A
-        # file received already is read from its archived copy by its worker.
-        local = "://" not in entry.url
-        if entry.archived is not None or (local and entry.sha256):
-            job = _Job(entry.url, entry.name, b"", entry.unit_folder, limits, names, entry.sha256)
-            jobs.append(replace(job, path=entry.archived or entry.url, size=entry.size))
-            continue
-        read = _read_local if local else fetch
-        data = read(entry.url, limits.max_file_bytes)
-        jobs.append(
-            _Job(entry.url, entry.name, data, entry.unit_folder, limits, names, entry.sha256)
-        )
-    parsed = run_isolated(
-        jobs,
-        _work,
-        _failed,
-        workers=workers or limits.workers,
-        timeout=limits.read_timeout_seconds,
-        memory_bytes=limits.read_memory_bytes,
-        chunk_size=chunk_size,
-        reducers={CellRef: _reduce_cell_ref},
-    )
-    done = iter(parsed)
-    return [sub if sub is not None else next(done) for sub in results]
+    with Reader(settings, names=names, workers=workers, chunk_size=chunk_size) as reader:
+        return reader.read(entries)
