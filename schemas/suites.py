@@ -106,10 +106,9 @@ def meta(code: str, field: str | None = None, **extra: str) -> dict[str, Any]:
 def _suite(name: str, expectations: tuple[Any, ...]) -> ExpectationSuite:
     import great_expectations as gx
 
-    suite = gx.ExpectationSuite(name=name)
-    for expectation in expectations:
-        suite.add_expectation(expectation)
-    return suite
+    # Given whole rather than added one by one: adding asks the current Great Expectations
+    # context whether the suite is saved, so building suites before the engine existed failed.
+    return gx.ExpectationSuite(name=name, expectations=list(expectations))
 
 
 def _listed(ex: Any, column: str, found_meta: dict[str, Any]) -> Any:
