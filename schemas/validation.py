@@ -77,6 +77,7 @@ class _Engine:
         self._suites: tuple[object, Suites] | None = None
         self._docs_dir: Path | None = None
         self._checkpoints: dict[str, Any] = {}
+        self._undocumented: list[Any] = []  # results validated since Data Docs were written
 
     def suites(self, schema: Schema) -> Suites:
         """The suites of a schema, built once per process while what they read stays equal.
@@ -92,17 +93,37 @@ class _Engine:
         return self._suites[1]
 
     def run(self, name: str, frame: pd.DataFrame, suite: Any, docs_dir: Path | None) -> Any:
-        """Validates one frame; with `docs_dir`, through a checkpoint that updates Data Docs."""
+        """Validates one frame; with `docs_dir`, through a checkpoint that keeps the result for
+        the Data Docs `write_docs` writes."""
         if docs_dir is None:
             batch = self.batches[name].get_batch(batch_parameters={"dataframe": frame})
             return batch.validate(suite, result_format=_RESULT_FORMAT)
         checkpoint = self._checkpoint(name, suite, docs_dir)
         result = checkpoint.run(batch_parameters={"dataframe": frame})
+        self._undocumented.extend(result.run_results.items())
         return next(iter(result.run_results.values()))
+
+    def write_docs(self) -> None:
+        """Writes the Data Docs pages of the results validated since the last call, and the
+        site's index, once for the whole run.
+
+        Updating the site after each frame of each batch rebuilt its index every time, reading
+        back every result of the process: seconds per batch, more with each.
+        """
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+        )
+
+        if not self._undocumented:
+            return
+        suites = {result.suite_name for _, result in self._undocumented}
+        resources = [key for key, _ in self._undocumented]
+        resources += [ExpectationSuiteIdentifier(name=name) for name in sorted(suites)]
+        self._undocumented.clear()
+        self.context.build_data_docs(site_names=[_DOCS_SITE], resource_identifiers=resources)
 
     def _checkpoint(self, name: str, suite: Any, docs_dir: Path) -> Any:
         import great_expectations as gx
-        from great_expectations.checkpoint import UpdateDataDocsAction
 
         if self._docs_dir != docs_dir:
             if self._docs_dir is not None:
@@ -120,6 +141,7 @@ class _Engine:
             )
             self._docs_dir = docs_dir
             self._checkpoints.clear()
+            self._undocumented.clear()
         if name not in self._checkpoints:
             for store, key in (
                 (self.context.checkpoints, name),
@@ -136,7 +158,7 @@ class _Engine:
                 gx.Checkpoint(
                     name=name,
                     validation_definitions=[definition],
-                    actions=[UpdateDataDocsAction(name="data_docs", site_names=[_DOCS_SITE])],
+                    actions=[],
                     result_format=_RESULT_FORMAT,
                 )
             )
@@ -180,15 +202,18 @@ def validate(
         today: the run date; a period that starts after it is an error.
         history: past accepted values, columns `unit_code, element_code, period, value`, for
             the outlier warnings; without it no value is flagged as unusual.
-        data_docs_dir: when given, the runs go through checkpoints that write Great
-            Expectations Data Docs into this folder.
+        data_docs_dir: when given, the runs go through checkpoints, and Great Expectations
+            Data Docs of them are written into this folder at the end.
 
     Returns:
         One verdict per submission, in order: reading issues first, then validation findings
         ordered by sheet and cell.
     """
     bounds = history_bounds(history) if submissions else None
-    return _validate(submissions, schema, today, bounds, data_docs_dir)
+    verdicts = _validate(submissions, schema, today, bounds, data_docs_dir)
+    if data_docs_dir:
+        engine().write_docs()
+    return verdicts
 
 
 def _validate(
@@ -247,11 +272,14 @@ def validate_in_batches(
     """`validate` over consecutive chunks of `batch_size` submissions.
 
     The history's bounds are computed once for the whole run: the history holds every unit of
-    the run, and grouping it again for each batch would cost it once per batch.
+    the run, and grouping it again for each batch would cost it once per batch. Data Docs, when
+    asked for, are written once, after the last batch.
     """
     bounds = history_bounds(history) if submissions else None
     verdicts: list[Verdict] = []
     for start in range(0, len(submissions), batch_size):
         chunk = submissions[start : start + batch_size]
         verdicts.extend(_validate(chunk, schema, today, bounds, data_docs_dir))
+    if data_docs_dir:
+        engine().write_docs()
     return verdicts

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 from test_validation import TODAY, submission
@@ -94,3 +95,16 @@ def test_a_run_in_batches_judges_as_one_batch(schema: Schema) -> None:
     assert [v.findings for v in batched] == [v.findings for v in whole]
     outliers = [any(f.code == "W-OUTLIER" for f in v.findings) for v in batched]
     assert outliers == [False, True, False, True, False, False]
+
+
+def test_data_docs_cover_every_batch_of_a_run(schema: Schema, tmp_path: Path) -> None:
+    subs = [submission(), submission(unit="XX"), submission(values=[("5.3", "5.3.1", -1)])]
+    verdicts = validate_in_batches(
+        subs, schema, today=TODAY, batch_size=1, data_docs_dir=tmp_path / "docs"
+    )
+    assert [v.status for v in verdicts] == ["accepted", "rejected", "rejected"]
+    pages = list((tmp_path / "docs" / "validations").rglob("*.html"))
+    # Three batches, four frames each: a page per result, written after the last batch.
+    assert len(pages) == 3 * 4
+    index = (tmp_path / "docs" / "index.html").read_text(encoding="utf-8")
+    assert all(f"khcn.{name}" in index for name in ("nop", "chi_tieu", "tien_do", "quy_tac"))
