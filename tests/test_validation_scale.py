@@ -108,3 +108,22 @@ def test_data_docs_cover_every_batch_of_a_run(schema: Schema, tmp_path: Path) ->
     assert len(pages) == 3 * 4
     index = (tmp_path / "docs" / "index.html").read_text(encoding="utf-8")
     assert all(f"khcn.{name}" in index for name in ("nop", "chi_tieu", "tien_do", "quy_tac"))
+
+
+def test_checking_in_two_passes_finds_what_one_complete_pass_finds(
+    schema: Schema, tmp_path: Path
+) -> None:
+    # Without Data Docs, the suites run first for which expectations fail, then for the rows
+    # of those; with Data Docs, once, every row of every expectation. The findings are one.
+    subs = [
+        submission(),
+        submission(unit="XX"),
+        submission(period="2026Q5"),
+        submission(values=[("5.3", "5.3.1", -1), ("5.3", "5.3.2", 0.5), ("5.3", "5.3.3", 3),
+                           ("5.3", "5.3.1", 4), ("7.7", "2.1.1", 1), ("1.1", "1.1.1", 2)],
+                   statuses={"5.3": "xong", "2.1": None}),
+    ]  # fmt: skip
+    two_passes = validate(subs, schema, today=TODAY)
+    one_pass = validate(subs, schema, today=TODAY, data_docs_dir=tmp_path)
+    assert [v.findings for v in two_passes] == [v.findings for v in one_pass]
+    assert len({f.code for v in two_passes for f in v.findings}) >= 8
