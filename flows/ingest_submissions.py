@@ -53,7 +53,7 @@ from sources.inbox import (
 )
 from sources.names import Names
 from sources.read import Reader
-from warehouse.archive import Receipt, archive, received_before
+from warehouse.archive import Receipt, archive, flush_archive, received_before
 from warehouse.dashboard import dashboard_data
 from warehouse.dimensions import sync_schema
 from warehouse.history import value_history
@@ -103,6 +103,7 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
         [(e.url, e.size, t) for e, t in zip(entries, times, strict=True) if e.modified],
     )
     receipts = []
+    written = False
     for entry, received_at in zip(entries, times, strict=True):
         refusal = entry.refused
         if refusal is None and (known := before.get(storable(entry.url))) is not None:
@@ -123,8 +124,10 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
                             url=entry.url,
                             archive_dir=settings.archive,
                             received_at=received_at,
+                            flush=False,
                         )
                     )
+                written = True
                 continue
             except RefusedFileError as exc:
                 refusal = exc.refusal
@@ -138,6 +141,9 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
                 received_at=received_at,
             )
         )
+    if written:
+        # Once for the run, before anything refers to the copies.
+        flush_archive(settings.archive)
     return receipts
 
 
