@@ -55,7 +55,7 @@ from sources.names import Names
 from sources.read import Reader
 from warehouse.archive import Receipt, archive, flush_archive, received_before
 from warehouse.dashboard import dashboard_data
-from warehouse.dimensions import sync_schema
+from warehouse.dimensions import schema_basis, sync_schema
 from warehouse.history import value_history
 from warehouse.load import LoadRun, LoadSummary, load_order, registered_hashes
 from warehouse.lock import Holder, writer_lock
@@ -339,7 +339,7 @@ def start_load(schema: Schema, settings: Settings) -> LoadRun:
             f"Đã đóng {len(closed)} lần nạp bị ngắt giữa chừng (lần nạp số "
             f"{', '.join(str(run.run_id) for run in closed)}); các tệp đã nạp xong được giữ nguyên."
         )
-    sync_schema(settings.warehouse, schema, settings)
+    sync_schema(settings.warehouse, schema, settings, schema_basis(schema, settings))
     return LoadRun(settings.warehouse, settings, settings.load_batch).__enter__()
 
 
@@ -366,27 +366,13 @@ def finish_load(
 
 
 def _basis(schema: Schema, settings: Settings) -> str:
-    """What the published copy and dashboard are made under besides the warehouse: the plan
-    and registry, the settings that shape periods and marts, and the day."""
-    shaping = settings.model_dump(
-        mode="json",
-        include={
-            "commune_name",
-            "commune_code",
-            "plan_start_year",
-            "plan_end_year",
-            "reporting_period_kind",
-            "timezone",
-            "deadline_day",
-            "deadline_month_offset",
-            "level",
-            "publish_url",
-        },
-    )
+    """What the published copy and dashboard are made under besides the warehouse: the
+    dimensions' basis, the commune, where bundles go, and the day (deadlines count days)."""
     return json.dumps(
         {
-            "schema": schema.fingerprint,
-            "settings": shaping,
+            "dimensions": schema_basis(schema, settings),
+            "commune": [settings.commune_name, settings.commune_code, settings.level],
+            "publish_url": settings.publish_url,
             "day": datetime.now(settings.tz).date().isoformat(),
         },
         sort_keys=True,
