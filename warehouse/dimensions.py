@@ -76,7 +76,7 @@ def sync_schema(
     tasks = schema.catalog.tasks
     elements = schema.elements.elements
     indicators = schema.elements.indicators
-    assignments = [a for a in schema.matrix() if a.role is not None]
+    assignments = schema.assignments()
     targets = [(code, year, target) for (code, year), target in schema.targets.indicators.items()]
     element_targets = [
         (code, year, target) for (code, year), target in schema.targets.elements.items()
