@@ -77,18 +77,6 @@ class Schema:
             for year in self.plan_years
         ]
 
-    def assignments(self) -> list[Assignment]:
-        """The cells of the matrix with a role: what units report, task by task and year; its
-        cost follows the roles, not tasks × units × years."""
-        tasks = {task.code: task for task in self.catalog.tasks}
-        order = {task.code: i for i, task in enumerate(self.catalog.tasks)}
-        return [
-            Assignment(task, unit, year, role)
-            for (task, unit), role in sorted(self.roles.items(), key=lambda r: order[r[0][0]])
-            for year in self.plan_years
-            if tasks[task].timeframe.covers(year)
-        ]
-
     def tasks_for(self, unit: Unit, year: int) -> list[tuple[Task, Role]]:
         """The tasks a unit reports on in a year, in catalog order."""
         found = []
