@@ -51,7 +51,7 @@ from core.model import (
 )
 from core.text import canonical, fold
 from sources import archives, textfile
-from sources.guard import ZIP_MAGIC, Limits, check_structure, sheet_parts
+from sources.guard import ZIP_MAGIC, Limits, check_and_open, sheet_parts, suffix_of
 from sources.names import Names
 from sources.pool import Pool
 from sources.tables import PROGRESS_FIELDS, Grid, Table, find_labels, find_tables
@@ -103,7 +103,7 @@ class _Context:
     limits: Limits
     units: list[_Claim]
     periods: list[_Claim]
-    hidden: dict[str, dict[str, str]] | None = None
+    hidden: _Xml | None = None
     names: Names | None = None
 
     @property
@@ -120,8 +120,8 @@ class _Context:
         if not self.data.startswith(ZIP_MAGIC):
             return None
         if self.hidden is None:
-            self.hidden = _hidden_cells(self.data)
-        return self.hidden.get(sheet, {}).get(address)
+            self.hidden = _Xml(self.data)
+        return self.hidden.cell(sheet, address)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,7 +257,7 @@ def _docx_grids(ctx: _Context) -> list[Grid]:
 
 def _grids(ctx: _Context) -> list[Grid]:
     """The grids of the file, by its suffix."""
-    suffix = PurePosixPath(ctx.submission.name).suffix.lower()
+    suffix = suffix_of(ctx.submission.name)
     if suffix in textfile.TEXT_SUFFIXES:
         return [_text_grid(ctx)]
     if suffix == ".docx":
@@ -266,7 +266,6 @@ def _grids(ctx: _Context) -> list[Grid]:
 
 
 _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
-_ADDRESS = re.compile(rb'\br="([A-Z]{1,3}\d+)"')
 _TYPE = re.compile(rb'\bt="([^"]*)"')
 # The whole content of `<v>`, markup included: CDATA or nested elements are not a value.
 _VALUE = re.compile(rb"<v\b[^>]*?(?:/>|>(.*?)</v>)", re.S)
@@ -279,43 +278,78 @@ ROUNDED = "rounded:"
 DISAGREES = "disagrees:"
 
 
-def _hidden_cells(data: bytes) -> dict[str, dict[str, str]]:
-    """Sheet name -> {address: what calamine shows as an empty cell but is not}.
+_XML_ERRORS = (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, zlib.error, SyntaxError)
+
+
+class _Xml:
+    """What calamine shows as an empty cell (or 0) but is not, looked up in the file's XML.
 
     In .xlsx a formula without a cached result and an error value (`#DIV/0!`) both read as
     empty; the sheet XML tells them apart: "formula" or the error text. A value calamine drops
     (`<v><![CDATA[12]]></v>`, markup nested in `<v>`, an empty `<v/>` of a number cell, a
-    shared-string index past the table) is `INEXACT` and what the XML holds. In .ods, a cell
-    with a value or text that reads as empty is `INEXACT` too (see `_ods_cells`).
+    shared-string index past the table) is `INEXACT` and what the XML holds; a number too
+    small to be anything but 0 (`1e-400`) is `ROUNDED`. In .ods, a cell with a value or text
+    that reads as empty is `INEXACT` too (see `_ods_cells`).
+
+    Only the cells asked about are looked at: the archive is opened once, a sheet's part
+    inflated once, and each cell found by its `r="E12"` in it.
     """
-    found: dict[str, dict[str, str]] = {}
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = set(archive.namelist())
+
+    __slots__ = ("_archive", "_data", "_ods", "_parts", "_sheets", "_strings")
+
+    def __init__(self, data: bytes, archive: zipfile.ZipFile | None = None) -> None:
+        self._data = data
+        self._archive = archive
+        self._sheets: dict[str, str] | None = None  # sheet name -> its part
+        self._parts: dict[str, bytes] = {}
+        self._strings: int | None = None
+        self._ods: dict[str, dict[str, str]] | None = None
+
+    def cell(self, sheet: str, address: str) -> str | None:
+        """What the cell at `address` of `sheet` holds when it is not what it reads as."""
+        try:
+            return self._cell(sheet, address)
+        except _XML_ERRORS:
+            return None
+
+    def _cell(self, sheet: str, address: str) -> str | None:
+        if self._archive is None:
+            self._archive = zipfile.ZipFile(io.BytesIO(self._data))
+        if self._ods is None and self._sheets is None:
+            names = set(self._archive.namelist())
             if "content.xml" in names and "xl/workbook.xml" not in names:
-                return _ods_cells(archive.read("content.xml"))
-            strings = _shared_string_count(archive, names)
-            for part, sheet in sheet_parts(archive).items():
-                cells = found.setdefault(sheet, {})
-                # Looked at only when a value cell reads empty or 0: every cell, since a sheet
-                # calamine walked out of step (malformed XML) shows nothing else suspect.
-                xml = archive.read(part)
-                for match in _CELL.finditer(xml):
-                    attrs, body = match.group(1), match.group(2) or b""
-                    address = _ADDRESS.search(attrs)
-                    if address:
-                        what = _xlsx_cell(attrs, body, strings)
-                        if what is not None:
-                            cells[address.group(1).decode()] = what
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, zlib.error, SyntaxError):
-        pass
-    return found
+                self._ods = _ods_cells(self._archive.read("content.xml"))
+            else:
+                self._sheets = {name: part for part, name in sheet_parts(self._archive).items()}
+        if self._ods is not None:
+            return self._ods.get(sheet, {}).get(address)
+        part = (self._sheets or {}).get(sheet)
+        if part is None:
+            return None
+        xml = self._parts.get(part)
+        if xml is None:
+            xml = self._parts[part] = self._archive.read(part)
+        found = None
+        # The last cell of that address counts, as it would for a reader walking the sheet.
+        for match in re.finditer(rb'<c\b[^>]*?\br="' + address.encode() + b'"', xml):
+            cell = _CELL.match(xml, match.start())
+            if cell is not None:
+                what = _xlsx_cell(cell.group(1), cell.group(2) or b"", self._string_count)
+                found = what if what is not None else found
+        return found
+
+    def _string_count(self) -> int:
+        if self._strings is None:
+            assert self._archive is not None
+            self._strings = _shared_string_count(self._archive)
+        return self._strings
 
 
-def _shared_string_count(archive: zipfile.ZipFile, names: set[str]) -> int:
-    if "xl/sharedStrings.xml" not in names:
+def _shared_string_count(archive: zipfile.ZipFile) -> int:
+    try:
+        xml = archive.read("xl/sharedStrings.xml")
+    except KeyError:
         return 0
-    xml = archive.read("xl/sharedStrings.xml")
     return xml.count(b"<si>") + xml.count(b"<si ") + xml.count(b"<si/>")
 
 
@@ -324,8 +358,11 @@ def _shown(raw: bytes) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _xlsx_cell(attrs: bytes, body: bytes, strings: int) -> str | None:
-    """What an empty-looking cell's XML holds, if anything (see `_hidden_cells`)."""
+def _xlsx_cell(attrs: bytes, body: bytes, strings: Callable[[], int]) -> str | None:
+    """What an empty-looking cell's XML holds, if anything (see `_Xml`).
+
+    `strings` counts the shared strings, asked only for a shared-string cell.
+    """
     value = _VALUE.search(body)
     content = value.group(1) if value and value.group(1) is not None else b""
     kind = _TYPE.search(attrs)
@@ -340,7 +377,7 @@ def _xlsx_cell(attrs: bytes, body: bytes, strings: int) -> str | None:
         return INEXACT + _shown(content)
     if cell_type == b"s":
         index = content.strip()
-        if not index.isdigit() or int(index) >= strings:
+        if not index.isdigit() or int(index) >= strings():
             return INEXACT + f"chỉ số chuỗi dùng chung '{_shown(index)}' không tồn tại"
         return None
     if cell_type == b"n" and not _PLAIN_NUMBER.match(content):
@@ -905,14 +942,17 @@ def _read(
     sha256: str | None = None,
 ) -> Submission:
     sub = _new(url, name, data, sha256)
-    rejected = check_structure(name, data, limits)
+    rejected, archive = check_and_open(name, data, limits)
     if rejected:
         sub.issues.append(rejected)
         return sub
     if archives.is_archive(name):
         sub.issues.append(_archive_issue(name, data, limits))
         return sub
-    return _parse(_Context(sub, data, limits, [], [], names=names), unit_folder)
+    ctx = _Context(sub, data, limits, [], [], names=names)
+    if archive is not None:
+        ctx.hidden = _Xml(data, archive)
+    return _parse(ctx, unit_folder)
 
 
 def _archive_issue(name: str, data: bytes, limits: Limits) -> ReadIssue:
