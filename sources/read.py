@@ -931,6 +931,13 @@ class _Job:
     path: str | None = None
     size: int | None = None
 
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        # The dataclass's own pickling of a frozen slotted class looks up its fields per job.
+        return (
+            _Job,
+            (self.url, self.name, self.data, self.unit_folder, self.sha256, self.path, self.size),
+        )
+
 
 def _read(
     data: bytes,

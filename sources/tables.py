@@ -116,6 +116,8 @@ class Grid:
     # Cells inside a merged range that hold a value of their own: the merge hides it on screen
     # and reading would put the top-left cell's value in its place.
     hidden: list[tuple[int, int]] = field(default_factory=list)
+    # `rows` with merged ranges filled in, built on first use (see `row`).
+    _filled: Sequence[Sequence[Cell]] | None = field(default=None, init=False, repr=False)
 
     def ref(self, i: int, j: int) -> CellRef:
         """The Excel cell of grid position (i, j), or of its merged range's top-left cell."""
@@ -125,16 +127,37 @@ class Grid:
 
     def cell(self, i: int, j: int) -> Cell:
         """The value at (i, j); a cell inside a merged range has its top-left cell's value."""
-        if self.merged:
-            i, j = self.merged.get((i, j), (i, j))
-        row = self.rows[i]
-        return row[j] if j < len(row) else None
+        row = (self._filled or self.filled())[i]
+        if j < len(row):
+            return row[j]
+        if self.merged and (i, j) in self.merged:
+            i, j = self.merged[(i, j)]
+            row = self.rows[i]
+            return row[j] if j < len(row) else None
+        return None
 
     def row(self, i: int) -> Sequence[Cell]:
         """Row i as `cell` sees it: merged ranges filled with their top-left cell's value."""
-        if not self.merged:
-            return self.rows[i]
-        return [self.cell(i, j) for j in range(len(self.rows[i]))]
+        return (self._filled or self.filled())[i]
+
+    def filled(self) -> Sequence[Sequence[Cell]]:
+        """Every row as `row` gives it; the rows no merge touches are `rows`' own."""
+        if self._filled is None:
+            if not self.merged:
+                self._filled = self.rows
+            else:
+                rows = list(self.rows)
+                copied: set[int] = set()
+                for (i, j), (oi, oj) in self.merged.items():
+                    if i >= len(rows) or j >= len(rows[i]):
+                        continue
+                    if i not in copied:
+                        rows[i] = list(rows[i])
+                        copied.add(i)
+                    origin = self.rows[oi]
+                    rows[i][j] = origin[oj] if oj < len(origin) else None  # type: ignore[index]
+                self._filled = rows
+        return self._filled
 
     def add_merged(self, ranges: list[tuple[tuple[int, int], tuple[int, int]]] | None) -> None:
         """Registers merged ranges given in absolute 0-based (row, column) coordinates."""
@@ -143,6 +166,7 @@ class Grid:
         for (r0, c0), (r1, c1) in ranges or ():
             origin = (r0 - self.top, c0 - self.left)
             # Clip to the grid: a merge over a whole column must not cost a million entries.
+            self._filled = None
             for i in range(max(origin[0], 0), min(r1 - self.top, height - 1) + 1):
                 for j in range(max(origin[1], 0), min(c1 - self.left, width - 1) + 1):
                     if (i, j) != origin:
@@ -182,7 +206,12 @@ def _row_fields(grid: Grid, i: int) -> dict[int, str | None]:
     if found is None:
         found = {}
         for j, c in enumerate(grid.row(i)):
-            if isinstance(c, str):
+            if c.__class__ is str:
+                if c:  # "" is blank: no lookup needed
+                    name = _header_text(c)
+                    if name is not _BLANK:
+                        found[j] = name
+            elif isinstance(c, str):
                 name = _header_text(c)
                 if name is not _BLANK:
                     found[j] = name
