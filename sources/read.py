@@ -502,11 +502,16 @@ def _rows_of(ctx: _Context, grid: Grid, table: Table) -> None:
     fields = list(columns.items())
     first = min(fields, key=lambda field: field[1])[0]
     gives_values, gives_progress = table.gives_values, table.gives_progress
+    claimed = [(c, name) for c, name in ((ctx.units, "unit_code"), (ctx.periods, "period"))]
+    claimed = [(c, name) for c, name in claimed if name in columns]
+    filled = grid.filled()
     for r in table.data_rows:
-        refs = {name: grid.ref(r, j) for name, j in fields}
-        cells = {name: grid.cell(r, j) for name, j in fields}
-        for claims, name in ((ctx.units, "unit_code"), (ctx.periods, "period")):
-            raw = cells.get(name)
+        refs = grid.row_refs(r, fields)
+        row = filled[r]
+        width = len(row)
+        cells = {name: row[j] if j < width else grid.cell(r, j) for name, j in fields}
+        for claims, name in claimed:
+            raw = cells[name]
             if not is_empty(raw):
                 _claim(ctx, claims, name, raw, refs[name])
         has_element = not is_empty(cells.get("element_code"))

@@ -66,6 +66,21 @@ def _key(text: str) -> str:
 _letters = lru_cache(maxsize=16384)(column_letters)
 
 
+def _cell_ref(file: str, sheet: str, row: int, column: str) -> CellRef:
+    # A sheet's data rows make some hundred refs a file; the frozen dataclass's __init__
+    # costs twice this.
+    ref = _new_object(CellRef)
+    _set_slot(ref, "file", file)
+    _set_slot(ref, "sheet", sheet)
+    _set_slot(ref, "row", row)
+    _set_slot(ref, "column", column)
+    return ref
+
+
+_new_object = object.__new__
+_set_slot = object.__setattr__
+
+
 _HEADERS: dict[str, str] = {}
 for _field, _label in FIELD_LABELS.items():
     for _spelling in (_label, *_ALIASES.get(_field, ())):
@@ -113,6 +128,7 @@ class Grid:
     left: int = 0
     merged: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     fields: dict[int, dict[int, str | None]] = field(default_factory=dict)
+    headers: dict[int, bool] = field(default_factory=dict)
     # Cells inside a merged range that hold a value of their own: the merge hides it on screen
     # and reading would put the top-left cell's value in its place.
     hidden: list[tuple[int, int]] = field(default_factory=list)
@@ -175,6 +191,13 @@ class Grid:
                         if j < len(row) and row[j] is not None and row[j] != "":
                             self.hidden.append((i, j))
 
+    def row_refs(self, i: int, columns: Sequence[tuple[str, int]]) -> dict[str, CellRef]:
+        """`{name: ref(i, j)}` for the (name, j) given: a data row's cells, by field."""
+        if self.merged and any((i, j) in self.merged for _, j in columns):
+            return {name: self.ref(i, j) for name, j in columns}
+        file, sheet, row, left = self.file, self.sheet, self.top + i + 1, self.left
+        return {name: _cell_ref(file, sheet, row, _letters(left + j)) for name, j in columns}
+
     def own_ref(self, i: int, j: int) -> CellRef:
         """The Excel cell of grid position (i, j) itself, merged or not."""
         return CellRef(self.file, self.sheet, self.top + i + 1, _letters(self.left + j))
@@ -231,8 +254,18 @@ def _header_text(text: str) -> str | None:
 
 
 def _is_header(fields: dict[int, str | None]) -> bool:
+    if len(fields) < 2:
+        return False
     named = {f for f in fields.values() if f}
     return len(named) >= 2 and (bool(named & _ANCHORS) or named >= _NAMED_VALUES)
+
+
+def _is_header_row(grid: Grid, i: int) -> bool:
+    """`_is_header` of row i, worked out once per row."""
+    found = grid.headers.get(i)
+    if found is None:
+        found = grid.headers[i] = _is_header(_row_fields(grid, i))
+    return found
 
 
 def _is_numbering(grid: Grid, i: int) -> bool:
@@ -250,7 +283,15 @@ def is_signature(grid: Grid, i: int, columns: dict[str, int]) -> bool:
     A row holding a number or a code in a code column is data, whatever its text says.
     """
     row = grid.rows[i]
-    if any(isinstance(c, int | float) for c in row):
+    texts = False
+    for c in row:
+        if c.__class__ is str:
+            texts = True
+        elif isinstance(c, int | float):
+            return False
+        elif isinstance(c, str):
+            texts = True
+    if not texts:
         return False
     for name in ("task_code", "element_code"):
         j = columns.get(name)
@@ -280,12 +321,12 @@ def find_tables(grid: Grid) -> Iterator[Table]:
     i = 0
     height = len(grid.rows)
     while i < height:
-        fields = _row_fields(grid, i)
-        if not _is_header(fields):
+        if not _is_header_row(grid, i):
             i += 1
             continue
+        fields = _row_fields(grid, i)
         below = _row_fields(grid, i + 1) if i + 1 < height else {}
-        if _is_header(below):
+        if i + 1 < height and _is_header_row(grid, i + 1):
             # A title-like first header row (vertical merges repeat its names below): use the
             # lower, complete one.
             i += 1
@@ -297,16 +338,26 @@ def find_tables(grid: Grid) -> Iterator[Table]:
         r = header_rows[-1] + 1
         if r < height and _is_numbering(grid, r):
             r += 1
+        columns = list(table.columns.values())
+        filled = grid.filled()
         while r < height:
-            if is_signature(grid, r, table.columns) or _is_header(_row_fields(grid, r)):
+            if is_signature(grid, r, table.columns) or _is_header_row(grid, r):
                 break
-            if not is_total(grid, r) and any(
-                not is_empty(grid.cell(r, j)) for j in table.columns.values()
-            ):
+            if not is_total(grid, r) and _any_filled(grid, filled[r], r, columns):
                 table.data_rows.append(r)
             r += 1
         yield table
         i = r
+
+
+def _any_filled(grid: Grid, row: Sequence[Cell], i: int, columns: list[int]) -> bool:
+    """Whether any of the columns holds something in row i (as `Grid.cell` sees it)."""
+    width = len(row)
+    for j in columns:
+        c = row[j] if j < width else grid.cell(i, j)
+        if c is not None and (c.__class__ is not str or not is_empty(c)):
+            return True
+    return False
 
 
 def _columns(grid: Grid, header_rows: list[int]) -> Table:
@@ -335,13 +386,11 @@ def find_labels(grid: Grid, labels: tuple[str, ...]) -> Iterator[tuple[str, Cell
     a colon in the label cell itself (`Mã đơn vị: THON-01`). Rows that are table headers are
     skipped.
     """
+    merged_rows = {i for i, _ in grid.merged}
     for i, row in enumerate(grid.rows):
-        fields = _row_fields(grid, i)
-        if _is_header(fields):
+        if _is_header_row(grid, i):
             continue
-        for j, cell in enumerate(row):
-            if not isinstance(cell, str):
-                continue
+        for j, cell in _label_candidates(grid, i, row, merged_rows):
             found = _label_cell(cell, labels)
             if found is None:
                 continue
@@ -355,6 +404,24 @@ def find_labels(grid: Grid, labels: tuple[str, ...]) -> Iterator[tuple[str, Cell
                         break
             else:
                 yield name, tail, grid.ref(i, j)
+
+
+def _label_candidates(
+    grid: Grid, i: int, row: Sequence[Cell], merged_rows: set[int]
+) -> Iterator[tuple[int, str]]:
+    """The text cells of row i that may be labels: those naming a field, or with a colon.
+
+    The row's fields say which cells name a field; a cell a merge covers is not in them as
+    itself, so such a row has every text cell looked at.
+    """
+    if i in merged_rows:
+        yield from ((j, c) for j, c in enumerate(row) if isinstance(c, str))
+        return
+    width = len(row)
+    for j, name in _row_fields(grid, i).items():
+        cell = row[j] if j < width else None
+        if isinstance(cell, str) and (name or ":" in cell):
+            yield j, cell
 
 
 @lru_cache(maxsize=65536)
