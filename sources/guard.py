@@ -52,7 +52,8 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_RATIO = 200
 RATIO_MIN_BYTES = 10 * 1024 * 1024
 _PREFIX_BYTES = 4096
-# Deflate never needs more than this much input for `_PREFIX_BYTES` of output.
+# Deflate never needs more than this much input for `_PREFIX_BYTES` of output (nor for the
+# first bytes of a part that `inflate` is asked for without the rest).
 _RAW_PREFIX_BYTES = 64 * 1024
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
 # BIFF record types carry a version in their high byte: 0x00-0x02 (BIFF2-3 and BIFF8's plain
@@ -204,24 +205,36 @@ def _check_biff(name: str, data: bytes) -> ReadIssue | None:
 
 
 def _head(archive: zipfile.ZipFile, data: memoryview, info: zipfile.ZipInfo) -> bytes:
-    """The first `_PREFIX_BYTES` of a part, inflated straight from the file's bytes.
+    """The first `_PREFIX_BYTES` of a part, inflated straight from the file's bytes."""
+    return inflate(archive, data, info, _PREFIX_BYTES)
 
-    `ZipFile.open` costs more than the inflating, a dozen times per workbook; it is kept for
-    what is not plain stored or deflated data.
+
+def inflate(
+    archive: zipfile.ZipFile, data: bytes | memoryview, info: zipfile.ZipInfo, limit: int
+) -> bytes:
+    """At most `limit` bytes of a part of `archive` (opened on `data`), from its start.
+
+    Inflated straight from the file's bytes: `ZipFile.open` costs more than the inflating,
+    a dozen times per workbook; it is kept for what is not plain stored or deflated data. No
+    CRC is checked: the parts are looked at, the file is read by its reader.
     """
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 1:
         with archive.open(info) as part:
-            return part.read(_PREFIX_BYTES)
+            return part.read(limit)
     offset = info.header_offset
     local = bytes(data[offset : offset + _LOCAL_HEADER.size])
     if len(local) < _LOCAL_HEADER.size or not local.startswith(ZIP_MAGIC):
         raise zipfile.BadZipFile(f"phần đầu mục nén hỏng ở '{info.filename}'")
     name_length, extra_length = _LOCAL_HEADER.unpack(local)[-2:]
     start = offset + _LOCAL_HEADER.size + name_length + extra_length
-    raw = data[start : start + min(info.compress_size, _RAW_PREFIX_BYTES)]
     if info.compress_type == zipfile.ZIP_STORED:
-        return bytes(raw[:_PREFIX_BYTES])
-    return zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, _PREFIX_BYTES)
+        return bytes(data[start : start + min(info.compress_size, limit)])
+    whole = limit >= info.file_size
+    raw = data[
+        start : start
+        + (info.compress_size if whole else min(info.compress_size, _RAW_PREFIX_BYTES))
+    ]
+    return zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, limit)
 
 
 def _check_zip(
@@ -269,11 +282,24 @@ def _check_zip(
     return None
 
 
-def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet XML part -> sheet name, from workbook.xml and its relationships."""
+def sheet_parts(archive: zipfile.ZipFile, data: bytes | None = None) -> dict[str, str]:
+    """Sheet XML part -> sheet name, from workbook.xml and its relationships.
+
+    Args:
+        archive: the opened workbook.
+        data: the bytes it was opened on, if at hand: the two parts are then inflated from
+            them directly (see `inflate`).
+    """
     try:
-        workbook = archive.read("xl/workbook.xml")
-        rels = archive.read("xl/_rels/workbook.xml.rels")
+        if data is None:
+            workbook = archive.read("xl/workbook.xml")
+            rels = archive.read("xl/_rels/workbook.xml.rels")
+        else:
+            infos = (
+                archive.getinfo("xl/workbook.xml"),
+                archive.getinfo("xl/_rels/workbook.xml.rels"),
+            )
+            workbook, rels = (inflate(archive, data, info, info.file_size) for info in infos)
     except KeyError:
         return {}
     return dict(_sheet_parts(workbook, rels))

@@ -51,7 +51,7 @@ from core.model import (
 )
 from core.text import canonical, fold
 from sources import archives, textfile
-from sources.guard import ZIP_MAGIC, Limits, check_and_open, sheet_parts, suffix_of
+from sources.guard import ZIP_MAGIC, Limits, check_and_open, inflate, sheet_parts, suffix_of
 from sources.names import Names
 from sources.pool import Pool
 from sources.tables import PROGRESS_FIELDS, Grid, Table, find_labels, find_tables
@@ -111,17 +111,18 @@ class _Context:
         """Whether the file is an OpenDocument spreadsheet (by its name)."""
         return self.submission.name.lower().endswith(".ods")
 
-    def hidden_cell(self, sheet: str, address: str) -> str | None:
+    def hidden_cell(self, sheet: str, address: str, *, zero: bool = False) -> str | None:
         """What an empty-looking cell really holds, from the file's XML.
 
         "formula", an error text, `INEXACT + detail` when the cell holds something the reader
         could not interpret exactly, or None when it is really empty (or the format has no XML).
+        With `zero`, the cell read as 0: in an .xlsx only `ROUNDED` can then be the answer.
         """
         if not self.data.startswith(ZIP_MAGIC):
             return None
         if self.hidden is None:
             self.hidden = _Xml(self.data)
-        return self.hidden.cell(sheet, address)
+        return self.hidden.cell(sheet, address, zero=zero)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,6 +270,9 @@ _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
 _TYPE = re.compile(rb'\bt="([^"]*)"')
 # The whole content of `<v>`, markup included: CDATA or nested elements are not a value.
 _VALUE = re.compile(rb"<v\b[^>]*?(?:/>|>(.*?)</v>)", re.S)
+# What a number needs to be written with to be not zero and yet read as 0: a negative exponent
+# (`1e-400`), or hundreds of zeros after the point.
+_MAY_ROUND_TO_ZERO = re.compile(rb"[eE]-|0{300}")
 _PLAIN_NUMBER = re.compile(rb"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$")
 INEXACT = "inexact:"
 # A number the file writes that is not zero but reads as 0 (`1e-400` is below the smallest
@@ -305,22 +309,28 @@ class _Xml:
         self._strings: int | None = None
         self._ods: dict[str, dict[str, str]] | None = None
 
-    def cell(self, sheet: str, address: str) -> str | None:
-        """What the cell at `address` of `sheet` holds when it is not what it reads as."""
+    def cell(self, sheet: str, address: str, *, zero: bool = False) -> str | None:
+        """What the cell at `address` of `sheet` holds when it is not what it reads as.
+
+        With `zero`, the cell read as 0, and in an .xlsx the answer can only be `ROUNDED`: a
+        sheet without a negative exponent or a long run of zeros anywhere has none.
+        """
         try:
-            return self._cell(sheet, address)
+            return self._cell(sheet, address, zero)
         except _XML_ERRORS:
             return None
 
-    def _cell(self, sheet: str, address: str) -> str | None:
+    def _cell(self, sheet: str, address: str, zero: bool) -> str | None:
         if self._archive is None:
             self._archive = zipfile.ZipFile(io.BytesIO(self._data))
+        archive = self._archive
         if self._ods is None and self._sheets is None:
-            names = set(self._archive.namelist())
+            names = archive.NameToInfo
             if "content.xml" in names and "xl/workbook.xml" not in names:
-                self._ods = _ods_cells(self._archive.read("content.xml"))
+                self._ods = _ods_cells(archive.read("content.xml"))
             else:
-                self._sheets = {name: part for part, name in sheet_parts(self._archive).items()}
+                parts = sheet_parts(archive, self._data)
+                self._sheets = {name: part for part, name in parts.items()}
         if self._ods is not None:
             return self._ods.get(sheet, {}).get(address)
         part = (self._sheets or {}).get(sheet)
@@ -328,7 +338,10 @@ class _Xml:
             return None
         xml = self._parts.get(part)
         if xml is None:
-            xml = self._parts[part] = self._archive.read(part)
+            info = archive.getinfo(part)
+            xml = self._parts[part] = inflate(archive, self._data, info, info.file_size)
+        if zero and not _MAY_ROUND_TO_ZERO.search(xml):
+            return None
         found = None
         # The last cell of that address counts, as it would for a reader walking the sheet.
         for match in re.finditer(rb'<c\b[^>]*?\br="' + address.encode() + b'"', xml):
@@ -562,8 +575,8 @@ def _check_value(
     elif parsed.value is not None and "value" in refs and ctx.data[:2] == b"PK":
         # A shown text at odds with the stored number (.ods), or a number too small to be
         # read as anything but 0, is only known from the XML.
-        look = ctx.is_ods or parsed.value == 0
-        hidden = ctx.hidden_cell(grid.sheet, ref.address) if look else None
+        zero = parsed.value == 0
+        hidden = ctx.hidden_cell(grid.sheet, ref.address, zero=zero) if ctx.is_ods or zero else None
         if hidden and hidden.startswith((DISAGREES, ROUNDED)):
             detail = f"tệp ghi {hidden.removeprefix(DISAGREES).removeprefix(ROUNDED)}"
             sub.issues.append(issue("R-VALUE-INEXACT", ref, detail=detail))
