@@ -386,11 +386,13 @@ def find_labels(grid: Grid, labels: tuple[str, ...]) -> Iterator[tuple[str, Cell
     a colon in the label cell itself (`Mã đơn vị: THON-01`). Rows that are table headers are
     skipped.
     """
-    merged_rows = {i for i, _ in grid.merged}
+    merged: dict[int, set[int]] = {}
+    for i, j in grid.merged:
+        merged.setdefault(i, set()).add(j)
     for i, row in enumerate(grid.rows):
         if _is_header_row(grid, i):
             continue
-        for j, cell in _label_candidates(grid, i, row, merged_rows):
+        for j, cell in _label_candidates(grid, i, row, merged.get(i)):
             found = _label_cell(cell, labels)
             if found is None:
                 continue
@@ -407,21 +409,26 @@ def find_labels(grid: Grid, labels: tuple[str, ...]) -> Iterator[tuple[str, Cell
 
 
 def _label_candidates(
-    grid: Grid, i: int, row: Sequence[Cell], merged_rows: set[int]
-) -> Iterator[tuple[int, str]]:
+    grid: Grid, i: int, row: Sequence[Cell], merged: set[int] | None
+) -> list[tuple[int, str]]:
     """The text cells of row i that may be labels: those naming a field, or with a colon.
 
-    The row's fields say which cells name a field; a cell a merge covers is not in them as
-    itself, so such a row has every text cell looked at.
+    The row's fields say which cells name a field; a cell a merge covers (`merged`: its
+    columns) is not in them as itself, so it is looked at whatever it holds.
     """
-    if i in merged_rows:
-        yield from ((j, c) for j, c in enumerate(row) if isinstance(c, str))
-        return
+    fields = _row_fields(grid, i)
     width = len(row)
-    for j, name in _row_fields(grid, i).items():
+    columns = sorted(fields.keys() | merged) if merged else fields
+    found = []
+    for j in columns:
         cell = row[j] if j < width else None
-        if isinstance(cell, str) and (name or ":" in cell):
-            yield j, cell
+        if (
+            isinstance(cell, str)
+            and cell
+            and ((merged is not None and j in merged) or fields.get(j) or ":" in cell)
+        ):
+            found.append((j, cell))
+    return found
 
 
 @lru_cache(maxsize=65536)

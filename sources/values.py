@@ -47,18 +47,28 @@ _canonical = lru_cache(maxsize=65536)(canonical)
 
 def is_empty(cell: Cell) -> bool:
     """True for what counts as a blank cell: None, "" or only spaces."""
-    if cell is None:
+    if cell is None or cell == "":
         return True
     return isinstance(cell, str) and not cell.strip().strip("\u200b\ufeff")
 
 
 def text_of(cell: Cell) -> str | None:
     """A cell as display text in canonical spelling; None when blank."""
+    if cell is None or cell == "":
+        return None
+    if cell.__class__ is str:
+        # Called for every text of every row: the cache answers for blanks as well.
+        return _text(cell)
     if is_empty(cell):
         return None
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
     return _canonical(str(cell))
+
+
+@lru_cache(maxsize=65536)
+def _text(cell: str) -> str | None:
+    return None if is_empty(cell) else _canonical(cell)
 
 
 @dataclass(frozen=True, slots=True)
