@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         default=None, description="folder of run reports and Great Expectations Data Docs"
     )
     validation_batch: int = 5000
+    part_files: int = Field(
+        default=2000,
+        ge=1,
+        description="files a run reads, validates and loads together; the next part is read "
+        "while this one is validated and loaded, and a run's memory follows the part",
+    )
     load_batch: int = Field(
         default=500, description="files loaded per transaction (one commit for the batch)"
     )

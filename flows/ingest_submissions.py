@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any, TypeVar, cast
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 from prefect.utilities.annotations import quote
 
 from core.model import Submission, issue
@@ -34,7 +36,7 @@ from flows.results import IngestResult, LoadCounts
 from outputs.run_report import FileResult, RunRecord, write_run_report
 from schemas.registry import unit_names
 from schemas.schema import Schema, load_schema
-from schemas.summary import summarize
+from schemas.summary import RunTally, summarize
 from schemas.validation import engine, validate_in_batches
 from schemas.verdict import Verdict
 from sources.archives import is_archive, member_url, unit_folder_of, unpack_many
@@ -50,15 +52,15 @@ from sources.inbox import (
     refused_submission,
 )
 from sources.names import Names
-from sources.read import read_many
-from warehouse.archive import Receipt, archive, received_before
+from sources.read import Reader
+from warehouse.archive import Receipt, archive, flush_archive, received_before
 from warehouse.dashboard import dashboard_data
-from warehouse.dimensions import sync_schema
+from warehouse.dimensions import schema_basis, sync_schema
 from warehouse.history import value_history
-from warehouse.load import LoadSummary, load, registered_hashes
+from warehouse.load import LoadRun, LoadSummary, load_order, registered_hashes
 from warehouse.lock import Holder, writer_lock
 from warehouse.migrate import init
-from warehouse.publish import publish
+from warehouse.publish import is_current, mark_current, publish
 from warehouse.runs import close_interrupted_runs
 
 T = TypeVar("T")
@@ -101,6 +103,7 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
         [(e.url, e.size, t) for e, t in zip(entries, times, strict=True) if e.modified],
     )
     receipts = []
+    written = False
     for entry, received_at in zip(entries, times, strict=True):
         refusal = entry.refused
         if refusal is None and (known := before.get(storable(entry.url))) is not None:
@@ -121,8 +124,10 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
                             url=entry.url,
                             archive_dir=settings.archive,
                             received_at=received_at,
+                            flush=False,
                         )
                     )
+                written = True
                 continue
             except RefusedFileError as exc:
                 refusal = exc.refusal
@@ -136,6 +141,9 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
                 received_at=received_at,
             )
         )
+    if written:
+        # Once for the run, before anything refers to the copies.
+        flush_archive(settings.archive)
     return receipts
 
 
@@ -194,18 +202,42 @@ def new_receipts(receipts: list[Receipt], settings: Settings) -> list[Receipt]:
     return list(fresh.values())
 
 
+def _reader(settings: Settings, schema: Schema | None) -> Reader:
+    """The run's reader: worker processes kept for the whole run, the registry's unit names and
+    the catalog's element names sent to each once, so units and elements written by name are
+    matched to their codes."""
+    names = None
+    if schema is not None:
+        elements = [(e.code, e.name) for e in schema.elements.elements]
+        names = Names.of(unit_names(schema.registry), elements)
+    return Reader(settings, names=names)
+
+
 @task(cache_policy=NO_CACHE)
 def read_files(
+    reader: Reader,
     receipts: list[Receipt],
-    entries: list[InboxEntry],
-    settings: Settings,
-    schema: Schema | None = None,
+    folders: dict[str, str | None],
+    seconds: dict[str, float],
+    part: tuple[int, int] | None = None,
 ) -> list[Submission]:
-    """Read the archived copies in parallel worker processes, under the reading limits.
+    """Read the archived copies in the reader's worker processes, under the reading limits;
+    timed as the step "read".
 
-    With the schema, units and elements written by name are matched to their codes.
+    Args:
+        reader: the run's reader (`_reader`).
+        receipts: the files to read, as received.
+        folders: the unit folder each listed file was found in, by URL.
+        seconds: the run's step durations, the reading's added.
+        part: (k, n) when these are the k-th of the run's n parts.
     """
-    folders = {entry.url: entry.unit_folder for entry in entries}
+    with step("read", seconds, len(receipts), part):
+        return _read_receipts(reader, receipts, folders)
+
+
+def _read_receipts(
+    reader: Reader, receipts: list[Receipt], folders: dict[str, str | None]
+) -> list[Submission]:
     refused = {r.sha256: refusal_of(r.archived_path) for r in receipts}
     archived = [
         InboxEntry(
@@ -219,12 +251,8 @@ def read_files(
         for r in receipts
         if refused[r.sha256] is None
     ]
-    names = None
-    if schema is not None:
-        elements = [(e.code, e.name) for e in schema.elements.elements]
-        names = Names.of(unit_names(schema.registry), elements)
     # Read from the archive, named as sent: the receipt's URL, size and hash come along.
-    read = iter(read_many(archived, settings, names=names))
+    read = iter(reader.read(archived))
     return [
         next(read)
         if (refusal := refused[r.sha256]) is None
@@ -298,15 +326,8 @@ def send_feedback(
 
 
 @task(cache_policy=NO_CACHE)
-def load_warehouse(
-    verdicts: list[Verdict],
-    receipts: list[Receipt],
-    schema: Schema,
-    settings: Settings,
-    mail: MailPull | None = None,
-) -> LoadSummary:
-    """Load every received file, one transaction each, record the messages they came in,
-    and publish the read-only copy.
+def start_load(schema: Schema, settings: Settings) -> LoadRun:
+    """Open the run's load: dimensions rewritten from the schema, the load run started.
 
     The caller holds the writer lock (`_writing`). Load runs left without an end by a run
     that died are closed first, in one line; what they committed stays.
@@ -318,15 +339,44 @@ def load_warehouse(
             f"Đã đóng {len(closed)} lần nạp bị ngắt giữa chừng (lần nạp số "
             f"{', '.join(str(run.run_id) for run in closed)}); các tệp đã nạp xong được giữ nguyên."
         )
-    sync_schema(settings.warehouse, schema, settings)
-    notice(f"Đang nạp {len(receipts)} tệp vào kho.")
-    summary = load(settings.warehouse, verdicts, receipts, settings, settings.load_batch)
+    sync_schema(settings.warehouse, schema, settings, schema_basis(schema, settings))
+    return LoadRun(settings.warehouse, settings, settings.load_batch).__enter__()
+
+
+@task(cache_policy=NO_CACHE)
+def load_part(run: LoadRun, verdicts: list[Verdict], receipts: list[Receipt]) -> int:
+    """Load one part of the run's files (in load order), a batch per transaction."""
+    return len(run.add(verdicts, receipts))
+
+
+@task(cache_policy=NO_CACHE)
+def finish_load(
+    run: LoadRun, schema: Schema, settings: Settings, mail: MailPull | None = None
+) -> LoadSummary:
+    """End the load run, record the messages its files came in, publish the read-only copy
+    and draw the dashboard from it."""
+    summary = run.finish()
     if mail is not None:
         record_pull(mail, settings, summary.run_id)
     notice("Đang công bố bản đọc.")
     send_bundle(publish(settings.warehouse, settings.published), settings)
     refresh_dashboard(settings)
+    mark_current(settings.published, settings.warehouse, _basis(schema, settings))
     return summary
+
+
+def _basis(schema: Schema, settings: Settings) -> str:
+    """What the published copy and dashboard are made under besides the warehouse: the
+    dimensions' basis, the commune, where bundles go, and the day (deadlines count days)."""
+    return json.dumps(
+        {
+            "dimensions": schema_basis(schema, settings),
+            "commune": [settings.commune_name, settings.commune_code, settings.level],
+            "publish_url": settings.publish_url,
+            "day": datetime.now(settings.tz).date().isoformat(),
+        },
+        sort_keys=True,
+    )
 
 
 def _prepare_validation() -> None:
@@ -440,41 +490,36 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
     # Everything that reads what the warehouse knows, up to the publication, is one writer's.
     with _writing(settings):
         fresh = new_receipts(opaque(receipts), settings)
+        stream = _Stream(settings, schema, seconds, mail)
         if fresh:
             # Great Expectations takes seconds to import and set up: done in a thread while the
             # files are read in worker processes, ready when validation starts.
             threading.Thread(target=_prepare_validation, name="khcn-gx", daemon=True).start()
-        with step("read", seconds, len(fresh)):
-            submissions = read_files(opaque(fresh), opaque(entries), settings, opaque(schema))
-            if mail:
-                claim_sender_units(opaque(submissions), opaque(mail))
-        with step("validate", seconds, len(submissions)):
-            verdicts = validate_submissions(opaque(submissions), opaque(schema), settings)
-        with step("feedback", seconds, len(verdicts)):
-            feedback = send_feedback(opaque(verdicts), opaque(fresh), settings)
-            if mail:
-                keep_mail_feedback(opaque(verdicts), opaque(mail), settings)
-        loaded = None
-        if not dry_run:
-            with step("load_and_publish", seconds, len(receipts)):
-                loaded = load_warehouse(
-                    opaque(verdicts), opaque(receipts), opaque(schema), settings, opaque(mail)
-                )
-    summary = summarize(verdicts)
-    create_markdown_artifact(summary.markdown(), key="khcn-validation", description="Kiểm tra")
-    create_table_artifact(summary.table_rows(), key="khcn-validation-table", description="Kiểm tra")
+        up_to_date = not receipts and is_current(
+            settings.published, settings.warehouse, _basis(schema, settings)
+        )
+        if up_to_date:
+            notice("Không có tệp mới; kho và bản công bố đã cập nhật.")
+        stream.run(receipts, fresh, entries, load=not dry_run and not up_to_date)
     result = IngestResult(
         inbox=settings.inbox_url if folder else (settings.mailbox_url or ""),
         listed=listed,
         new=len(fresh),
-        verdicts={str(k): v for k, v in summary.by_status.items()},
-        summary=summary,
-        files=file_results(verdicts, feedback),
-        feedback=[str(path) for path in feedback if path is not None],
+        verdicts={},
+        summary=stream.tally.summary(),
+        files=stream.files,
+        feedback=[f.feedback for f in stream.files if f.feedback is not None],
         dry_run=dry_run,
         data_docs=str(docs) if (docs := _data_docs(settings)) else None,
     )
-    if loaded is not None:
+    result.verdicts = {str(k): v for k, v in result.summary.by_status.items()}
+    create_markdown_artifact(
+        result.summary.markdown(), key="khcn-validation", description="Kiểm tra"
+    )
+    create_table_artifact(
+        result.summary.table_rows(), key="khcn-validation-table", description="Kiểm tra"
+    )
+    if (loaded := stream.loaded) is not None:
         result.load = LoadCounts(
             loaded.run_id, loaded.imported, loaded.updated, loaded.ignored, loaded.rejected
         )
@@ -485,7 +530,7 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         )
     if mail:
         with step("mail", seconds, len(mail.receipts)):
-            result.mail = _answer(mail, verdicts, schema, settings, dry_run)
+            result.mail = _answer(mail, stream.mail_verdicts, schema, settings, dry_run)
     result.seconds = seconds
     record = RunRecord(
         started_at=started_at,
@@ -500,6 +545,101 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
     )
     result.run_report = str(write_run_report(settings.reports / "runs", record))
     return result
+
+
+class _Stream:
+    """A run's files through reading, validation, feedback and loading, a part at a time.
+
+    Parts follow the load order, so a later file still supersedes an earlier one. The next
+    part is read (in the reader's worker processes, from a task thread) while this one is
+    validated and loaded; what a run keeps of a part once it is loaded is one line per file
+    and the counts, so its memory follows the part, not the inbox. The load run spans every
+    part: a run that dies between two parts leaves the parts before committed and its load
+    run open, closed by the next run, which judges the rest against the same history.
+    """
+
+    def __init__(
+        self, settings: Settings, schema: Schema, seconds: dict[str, float], mail: MailPull | None
+    ) -> None:
+        self.settings, self.schema, self.seconds, self.mail = settings, schema, seconds, mail
+        self.tally = RunTally()
+        self.files: list[FileResult] = []
+        self.mail_verdicts: list[Verdict] = []
+        self.loaded: LoadSummary | None = None
+
+    def run(
+        self, receipts: list[Receipt], fresh: list[Receipt], entries: list[InboxEntry], load: bool
+    ) -> None:
+        """Read, judge, answer and (with `load`) load every receipt; then publish."""
+        new = {r.sha256: r for r in fresh}
+        ordered = load_order(receipts)
+        size = self.settings.part_files
+        parts = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+        # Each new file is read once, in the first part that holds its bytes.
+        to_read = [[new.pop(r.sha256) for r in part if r.sha256 in new] for part in parts]
+        folders = {entry.url: entry.unit_folder for entry in entries}
+        loading = start_load(opaque(self.schema), self.settings) if load else None
+        with ExitStack() as stack:
+            if loading is not None:
+                stack.callback(loading.close)  # a no-op once finished
+            reader = stack.enter_context(_reader(self.settings, self.schema))
+            reading = self._read(reader, to_read, folders, 0)
+            # An error leaves no read running in the reader's workers as they are stopped.
+            stack.callback(lambda: reading is not None and reading.wait())
+            for k, part in enumerate(parts):
+                submissions = reading.result() if reading is not None else []
+                reading = self._read(reader, to_read, folders, k + 1)
+                verdicts = self._judge(submissions, to_read[k], self._part(k, parts))
+                if loading is not None:
+                    with step("load", self.seconds, len(part), self._part(k, parts)):
+                        load_part(opaque(loading), opaque(verdicts), opaque(part))
+            if loading is not None:
+                with step("publish", self.seconds):
+                    self.loaded = finish_load(
+                        opaque(loading), opaque(self.schema), self.settings, opaque(self.mail)
+                    )
+
+    @staticmethod
+    def _part(k: int, parts: list[list[Receipt]]) -> tuple[int, int] | None:
+        return (k + 1, len(parts)) if len(parts) > 1 else None
+
+    def _read(
+        self,
+        reader: Reader,
+        to_read: list[list[Receipt]],
+        folders: dict[str, str | None],
+        k: int,
+    ) -> PrefectFuture[list[Submission]] | None:
+        """Start reading part `k` in a task thread (None past the last part or when it has
+        nothing new)."""
+        if k >= len(to_read) or not to_read[k]:
+            return None
+        part = (k + 1, len(to_read)) if len(to_read) > 1 else None
+        return read_files.submit(
+            opaque(reader), opaque(to_read[k]), opaque(folders), opaque(self.seconds), part
+        )
+
+    def _judge(
+        self, submissions: list[Submission], receipts: list[Receipt], part: tuple[int, int] | None
+    ) -> list[Verdict]:
+        """Validate a part's new files and write their feedback; the verdicts, to load."""
+        if not submissions:
+            return []
+        if self.mail:
+            claim_sender_units(opaque(submissions), opaque(self.mail))
+        with step("validate", self.seconds, len(submissions), part):
+            verdicts = validate_submissions(opaque(submissions), opaque(self.schema), self.settings)
+        with step("feedback", self.seconds, len(verdicts), part):
+            feedback = send_feedback(opaque(verdicts), opaque(receipts), self.settings)
+            if self.mail:
+                keep_mail_feedback(opaque(verdicts), opaque(self.mail), self.settings)
+        self.tally.add(verdicts)
+        self.files += file_results(verdicts, feedback)
+        if self.mail:
+            # Replies need the verdicts of the files that came by mail (a mailbox's few).
+            hashes = {r.sha256 for r in self.mail.receipts}
+            self.mail_verdicts += [v for v in verdicts if v.submission.sha256 in hashes]
+        return verdicts
 
 
 def _answer(

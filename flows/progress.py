@@ -25,10 +25,12 @@ class StepEvent:
     count: int | None
     seconds: float | None = None
     message: str | None = None
+    part: tuple[int, int] | None = None  # (k, n): the k-th of a run's n parts
 
     @property
     def label(self) -> str:
-        return STEP_LABELS.get(self.step, self.step)
+        label = STEP_LABELS.get(self.step, self.step)
+        return f"{label} (phần {self.part[0]}/{self.part[1]})" if self.part else label
 
     @property
     def rate(self) -> float | None:
@@ -87,20 +89,28 @@ class Tally:
 
 
 @contextmanager
-def step(name: str, seconds: dict[str, float], count: int | None = None) -> Iterator[Tally]:
-    """Time one step, record its duration in `seconds` and tell the listeners.
+def step(
+    name: str,
+    seconds: dict[str, float],
+    count: int | None = None,
+    part: tuple[int, int] | None = None,
+) -> Iterator[Tally]:
+    """Time one step, add its duration to `seconds` and tell the listeners.
 
     Args:
         name: the step's key (see `STEP_LABELS`).
-        seconds: where the durations of the run are kept.
+        seconds: where the durations of the run are kept; a step done once per part of a run
+            adds up there.
         count: how many files it works on, when known before it starts.
+        part: (k, n) when the step works on the k-th of the run's n parts.
 
     Yields:
         The step's tally, for a count learnt while it runs.
     """
     tally = Tally(count)
-    _emit(StepEvent(name, count))
+    _emit(StepEvent(name, count, part=part))
     started = time.perf_counter()
     yield tally
-    seconds[name] = round(time.perf_counter() - started, 3)
-    _emit(StepEvent(name, tally.count, seconds[name]))
+    took = time.perf_counter() - started
+    seconds[name] = round(seconds.get(name, 0.0) + took, 3)
+    _emit(StepEvent(name, tally.count, round(took, 3), part=part))

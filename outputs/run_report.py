@@ -35,7 +35,8 @@ STEP_LABELS: dict[str, str] = {
     "read": "đọc",
     "validate": "kiểm tra",
     "feedback": "viết phản hồi",
-    "load_and_publish": "nạp kho và công bố",
+    "load": "nạp kho",
+    "publish": "công bố",
     "mail": "trả lời thư",
     "report": "báo cáo lần chạy",
 }

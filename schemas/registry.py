@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -129,9 +130,9 @@ def load_registry(path: Path) -> Registry:
     registry = problems.model(Registry, read_yaml(path), str(path), None)
     problems.raise_if_any()
     assert registry is not None
-    codes = [u.code for u in registry.units]
+    counts = Counter(u.code for u in registry.units)
     for index, unit in enumerate(registry.units, start=1):
-        if codes.count(unit.code) > 1:
+        if counts[unit.code] > 1:
             problems.add(str(path), f"units[{index}]", f"Mã đơn vị {unit.code} bị trùng")
     problems.raise_if_any()
     return registry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -37,6 +38,8 @@ class Schema:
     elements: Elements
     plan_years: range
     targets: Targets
+    # SHA-256 of the schema files as read: what a derived copy was made under.
+    fingerprint: str = ""
 
     @cached_property
     def roles(self) -> dict[tuple[str, str], Role]:
@@ -95,6 +98,9 @@ class Schema:
         return sorted(p for p in named if not self.parties.units_of(p, self.registry))
 
 
+SCHEMA_FILES = ("parties.yaml", "catalog.yaml", "elements.yaml", "units.yaml", "targets.yaml")
+
+
 def load_schema(settings: Settings) -> Schema:
     """Load and check every schema file under `settings.schemas_dir`.
 
@@ -102,6 +108,10 @@ def load_schema(settings: Settings) -> Schema:
         SchemaError: the first file with problems, every problem in it named.
     """
     base, years = settings.schemas_dir, settings.plan_years
+    digest = hashlib.sha256()
+    for name in SCHEMA_FILES:
+        path = base / name
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"-"))
     parties = load_parties(base / "parties.yaml")
     catalog = load_catalog(base / "catalog.yaml", parties, years)
     elements = load_elements(base / "elements.yaml", catalog)
@@ -112,4 +122,5 @@ def load_schema(settings: Settings) -> Schema:
         elements=elements,
         plan_years=years,
         targets=load_targets(base / "targets.yaml", elements, years),
+        fingerprint=digest.hexdigest(),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from schemas.verdict import Status, Verdict
@@ -89,24 +89,42 @@ def summarize(verdicts: Iterable[Verdict], top: int = 10) -> RunSummary:
         verdicts: the run's verdicts.
         top: how many of the most frequent codes to keep.
     """
-    by_status: Counter[Status] = Counter()
-    counts: Counter[str] = Counter()
-    files: Counter[str] = Counter()
-    severity: dict[str, str] = {}
-    by_unit: dict[str, Counter[Status]] = defaultdict(Counter)
-    total = 0
-    for verdict in verdicts:
-        total += 1
-        by_status[verdict.status] += 1
-        by_unit[verdict.submission.unit_code or "?"][verdict.status] += 1
-        for found in verdict.findings:
-            counts[found.code] += 1
-            severity[found.code] = found.severity
-        for code in {f.code for f in verdict.findings}:
-            files[code] += 1
-    return RunSummary(
-        total=total,
-        by_status={s: by_status.get(s, 0) for s in _STATUS_LABELS},
-        top_findings=[(c, severity[c], n, files[c]) for c, n in counts.most_common(top)],
-        by_unit={unit: dict(c) for unit, c in sorted(by_unit.items())},
-    )
+    tally = RunTally()
+    tally.add(verdicts)
+    return tally.summary(top)
+
+
+@dataclass
+class RunTally:
+    """A run's counts, added to part by part: a run streamed in parts keeps its counts, not its
+    verdicts."""
+
+    total: int = 0
+    by_status: Counter[Status] = field(default_factory=Counter)
+    counts: Counter[str] = field(default_factory=Counter)
+    files: Counter[str] = field(default_factory=Counter)
+    severity: dict[str, str] = field(default_factory=dict)
+    by_unit: defaultdict[str, Counter[Status]] = field(default_factory=lambda: defaultdict(Counter))
+
+    def add(self, verdicts: Iterable[Verdict]) -> None:
+        """Count these verdicts in."""
+        for verdict in verdicts:
+            self.total += 1
+            self.by_status[verdict.status] += 1
+            self.by_unit[verdict.submission.unit_code or "?"][verdict.status] += 1
+            for found in verdict.findings:
+                self.counts[found.code] += 1
+                self.severity[found.code] = found.severity
+            for code in {f.code for f in verdict.findings}:
+                self.files[code] += 1
+
+    def summary(self, top: int = 10) -> RunSummary:
+        """The counts so far, with the `top` most frequent codes."""
+        return RunSummary(
+            total=self.total,
+            by_status={s: self.by_status.get(s, 0) for s in _STATUS_LABELS},
+            top_findings=[
+                (c, self.severity[c], n, self.files[c]) for c, n in self.counts.most_common(top)
+            ],
+            by_unit={unit: dict(c) for unit, c in sorted(self.by_unit.items())},
+        )

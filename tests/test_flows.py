@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from collections import Counter
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -16,10 +17,18 @@ from typer.testing import CliRunner
 
 from core.periods import parse_period
 from core.settings import Settings
-from demo.samples import SampleInbox, write_sample_inbox
+from demo.samples import (
+    SampleInbox,
+    fill_workbook,
+    sample_progress,
+    sample_values,
+    write_sample_inbox,
+)
 from flows.consolidate_nightly import consolidate_nightly, last_closed_period
 from flows.ingest_submissions import ingest_submissions, new_receipts
+from flows.progress import StepEvent, listening
 from khcn.cli import app
+from outputs.template import write_template
 from schemas.schema import load_schema
 from warehouse.archive import archive
 from warehouse.publish import published_database
@@ -63,7 +72,7 @@ def test_ingest_loads_rejects_and_gives_feedback(inbox: SampleInbox, settings: S
         named = {r[0] for r in con.execute("select file_name from raw.findings").fetchall()}
     sent = {str(p) for p in (settings.data_dir / "inbox").rglob("*") if p.is_file()}
     assert named and named <= sent | {None}
-    assert set(report.seconds) >= {"read", "validate", "load_and_publish"}
+    assert set(report.seconds) >= {"read", "validate", "load", "publish"}
     # Every file read has its line: unit, period, verdict, and its feedback when it has one.
     assert len(report.files) == report.new
     assert Counter(f.verdict for f in report.files) == +Counter(verdicts)
@@ -253,3 +262,83 @@ def test_oversized_file_is_archived_whole_and_rejected(
     ]
     assert len(archived) == 1 and archived[0].read_bytes() == big.read_bytes()
     assert report.verdicts["accepted"] > 0
+
+
+def _loaded_state(settings: Settings) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(published_database(settings.published)), read_only=True) as con:
+        return con.execute(
+            "select s.file_name, s.unit_code, s.period, s.version, s.status, "
+            "count(v.value), sum(v.value) from mart.submissions s "
+            "left join mart.data_values v using (submission_id) "
+            "group by all order by all"
+        ).fetchall()
+
+
+def test_a_run_in_parts_loads_what_one_run_would(
+    inbox: SampleInbox, settings: Settings, tmp_path: Path
+) -> None:
+    # A unit's report, then its correction received after everything else: the correction
+    # lands in the last part and supersedes the version an earlier part loaded.
+    schema = load_schema(settings)
+    unit, period = schema.registry.unit("THON-01"), parse_period("2026Q2")
+    assert unit is not None
+    tasks = schema.tasks_due(unit, period)
+    for name, seed, moment in (
+        ("sent", 1, datetime(2026, 6, 1, tzinfo=UTC)),
+        ("fixed", 2, datetime(2026, 7, 30, tzinfo=UTC)),
+    ):
+        path = write_template(schema, unit, period, inbox.files[0].parent / f"THON-01_{name}.xlsx")
+        rng = random.Random(seed)
+        fill_workbook(
+            path, sample_values(schema, unit, tasks, rng), sample_progress(tasks, period, rng)
+        )
+        os.utime(path, (moment.timestamp(), moment.timestamp()))
+    events: list[StepEvent] = []
+
+    with listening(events.append):
+        parted = ingest_submissions(settings=settings.with_overrides(part_files=3))
+    whole_settings = settings.with_overrides(
+        data_dir=tmp_path / "whole", inbox=str(settings.data_dir / "inbox")
+    )
+    whole = ingest_submissions(settings=whole_settings)
+
+    parts = -(-parted.listed // 3)
+    assert parts > 3
+    assert {e.part for e in events if e.step == "load" and e.seconds is not None} == {
+        (k, parts) for k in range(1, parts + 1)
+    }
+    assert parted.verdicts == whole.verdicts and parted.new == whole.new
+    assert parted.load is not None and whole.load is not None
+    assert parted.load.items() == whole.load.items() and parted.load.updated >= 1
+    assert [f.verdict for f in parted.files] == [f.verdict for f in whole.files]
+    assert _loaded_state(settings) == _loaded_state(whole_settings)
+    assert whole_settings.published != settings.published
+
+
+def test_an_empty_inbox_publishes_again_only_when_something_changed(
+    inbox: SampleInbox, settings: Settings
+) -> None:
+    ingest_submissions()
+    published = published_database(settings.published)
+    first = published.stat().st_ino
+    for path in inbox.files:
+        path.unlink()
+
+    quiet = ingest_submissions()
+
+    assert quiet.listed == 0 and quiet.load is None
+    assert published.stat().st_ino == first
+    assert quiet.run_report is not None and Path(quiet.run_report).is_file()
+    # A registry edited since: the published copy and dashboard are made again.
+    units = settings.schemas_dir / "units.yaml"
+    units.write_text(units.read_text(encoding="utf-8") + "\n# sửa\n", encoding="utf-8")
+    again = ingest_submissions()
+    assert again.load is not None and again.load.imported == 0
+    assert published.stat().st_ino != first
+    second = published.stat().st_ino
+    # So is a warehouse another command wrote to.
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute("checkpoint")
+        con.execute("create table scratch as select 1 as x")
+    ingest_submissions()
+    assert published.stat().st_ino != second

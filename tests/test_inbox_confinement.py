@@ -16,6 +16,7 @@ from core.settings import Settings
 from flows.ingest_submissions import read_files, receive_files
 from outputs.feedback import write_feedback
 from sources.inbox import REFUSALS, RefusedFileError, list_inbox, open_source
+from sources.read import Reader
 
 SECRET = "root:x:0:0:bí-mật-của-máy-chủ:/root:/bin/bash"
 
@@ -54,7 +55,9 @@ def test_symlink_to_an_outside_file_is_refused_and_never_read(
     # The archive holds a note of the refusal, not the file.
     for receipt in receipts:
         assert SECRET.encode() not in receipt.archived_path.read_bytes()
-    submissions = read_files.fn(receipts, entries, settings)
+    folders = {e.url: e.unit_folder for e in entries}
+    with Reader(settings) as reader:
+        submissions = read_files.fn(reader, receipts, folders, {})
     refused = next(s for s in submissions if s.name == "x.csv")
     assert refused.unreadable and not refused.values
     [issue] = refused.issues

@@ -169,40 +169,98 @@ def load(
     Raises:
         ValueError: a new file has no verdict; nothing was loaded.
     """
-    by_hash = {verdict.submission.sha256: verdict for verdict in verdicts}
-    ordered = sorted(receipts, key=lambda r: (r.received_at, r.name, r.url))
-    con = connect(db_path)
-    try:
-        apply(con)
-        # The run's own hashes joined to what is registered: no read of the whole history.
-        receipts_seen = {
-            (sha256, url): (submission_id, duplicate_of)
-            for sha256, url, submission_id, duplicate_of in con.execute(
-                sql("load/find_receipts"), {"hashes": sorted({r.sha256 for r in ordered})}
-            ).fetchall()
-        }
-        known = {sha256 for sha256, _ in receipts_seen}
-        missing = [r.name for r in ordered if r.sha256 not in by_hash and r.sha256 not in known]
-        if missing:
-            raise ValueError(f"no verdict for new files: {', '.join(sorted(set(missing)))}")
-        periods = {row[0] for row in con.execute(sql("sync/existing_periods")).fetchall()}
-        with transaction(con):
-            started = datetime.now(UTC)
-            row = con.execute(sql("load/start_run"), {"started_at": started}).fetchone()
+    with LoadRun(db_path, settings, batch_size) as run:
+        run.check(verdicts, receipts)
+        run.add(verdicts, load_order(receipts))
+        return run.finish()
+
+
+def load_order(receipts: Iterable[Receipt]) -> list[Receipt]:
+    """Receipts in the order they are loaded: as received (then by name and place), so a later
+    file supersedes an earlier one of the same unit and period."""
+    return sorted(receipts, key=lambda r: (r.received_at, r.name, r.url))
+
+
+class LoadRun:
+    """One load run fed part by part: a flow streams its files through reading, validation and
+    loading a part at a time, so its memory follows the part, not the inbox.
+
+    The run is started when entered and stays open (no `finished_at`) until `finish`: a run
+    that dies in between is closed as interrupted by the next, which keeps what this one
+    committed (each batch is one transaction) and judges the rest against the same history.
+    Parts must come in load order (`load_order` over the whole run).
+    """
+
+    def __init__(self, db_path: Path, settings: Settings, batch_size: int = LOAD_BATCH) -> None:
+        self.db_path, self.settings, self.batch_size = db_path, settings, batch_size
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._seen: _Seen = {}
+        self._context: _Context | None = None
+        self.summary: LoadSummary | None = None
+
+    def __enter__(self) -> LoadRun:
+        con = self._con = connect(self.db_path)
+        try:
+            apply(con)
+            periods = {row[0] for row in con.execute(sql("sync/existing_periods")).fetchall()}
+            with transaction(con):
+                started = datetime.now(UTC)
+                row = con.execute(sql("load/start_run"), {"started_at": started}).fetchone()
+        except BaseException:
+            self.close()
+            raise
         assert row is not None
-        summary = LoadSummary(run_id=int(row[0]))
-        context = _Context(summary.run_id, settings, known, periods)
-        for start in range(0, len(ordered), batch_size):
-            batch = ordered[start : start + batch_size]
-            outcomes = _load_batch_contained(con, context, batch, by_hash, receipts_seen)
+        self.summary = LoadSummary(run_id=int(row[0]))
+        self._context = _Context(self.summary.run_id, self.settings, set(), periods)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Let go of the warehouse (the run stays unfinished unless `finish` was called)."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def check(self, verdicts: Sequence[Verdict], receipts: Sequence[Receipt]) -> None:
+        """Raise `ValueError` before anything is stored if a new file has no verdict."""
+        self._look_up(receipts)
+        assert self._context is not None
+        have = {verdict.submission.sha256 for verdict in verdicts} | self._context.known_hashes
+        missing = sorted({r.name for r in receipts if r.sha256 not in have})
+        if missing:
+            raise ValueError(f"no verdict for new files: {', '.join(missing)}")
+
+    def add(self, verdicts: Sequence[Verdict], receipts: Sequence[Receipt]) -> list[FileOutcome]:
+        """Load one part: its receipts, in load order, with the verdicts of its new files.
+
+        Returns:
+            Each file's outcome, in load order.
+        """
+        con, context, summary = self._con, self._context, self.summary
+        assert con is not None and context is not None and summary is not None
+        self.check(verdicts, receipts)
+        by_hash = {verdict.submission.sha256: verdict for verdict in verdicts}
+        done: list[FileOutcome] = []
+        for start in range(0, len(receipts), self.batch_size):
+            batch = list(receipts[start : start + self.batch_size])
+            outcomes = _load_batch_contained(con, context, batch, by_hash, self._seen)
             if outcomes is None:
                 outcomes = [
-                    _load_file(con, context, receipt, by_hash, receipts_seen) for receipt in batch
+                    _load_file(con, context, receipt, by_hash, self._seen) for receipt in batch
                 ]
             else:
                 for outcome in outcomes:
-                    _remember(context, receipts_seen, outcome)
-            summary.outcomes.extend(outcomes)
+                    _remember(context, self._seen, outcome)
+            done.extend(outcomes)
+        summary.outcomes.extend(done)
+        return done
+
+    def finish(self) -> LoadSummary:
+        """Record the run's end and counts; the warehouse is let go."""
+        con, summary = self._con, self.summary
+        assert con is not None and summary is not None
         with transaction(con):
             con.execute(
                 sql("load/finish_run"),
@@ -215,9 +273,22 @@ def load(
                     "rejected": summary.rejected,
                 },
             )
+        self.close()
         return summary
-    finally:
-        con.close()
+
+    def _look_up(self, receipts: Sequence[Receipt]) -> None:
+        """What the warehouse registered of these receipts' bytes: the part's own hashes joined
+        to the history, never a read of the whole of it."""
+        con, context = self._con, self._context
+        assert con is not None and context is not None
+        hashes = sorted({r.sha256 for r in receipts} - context.known_hashes)
+        if not hashes:
+            return
+        for sha256, url, submission_id, duplicate_of in con.execute(
+            sql("load/find_receipts"), {"hashes": hashes}
+        ).fetchall():
+            self._seen.setdefault((sha256, url), (submission_id, duplicate_of))
+            context.known_hashes.add(sha256)
 
 
 @dataclass(frozen=True)

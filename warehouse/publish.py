@@ -9,6 +9,7 @@ it, and a reader never sees a half-written one.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -167,4 +168,47 @@ def publish(
         published_at=published_at,
         mart_rows=mart_rows,
         seconds=time.perf_counter() - started,
+    )
+
+
+# A run that received nothing need not publish again when the copy already shows the
+# warehouse as it is, under the same plan and settings, drawn the same day (the dashboard
+# counts days to deadlines). The stamp says what the copy was made from; any write to the
+# warehouse (a load, a migration, another command) changes the file and so the stamp's match.
+_STAMP = ".khcn-current.json"
+
+
+def _warehouse_state(db_path: Path) -> list[list[int]]:
+    state: list[list[int]] = []
+    for path in (db_path, db_path.with_name(db_path.name + ".wal")):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            state.append([])
+            continue
+        state.append([stat.st_size, stat.st_mtime_ns, stat.st_ino])
+    return state
+
+
+def mark_current(published_dir: Path, db_path: Path, basis: str) -> None:
+    """Record that the published copy (and pages drawn from it) show `db_path` as it is now,
+    made under `basis` (the plan, the settings that shape the marts, the day)."""
+    stamp = {"warehouse": _warehouse_state(db_path), "basis": basis}
+    temporary = published_dir / f"{_TEMPORARY_PREFIX}{uuid.uuid4().hex}.json"
+    temporary.write_text(json.dumps(stamp), encoding="utf-8")
+    temporary.replace(published_dir / _STAMP)
+
+
+def is_current(published_dir: Path, db_path: Path, basis: str) -> bool:
+    """Whether the published copy was made from `db_path` as it is now, under `basis`."""
+    if not published_database(published_dir).is_file():
+        return False
+    try:
+        stamp = json.loads((published_dir / _STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(
+        isinstance(stamp, dict)
+        and stamp.get("basis") == basis
+        and stamp.get("warehouse") == _warehouse_state(db_path)
     )
