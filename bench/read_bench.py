@@ -6,6 +6,13 @@ data elements each, written with openpyxl into a temporary folder. Each round me
 worker pool's start and stop, `read_many` (its pool start included), `read_bytes` in this
 process, and pandas+openpyxl on the same files; the machine's other load moves the figures, so
 the median and the spread over rounds are printed, and the ratio is taken within each round.
+
+`.venv/bin/python bench/read_bench.py folders [SIZE ...] [--files N]` reads the accepted
+workbooks of the ingest bench's folders (`bench/.work/SIZE`, made by `bench/ingest_bench.py`)
+with the registry's names, as the ingest flow does, and prints per file: the CPU of reading
+in this process, then through a warm `Reader` with 1 and 2 workers the wall time, the calling
+process's CPU (receiving and unpickling) and the workers' CPU (read from /proc), so that sizes
+of registry can be compared (the cost per file should not grow with it).
 """
 
 from __future__ import annotations
@@ -108,7 +115,69 @@ def main(count: int, rounds: int) -> None:
     print(f"ratio read_many / pandas (same round): {_spread(ratios)}")
 
 
-if __name__ == "__main__":
+def _cpu_of(pids: list[int]) -> float:
+    """Seconds of CPU the processes have used (user + system), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def folders(sizes: list[str], count: int) -> None:
+    """Per-file costs of reading each bench folder's inbox (see the module's docstring)."""
+    from core.settings import Settings
+    from schemas.registry import unit_names
+    from schemas.schema import load_schema
+    from sources.inbox import InboxEntry
+    from sources.names import Names
+    from sources.read import Reader, _read
+
+    print("size    in-process  | workers  wall/file  caller CPU/file  workers CPU/file  (ms)")
+    for size in sizes:
+        folder = ROOT / "bench" / ".work" / size
+        settings = Settings(schemas_dir=folder / "schemas", data_dir=folder / "data-bench-read")
+        schema = load_schema(settings)
+        elements = [(e.code, e.name) for e in schema.elements.elements]
+        names = Names.of(unit_names(schema.registry), elements)
+        limits = Limits.of(settings)
+        paths = sorted((folder / "inbox").rglob("*.xlsx"))[:count]
+        datas = [(p, p.read_bytes()) for p in paths[:1000]]
+        rounds = []
+        for _ in range(3):
+            started = time.process_time()
+            for path, data in datas:
+                _read(data, str(path), path.name, path.parent.name, limits, names, "0" * 64)
+            rounds.append((time.process_time() - started) / len(datas) * 1000)
+        entries = [
+            InboxEntry(str(p), p.name, p.stat().st_size, p.parent.name, "0" * 64, str(p))
+            for p in paths
+        ]
+        line = f"{size:>6}  {min(rounds):8.3f}    "
+        for workers in (1, 2):
+            with Reader(limits, names=names, workers=workers) as reader:
+                reader.read(entries[: 32 * workers])  # started and warm
+                pids = reader.pids
+                wall, cpu, theirs = time.perf_counter(), time.process_time(), _cpu_of(pids)
+                subs = reader.read(entries)
+                wall = (time.perf_counter() - wall) / len(entries) * 1000
+                cpu = (time.process_time() - cpu) / len(entries) * 1000
+                theirs = (_cpu_of(pids) - theirs) / len(entries) * 1000
+                assert reader.pids == pids and not any(s.unreadable for s in subs)
+            line += f"| {workers}  {wall:9.3f}  {cpu:15.3f}  {theirs:16.3f}  "
+        print(line)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["folders"]:
+    args = sys.argv[2:]
+    files = 3000
+    if "--files" in args:
+        k = args.index("--files")
+        files = int(args[k + 1])
+        del args[k : k + 2]
+    folders(args or ["1000", "10000"], files)
+elif __name__ == "__main__":
     main(
         int(sys.argv[1]) if len(sys.argv) > 1 else 1000,
         int(sys.argv[2]) if len(sys.argv) > 2 else 3,
