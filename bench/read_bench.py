@@ -13,6 +13,11 @@ with the registry's names, as the ingest flow does, and prints per file: the CPU
 in this process, then through a warm `Reader` with 1 and 2 workers the wall time, the calling
 process's CPU (receiving and unpickling) and the workers' CPU (read from /proc), so that sizes
 of registry can be compared (the cost per file should not grow with it).
+
+`.venv/bin/python bench/read_bench.py memory [ROWS]` writes one heavy accepted workbook (ROWS
+value rows, default 5,000, and a tenth as many progress rows), reads it through a `Reader`
+with 1 and 2 workers under several `read_memory_bytes` caps, and prints each worker's peak
+resident memory (VmHWM) and whether the answer is the one read in this process.
 """
 
 from __future__ import annotations
@@ -169,7 +174,71 @@ def folders(sizes: list[str], count: int) -> None:
         print(line)
 
 
-if __name__ == "__main__" and sys.argv[1:2] == ["folders"]:
+def _heavy_workbook(rows: int) -> bytes:
+    values = [
+        [code.rsplit(".", 1)[0], code, f"Chỉ tiêu {code}", "cuộc", k % 7, f"ghi chú {k}"]
+        for k, code in ((k, ELEMENTS[k % len(ELEMENTS)]) for k in range(rows))
+    ]
+    tasks = [
+        [f"{1 + k % 4}.{1 + k % 2}", f"Nhiệm vụ {k}", "Đang triển khai", f"Kết quả {k}", None, None,
+         f"Số {k}/KH-UBND ngày 20/7/2026"]
+        for k in range(rows // 10)
+    ]  # fmt: skip
+    return xlsx_bytes(
+        {
+            "Chỉ tiêu": [*head("THON-01"), VALUE_HEADER, *values],
+            "Tiến độ": [*head("THON-01"), PROGRESS_HEADER, *tasks],
+            "_khcn": [
+                ["template_version", "2026.1"],
+                ["unit_code", "THON-01"],
+                ["period", "2026Q3"],
+            ],
+        }
+    )
+
+
+def _peak_mib(pid: int, field: str) -> int:
+    """A /proc/PID/status figure (VmHWM: peak resident, VmPeak: peak address space), MiB."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(line.split()[1] for line in status if line.startswith(f"{field}:"))) // 1024
+
+
+def memory(rows: int) -> None:
+    """Peak memory of the workers on one heavy workbook, under several caps."""
+    from dataclasses import replace
+
+    from sources.inbox import InboxEntry
+    from sources.read import Reader
+
+    base = Limits.of(load_settings())
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "THON-01_2026Q3.xlsx"
+        path.write_bytes(_heavy_workbook(rows))
+        alone = read_bytes(path.read_bytes(), str(path), settings=base)
+        expected = (alone.values, alone.progress, [i.code for i in alone.issues])
+        print(f"{path.stat().st_size} bytes, {len(alone.values)} values, "
+              f"{len(alone.progress)} progress rows, issues {expected[2]}")  # fmt: skip
+        entry = InboxEntry(str(path), path.name, path.stat().st_size, None)
+        for cap in (200, 150, 120, 100, 80, 60):
+            limits = replace(base, read_memory_bytes=cap << 20)
+            for workers in (1, 2):
+                with Reader(limits, workers=workers, chunk_size=1) as reader:
+                    # Each worker reads the workbook, twice: what one keeps between files counts.
+                    subs = reader.read([entry] * (2 * workers))
+                    peaks = [
+                        (_peak_mib(pid, "VmHWM"), _peak_mib(pid, "VmPeak")) for pid in reader.pids
+                    ]
+                same = all(
+                    (s.values, s.progress, [i.code for i in s.issues]) == expected for s in subs
+                )
+                codes = sorted({i.code for s in subs for i in s.issues})
+                print(f"cap {cap:3d} MiB, {workers} worker(s): peak (RSS, VM) MiB {peaks}, "
+                      f"same answer: {same}, issues: {codes}")  # fmt: skip
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["memory"]:
+    memory(int(sys.argv[2]) if len(sys.argv) > 2 else 5000)
+elif __name__ == "__main__" and sys.argv[1:2] == ["folders"]:
     args = sys.argv[2:]
     files = 3000
     if "--files" in args:
