@@ -238,6 +238,18 @@ def period_of_cell(cell: Cell) -> str | None:
     `6 tháng đầu năm 2026` (S1) / `6 tháng cuối năm 2026` (S2); months `202607`, `2026-07`,
     `07/2026`, `Tháng 7/2026`, `Tháng 7 năm 2026`. A number 2026 or 202607 counts as text.
     """
+    if cell.__class__ is str:
+        # Labels, file names and template periods repeat from file to file.
+        return _period_of_text(cell)
+    return _period_of(cell)
+
+
+@lru_cache(maxsize=16384)
+def _period_of_text(cell: str) -> str | None:
+    return _period_of(cell)
+
+
+def _period_of(cell: Cell) -> str | None:
     text = _period_text(cell)
     if text is None:
         return None
