@@ -337,8 +337,8 @@ def naive_rate(files: list[Path], work: Path) -> float:
     return len(files) / float(out.split()[-1])
 
 
-def run(size: int, work: Path, naive_sample: int) -> None:
-    """Every measure for one size, printed as one table with its ratios."""
+def run(size: int, work: Path, naive_sample: int) -> float:
+    """Every measure for one size, printed as one table with its ratios; the marginal rate."""
     print(f"\n{size} submissions (2 cores: {os.cpu_count()} CPUs seen)")
     schemas, inbox = build_inbox(size, work)
     one = single_inbox(size, work)
@@ -392,6 +392,7 @@ def run(size: int, work: Path, naive_sample: int) -> None:
     _goal("start-up, empty inbox (s)", empty_run.seconds, "<= 3", empty_run.seconds <= 3)
     peak = max(item.peak for item in runs) / 2**30
     _goal("peak RSS of the tree (GB)", peak, "<= 1", peak <= 1)
+    return marginal
 
 
 def _goal(name: str, value: float, goal: str, met: bool) -> None:
@@ -404,8 +405,14 @@ def main() -> None:
     parser.add_argument("--naive", type=int, default=200, help="files the naive script reads")
     parser.add_argument("--work", type=Path, default=Path(__file__).parent / ".work")
     args = parser.parse_args()
-    for size in args.sizes:
-        run(size, args.work, min(args.naive, size))
+    rates = {size: run(size, args.work, min(args.naive, size)) for size in args.sizes}
+    if len(rates) > 1:
+        smallest, largest = min(rates), max(rates)
+        print(f"\nflatness: marginal rate at {largest} against {smallest}")
+        for size, rate in sorted(rates.items()):
+            print(f"  {size:>7} files   {rate:7.1f} files/s   {rate / rates[smallest]:5.2f}")
+        ratio = rates[largest] / rates[smallest]
+        _goal(f"rate at {largest} / at {smallest}", ratio, ">= 0.8", ratio >= 0.8)
 
 
 if __name__ == "__main__":

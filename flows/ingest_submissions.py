@@ -37,7 +37,6 @@ from outputs.run_report import FileResult, RunRecord, write_run_report
 from schemas.registry import unit_names
 from schemas.schema import Schema, load_schema
 from schemas.summary import RunTally, summarize
-from schemas.validation import engine, validate_in_batches
 from schemas.verdict import Verdict
 from sources.archives import is_archive, member_url, unit_folder_of, unpack_many
 from sources.guard import Limits
@@ -53,10 +52,8 @@ from sources.inbox import (
 )
 from sources.names import Names
 from sources.read import Reader
-from warehouse.archive import Receipt, archive, received_before
-from warehouse.dashboard import dashboard_data
-from warehouse.dimensions import sync_schema
-from warehouse.history import value_history
+from warehouse.archive import Receipt, archive, flush_archive, received_before
+from warehouse.dimensions import schema_basis, sync_schema
 from warehouse.load import LoadRun, LoadSummary, load_order, registered_hashes
 from warehouse.lock import Holder, writer_lock
 from warehouse.migrate import init
@@ -103,6 +100,7 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
         [(e.url, e.size, t) for e, t in zip(entries, times, strict=True) if e.modified],
     )
     receipts = []
+    written = False
     for entry, received_at in zip(entries, times, strict=True):
         refusal = entry.refused
         if refusal is None and (known := before.get(storable(entry.url))) is not None:
@@ -123,8 +121,10 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
                             url=entry.url,
                             archive_dir=settings.archive,
                             received_at=received_at,
+                            flush=False,
                         )
                     )
+                written = True
                 continue
             except RefusedFileError as exc:
                 refusal = exc.refusal
@@ -138,6 +138,9 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
                 received_at=received_at,
             )
         )
+    if written:
+        # Once for the run, before anything refers to the copies.
+        flush_archive(settings.archive)
     return receipts
 
 
@@ -260,6 +263,10 @@ def validate_submissions(
     submissions: list[Submission], schema: Schema, settings: Settings
 ) -> list[Verdict]:
     """Validate in batches against the task schema and the units' own history."""
+    # Imported when there is something to judge: pandas costs half a second of every start.
+    from schemas.validation import validate_in_batches
+    from warehouse.history import value_history
+
     # Only the history of the units being judged: its cost follows the batch, not the warehouse.
     units = {s.unit_code for s in submissions if s.unit_code}
     history = value_history(settings.warehouse, units) if settings.warehouse.is_file() else None
@@ -333,7 +340,7 @@ def start_load(schema: Schema, settings: Settings) -> LoadRun:
             f"Đã đóng {len(closed)} lần nạp bị ngắt giữa chừng (lần nạp số "
             f"{', '.join(str(run.run_id) for run in closed)}); các tệp đã nạp xong được giữ nguyên."
         )
-    sync_schema(settings.warehouse, schema, settings)
+    sync_schema(settings.warehouse, schema, settings, schema_basis(schema, settings))
     return LoadRun(settings.warehouse, settings, settings.load_batch).__enter__()
 
 
@@ -360,27 +367,13 @@ def finish_load(
 
 
 def _basis(schema: Schema, settings: Settings) -> str:
-    """What the published copy and dashboard are made under besides the warehouse: the plan
-    and registry, the settings that shape periods and marts, and the day."""
-    shaping = settings.model_dump(
-        mode="json",
-        include={
-            "commune_name",
-            "commune_code",
-            "plan_start_year",
-            "plan_end_year",
-            "reporting_period_kind",
-            "timezone",
-            "deadline_day",
-            "deadline_month_offset",
-            "level",
-            "publish_url",
-        },
-    )
+    """What the published copy and dashboard are made under besides the warehouse: the
+    dimensions' basis, the commune, where bundles go, and the day (deadlines count days)."""
     return json.dumps(
         {
-            "schema": schema.fingerprint,
-            "settings": shaping,
+            "dimensions": schema_basis(schema, settings),
+            "commune": [settings.commune_name, settings.commune_code, settings.level],
+            "publish_url": settings.publish_url,
             "day": datetime.now(settings.tz).date().isoformat(),
         },
         sort_keys=True,
@@ -391,6 +384,8 @@ def _prepare_validation() -> None:
     """Build the process's Great Expectations engine ahead of use; a failure here is left to
     validation, which meets it again and answers it per file."""
     with suppress(Exception):
+        from schemas.validation import engine
+
         engine()
 
 
@@ -423,8 +418,9 @@ def refresh_dashboard(settings: Settings) -> None:
     and `khcn dashboard` draws it again.
     """
     try:
-        # Imported when drawn: plotly costs a second of every start.
+        # Imported when drawn: plotly and pandas cost a second of every start.
         from outputs.dashboard import DASHBOARD, write_dashboard
+        from warehouse.dashboard import dashboard_data
 
         page = settings.published / DASHBOARD
         write_dashboard(page, dashboard_data(settings.published), settings.commune_name)
@@ -490,14 +486,15 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         schema = load_task_schema(settings)
     with step("receive", seconds) as tally:
         entries = list_submissions(settings.inbox_url) if folder else []
-        receipts = receive_files(opaque(entries), settings)
+        # An empty inbox costs no task runs beyond its listing.
+        receipts = receive_files(opaque(entries), settings) if entries else []
         mail = pull_mailbox(settings, opaque(schema.registry)) if settings.mailbox_url else None
         receipts += mail.receipts if mail else []
         tally.count = listed = len(receipts)
-        receipts = unpack_archives(opaque(receipts), settings)
+        receipts = unpack_archives(opaque(receipts), settings) if receipts else []
     # Everything that reads what the warehouse knows, up to the publication, is one writer's.
     with _writing(settings):
-        fresh = new_receipts(opaque(receipts), settings)
+        fresh = new_receipts(opaque(receipts), settings) if receipts else []
         stream = _Stream(settings, schema, seconds, mail)
         if fresh:
             # Great Expectations takes seconds to import and set up: done in a thread while the

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import resource
+import select
 import signal
 import socket
 import subprocess
@@ -20,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Generic, TypeVar
 
@@ -82,6 +83,17 @@ class _Slot:
     conn: Connection
     pending: deque[int]
     started: float | None = None  # when its first pending payload started; None: not yet
+    # Sizes of the chunks sent that the worker has not announced starting yet (their payloads
+    # end `pending`): at most one is sent ahead of the one it works on.
+    unstarted: deque[int] = field(default_factory=deque)
+    fd: int = -1
+    # Whether another message waits: `Connection.poll` builds a selector at every call.
+    readable: Any = None
+
+    def __post_init__(self) -> None:
+        self.fd = self.conn.fileno()
+        self.readable = select.poll()
+        self.readable.register(self.fd, select.POLLIN)
 
 
 def _start_worker(
@@ -148,6 +160,8 @@ class Pool(Generic[P, R]):
         self.chunk_size = max(1, chunk_size)
         self.reducers = dict(reducers or {})
         self.slots: list[_Slot] = []
+        # One poll set for the pool's life: building one per wait cost more than a result.
+        self._poller = select.poll()
         # One run at a time: a second thread calling `run` waits instead of sharing sockets.
         self._lock = threading.Lock()
         self._closed = False
@@ -164,8 +178,16 @@ class Pool(Generic[P, R]):
         return [slot.process.pid for slot in self.slots]
 
     def start(self) -> _Slot:
-        """A new worker, given `work` once."""
-        return _start_worker(self.work, self.reducers, self.memory_bytes)
+        """A new worker, given `work` once, watched by the pool's poll set."""
+        slot = _start_worker(self.work, self.reducers, self.memory_bytes)
+        self._poller.register(slot.fd, select.POLLIN)
+        return slot
+
+    def stop(self, slot: _Slot, grace: float) -> None:
+        """Waits `grace` seconds for a worker to exit, then kills it."""
+        with contextlib.suppress(KeyError, ValueError):
+            self._poller.unregister(slot.fd)
+        _stop_worker(slot, grace)
 
     def run(self, payloads: Sequence[P]) -> list[R]:
         """The result of every payload, in order."""
@@ -182,7 +204,7 @@ class Pool(Generic[P, R]):
                     self.slots.append(self.start())
                 while len(run.results) < len(payloads):
                     run.dispatch()
-                    ready = wait([s.conn for s in self.slots], run.wait_seconds())
+                    ready = {fd for fd, _ in self._poller.poll(1000 * run.wait_seconds())}
                     for slot in list(self.slots):
                         run.collect(slot, ready)
                 done = True
@@ -193,7 +215,7 @@ class Pool(Generic[P, R]):
                     for slot in [s for s in self.slots if s.pending]:
                         self.slots.remove(slot)
                         slot.process.kill()
-                        _stop_worker(slot, 0)
+                        self.stop(slot, 0)
             return [run.results[i] for i in range(len(payloads))]
 
     def close(self) -> None:
@@ -205,7 +227,13 @@ class Pool(Generic[P, R]):
                 with contextlib.suppress(OSError):
                     slot.conn.send(None)
             for slot in slots:
-                _stop_worker(slot, 1)
+                self.stop(slot, 1)
+
+
+# A chunk this small may be sent while the worker is still on the previous one, so it never
+# waits for the calling process between chunks; one this small always fits in the socket's
+# buffer, so sending it never blocks on a worker that is itself busy sending results.
+_AHEAD_BYTES = 32 * 1024
 
 
 @dataclass(slots=True)
@@ -222,16 +250,31 @@ class _Run(Generic[P, R]):
         self.queue.extend(range(len(self.payloads)))
 
     def dispatch(self) -> None:
-        """A chunk to every idle worker while payloads wait."""
-        for slot in self.pool.slots:
-            if not slot.pending and self.queue:
-                size = min(self.pool.chunk_size, len(self.queue))
-                chunk = [self.queue.popleft() for _ in range(size)]
-                slot.pending.extend(chunk)
+        """A chunk to every idle worker while payloads wait, and one ahead to a busy one.
+
+        Ahead only while the queue holds enough for every worker, so that the last chunks go
+        to workers that are idle rather than wait behind a busy one.
+        """
+        pool = self.pool
+        for slot in pool.slots:
+            if not self.queue or slot.unstarted:
+                continue  # nothing to send, or a chunk already waits in its socket
+            idle = not slot.pending
+            if not idle and len(self.queue) < pool.chunk_size * len(pool.slots):
+                continue
+            size = min(pool.chunk_size, len(self.queue))
+            chunk = [self.queue.popleft() for _ in range(size)]
+            message = ForkingPickler.dumps([(i, self.payloads[i]) for i in chunk])
+            if not idle and len(message) > _AHEAD_BYTES:
+                self.queue.extendleft(reversed(chunk))
+                continue
+            if idle:
                 slot.started = None
-                # A worker that died before its chunk arrived is retired by `collect`.
-                with contextlib.suppress(OSError):
-                    slot.conn.send([(i, self.payloads[i]) for i in chunk])
+            slot.pending.extend(chunk)
+            slot.unstarted.append(size)
+            # A worker that died before its chunk arrived is retired by `collect`.
+            with contextlib.suppress(OSError):
+                slot.conn.send_bytes(message)
 
     def wait_seconds(self) -> float:
         """Until the first running payload's time is up, at most `_POLL_SECONDS`."""
@@ -243,12 +286,12 @@ class _Run(Generic[P, R]):
         ]
         return max(0.0, min([*running, _POLL_SECONDS]))
 
-    def collect(self, slot: _Slot, ready: list[Any]) -> None:
+    def collect(self, slot: _Slot, ready: set[int]) -> None:
         """Takes what a worker sent; retires it if it died or its payload overran.
 
         An idle worker that died (between runs, or killed from outside) is replaced too.
         """
-        dead = slot.conn in ready and not self._receive(slot)
+        dead = slot.fd in ready and not self._receive(slot)
         if dead or (slot.pending and slot.process.poll() is not None):
             self.retire(slot, "crash")
         elif (
@@ -261,15 +304,19 @@ class _Run(Generic[P, R]):
     def _receive(self, slot: _Slot) -> bool:
         """Every message waiting from a worker; False when its socket is gone."""
         try:
-            while slot.conn.poll():
+            while slot.readable.poll(0):
                 kind, index, value = slot.conn.recv()
                 slot.started = time.monotonic()
                 if kind == "start":
+                    slot.unstarted.popleft()
                     continue
                 self.results[index] = (
                     value if kind == "done" else self.pool.fail(self.payloads[index], value)
                 )
-                slot.pending.remove(index)
+                if slot.pending[0] == index:
+                    slot.pending.popleft()
+                else:
+                    slot.pending.remove(index)
         except (EOFError, OSError):
             return False
         return True
@@ -278,19 +325,22 @@ class _Run(Generic[P, R]):
         """Replaces a worker that died or hung.
 
         The payload being worked on is the culprit; the rest of its chunk goes back to the
-        queue (at most twice, in case the chunk itself kills it).
+        queue (at most twice, in case the chunk itself kills it), and so does a chunk sent
+        ahead that the worker never started, without counting against it.
         """
-        if slot.pending and slot.started is not None:
+        ahead = sum(slot.unstarted) if slot.started is not None else 0
+        if len(slot.pending) > ahead and slot.started is not None:
             culprit = slot.pending.popleft()
             self.results[culprit] = self.pool.fail(self.payloads[culprit], reason)
-        for index in reversed(slot.pending):
-            self.attempts[index] = self.attempts.get(index, 0) + 1
-            if self.attempts[index] > 2:
+        for k, index in enumerate(reversed(slot.pending)):
+            if k >= ahead:
+                self.attempts[index] = self.attempts.get(index, 0) + 1
+            if self.attempts.get(index, 0) > 2:
                 self.results[index] = self.pool.fail(self.payloads[index], "crash")
             else:
                 self.queue.appendleft(index)
         slot.process.kill()
-        _stop_worker(slot, 0)
+        self.pool.stop(slot, 0)
         slots = self.pool.slots
         slots[slots.index(slot)] = self.pool.start()
 

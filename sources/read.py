@@ -51,10 +51,10 @@ from core.model import (
 )
 from core.text import canonical, fold
 from sources import archives, textfile
-from sources.guard import ZIP_MAGIC, Limits, check_structure, sheet_parts
+from sources.guard import ZIP_MAGIC, Limits, check_and_open, inflate, sheet_parts, suffix_of
 from sources.names import Names
 from sources.pool import Pool
-from sources.tables import PROGRESS_FIELDS, Grid, Table, find_labels, find_tables
+from sources.tables import PROGRESS_FIELDS, Grid, Table, cell_ref, find_labels, find_tables
 from sources.values import (
     Parsed,
     from_file_name,
@@ -103,7 +103,7 @@ class _Context:
     limits: Limits
     units: list[_Claim]
     periods: list[_Claim]
-    hidden: dict[str, dict[str, str]] | None = None
+    hidden: _Xml | None = None
     names: Names | None = None
 
     @property
@@ -111,17 +111,18 @@ class _Context:
         """Whether the file is an OpenDocument spreadsheet (by its name)."""
         return self.submission.name.lower().endswith(".ods")
 
-    def hidden_cell(self, sheet: str, address: str) -> str | None:
+    def hidden_cell(self, sheet: str, address: str, *, zero: bool = False) -> str | None:
         """What an empty-looking cell really holds, from the file's XML.
 
         "formula", an error text, `INEXACT + detail` when the cell holds something the reader
         could not interpret exactly, or None when it is really empty (or the format has no XML).
+        With `zero`, the cell read as 0: in an .xlsx only `ROUNDED` can then be the answer.
         """
         if not self.data.startswith(ZIP_MAGIC):
             return None
         if self.hidden is None:
-            self.hidden = _hidden_cells(self.data)
-        return self.hidden.get(sheet, {}).get(address)
+            self.hidden = _Xml(self.data)
+        return self.hidden.cell(sheet, address, zero=zero)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,7 +258,7 @@ def _docx_grids(ctx: _Context) -> list[Grid]:
 
 def _grids(ctx: _Context) -> list[Grid]:
     """The grids of the file, by its suffix."""
-    suffix = PurePosixPath(ctx.submission.name).suffix.lower()
+    suffix = suffix_of(ctx.submission.name)
     if suffix in textfile.TEXT_SUFFIXES:
         return [_text_grid(ctx)]
     if suffix == ".docx":
@@ -266,10 +267,12 @@ def _grids(ctx: _Context) -> list[Grid]:
 
 
 _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
-_ADDRESS = re.compile(rb'\br="([A-Z]{1,3}\d+)"')
 _TYPE = re.compile(rb'\bt="([^"]*)"')
 # The whole content of `<v>`, markup included: CDATA or nested elements are not a value.
 _VALUE = re.compile(rb"<v\b[^>]*?(?:/>|>(.*?)</v>)", re.S)
+# What a number needs to be written with to be not zero and yet read as 0: a negative exponent
+# (`1e-400`), or hundreds of zeros after the point.
+_ZEROS = b"0" * 300
 _PLAIN_NUMBER = re.compile(rb"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$")
 INEXACT = "inexact:"
 # A number the file writes that is not zero but reads as 0 (`1e-400` is below the smallest
@@ -279,43 +282,87 @@ ROUNDED = "rounded:"
 DISAGREES = "disagrees:"
 
 
-def _hidden_cells(data: bytes) -> dict[str, dict[str, str]]:
-    """Sheet name -> {address: what calamine shows as an empty cell but is not}.
+_XML_ERRORS = (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, zlib.error, SyntaxError)
+
+
+class _Xml:
+    """What calamine shows as an empty cell (or 0) but is not, looked up in the file's XML.
 
     In .xlsx a formula without a cached result and an error value (`#DIV/0!`) both read as
     empty; the sheet XML tells them apart: "formula" or the error text. A value calamine drops
     (`<v><![CDATA[12]]></v>`, markup nested in `<v>`, an empty `<v/>` of a number cell, a
-    shared-string index past the table) is `INEXACT` and what the XML holds. In .ods, a cell
-    with a value or text that reads as empty is `INEXACT` too (see `_ods_cells`).
+    shared-string index past the table) is `INEXACT` and what the XML holds; a number too
+    small to be anything but 0 (`1e-400`) is `ROUNDED`. In .ods, a cell with a value or text
+    that reads as empty is `INEXACT` too (see `_ods_cells`).
+
+    Only the cells asked about are looked at: the archive is opened once, a sheet's part
+    inflated once, and each cell found by its `r="E12"` in it.
     """
-    found: dict[str, dict[str, str]] = {}
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = set(archive.namelist())
+
+    __slots__ = ("_archive", "_data", "_ods", "_parts", "_sheets", "_strings")
+
+    def __init__(self, data: bytes, archive: zipfile.ZipFile | None = None) -> None:
+        self._data = data
+        self._archive = archive
+        self._sheets: dict[str, str] | None = None  # sheet name -> its part
+        self._parts: dict[str, bytes] = {}
+        self._strings: int | None = None
+        self._ods: dict[str, dict[str, str]] | None = None
+
+    def cell(self, sheet: str, address: str, *, zero: bool = False) -> str | None:
+        """What the cell at `address` of `sheet` holds when it is not what it reads as.
+
+        With `zero`, the cell read as 0, and in an .xlsx the answer can only be `ROUNDED`: a
+        sheet without a negative exponent or a long run of zeros anywhere has none.
+        """
+        try:
+            return self._cell(sheet, address, zero)
+        except _XML_ERRORS:
+            return None
+
+    def _cell(self, sheet: str, address: str, zero: bool) -> str | None:
+        if self._archive is None:
+            self._archive = zipfile.ZipFile(io.BytesIO(self._data))
+        archive = self._archive
+        if self._ods is None and self._sheets is None:
+            names = archive.NameToInfo
             if "content.xml" in names and "xl/workbook.xml" not in names:
-                return _ods_cells(archive.read("content.xml"))
-            strings = _shared_string_count(archive, names)
-            for part, sheet in sheet_parts(archive).items():
-                cells = found.setdefault(sheet, {})
-                # Looked at only when a value cell reads empty or 0: every cell, since a sheet
-                # calamine walked out of step (malformed XML) shows nothing else suspect.
-                xml = archive.read(part)
-                for match in _CELL.finditer(xml):
-                    attrs, body = match.group(1), match.group(2) or b""
-                    address = _ADDRESS.search(attrs)
-                    if address:
-                        what = _xlsx_cell(attrs, body, strings)
-                        if what is not None:
-                            cells[address.group(1).decode()] = what
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, zlib.error, SyntaxError):
-        pass
-    return found
+                self._ods = _ods_cells(archive.read("content.xml"))
+            else:
+                parts = sheet_parts(archive, self._data)
+                self._sheets = {name: part for part, name in parts.items()}
+        if self._ods is not None:
+            return self._ods.get(sheet, {}).get(address)
+        part = (self._sheets or {}).get(sheet)
+        if part is None:
+            return None
+        xml = self._parts.get(part)
+        if xml is None:
+            info = archive.getinfo(part)
+            xml = self._parts[part] = inflate(archive, self._data, info, info.file_size)
+        if zero and b"e-" not in xml and b"E-" not in xml and _ZEROS not in xml:
+            return None
+        found = None
+        # The last cell of that address counts, as it would for a reader walking the sheet.
+        for match in re.finditer(rb'<c\b[^>]*?\br="' + address.encode() + b'"', xml):
+            cell = _CELL.match(xml, match.start())
+            if cell is not None:
+                what = _xlsx_cell(cell.group(1), cell.group(2) or b"", self._string_count)
+                found = what if what is not None else found
+        return found
+
+    def _string_count(self) -> int:
+        if self._strings is None:
+            assert self._archive is not None
+            self._strings = _shared_string_count(self._archive)
+        return self._strings
 
 
-def _shared_string_count(archive: zipfile.ZipFile, names: set[str]) -> int:
-    if "xl/sharedStrings.xml" not in names:
+def _shared_string_count(archive: zipfile.ZipFile) -> int:
+    try:
+        xml = archive.read("xl/sharedStrings.xml")
+    except KeyError:
         return 0
-    xml = archive.read("xl/sharedStrings.xml")
     return xml.count(b"<si>") + xml.count(b"<si ") + xml.count(b"<si/>")
 
 
@@ -324,8 +371,11 @@ def _shown(raw: bytes) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _xlsx_cell(attrs: bytes, body: bytes, strings: int) -> str | None:
-    """What an empty-looking cell's XML holds, if anything (see `_hidden_cells`)."""
+def _xlsx_cell(attrs: bytes, body: bytes, strings: Callable[[], int]) -> str | None:
+    """What an empty-looking cell's XML holds, if anything (see `_Xml`).
+
+    `strings` counts the shared strings, asked only for a shared-string cell.
+    """
     value = _VALUE.search(body)
     content = value.group(1) if value and value.group(1) is not None else b""
     kind = _TYPE.search(attrs)
@@ -340,7 +390,7 @@ def _xlsx_cell(attrs: bytes, body: bytes, strings: int) -> str | None:
         return INEXACT + _shown(content)
     if cell_type == b"s":
         index = content.strip()
-        if not index.isdigit() or int(index) >= strings:
+        if not index.isdigit() or int(index) >= strings():
             return INEXACT + f"chỉ số chuỗi dùng chung '{_shown(index)}' không tồn tại"
         return None
     if cell_type == b"n" and not _PLAIN_NUMBER.match(content):
@@ -465,11 +515,16 @@ def _rows_of(ctx: _Context, grid: Grid, table: Table) -> None:
     fields = list(columns.items())
     first = min(fields, key=lambda field: field[1])[0]
     gives_values, gives_progress = table.gives_values, table.gives_progress
+    claimed = [(c, name) for c, name in ((ctx.units, "unit_code"), (ctx.periods, "period"))]
+    claimed = [(c, name) for c, name in claimed if name in columns]
+    filled = grid.filled()
     for r in table.data_rows:
-        refs = {name: grid.ref(r, j) for name, j in fields}
-        cells = {name: grid.cell(r, j) for name, j in fields}
-        for claims, name in ((ctx.units, "unit_code"), (ctx.periods, "period")):
-            raw = cells.get(name)
+        refs = grid.row_refs(r, fields)
+        row = filled[r]
+        width = len(row)
+        cells = {name: row[j] if j < width else grid.cell(r, j) for name, j in fields}
+        for claims, name in claimed:
+            raw = cells[name]
             if not is_empty(raw):
                 _claim(ctx, claims, name, raw, refs[name])
         has_element = not is_empty(cells.get("element_code"))
@@ -520,8 +575,8 @@ def _check_value(
     elif parsed.value is not None and "value" in refs and ctx.data[:2] == b"PK":
         # A shown text at odds with the stored number (.ods), or a number too small to be
         # read as anything but 0, is only known from the XML.
-        look = ctx.is_ods or parsed.value == 0
-        hidden = ctx.hidden_cell(grid.sheet, ref.address) if look else None
+        zero = parsed.value == 0
+        hidden = ctx.hidden_cell(grid.sheet, ref.address, zero=zero) if ctx.is_ods or zero else None
         if hidden and hidden.startswith((DISAGREES, ROUNDED)):
             detail = f"tệp ghi {hidden.removeprefix(DISAGREES).removeprefix(ROUNDED)}"
             sub.issues.append(issue("R-VALUE-INEXACT", ref, detail=detail))
@@ -894,6 +949,13 @@ class _Job:
     path: str | None = None
     size: int | None = None
 
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        # The dataclass's own pickling of a frozen slotted class looks up its fields per job.
+        return (
+            _Job,
+            (self.url, self.name, self.data, self.unit_folder, self.sha256, self.path, self.size),
+        )
+
 
 def _read(
     data: bytes,
@@ -905,14 +967,17 @@ def _read(
     sha256: str | None = None,
 ) -> Submission:
     sub = _new(url, name, data, sha256)
-    rejected = check_structure(name, data, limits)
+    rejected, archive = check_and_open(name, data, limits)
     if rejected:
         sub.issues.append(rejected)
         return sub
     if archives.is_archive(name):
         sub.issues.append(_archive_issue(name, data, limits))
         return sub
-    return _parse(_Context(sub, data, limits, [], [], names=names), unit_folder)
+    ctx = _Context(sub, data, limits, [], [], names=names)
+    if archive is not None:
+        ctx.hidden = _Xml(data, archive)
+    return _parse(ctx, unit_folder)
 
 
 def _archive_issue(name: str, data: bytes, limits: Limits) -> ReadIssue:
@@ -938,24 +1003,10 @@ def _read_local(path: str, limit: int) -> bytes:
         return handle.read(limit + 1)
 
 
-def _cell_ref(file: str, sheet: str, row: int, column: str) -> CellRef:
-    # A Submission brings back some 200 CellRefs, and unpickling them in the calling process,
-    # which has a core to share with the workers, costs more than reading the file did. The
-    # frozen dataclass's __init__ (it has no __post_init__) takes twice as long as this.
-    ref = _new_object(CellRef)
-    _set_slot(ref, "file", file)
-    _set_slot(ref, "sheet", sheet)
-    _set_slot(ref, "row", row)
-    _set_slot(ref, "column", column)
-    return ref
-
-
-_new_object = object.__new__
-_set_slot = object.__setattr__
-
-
 def _reduce_cell_ref(ref: CellRef) -> tuple[Callable[..., CellRef], tuple[str, str, int, str]]:
-    return _cell_ref, (ref.file, ref.sheet, ref.row, ref.column)
+    # A Submission brings back some hundred CellRefs, unpickled in the calling process, which
+    # has a core to share with the workers: `cell_ref` makes them at a third of the cost.
+    return cell_ref, (ref.file, ref.sheet, ref.row, ref.column)
 
 
 def _failed(job: _Job, reason: str, *, limits: Limits) -> Submission:

@@ -66,6 +66,27 @@ def _key(text: str) -> str:
 _letters = lru_cache(maxsize=16384)(column_letters)
 
 
+def cell_ref(file: str, sheet: str, row: int, column: str) -> CellRef:
+    """`CellRef(file, sheet, row, column)`, made at a third of the cost.
+
+    A file's data rows make some hundred refs, and unpickling them again in the calling
+    process costs more than most of reading did: the frozen dataclass's __init__ sets each
+    slot through `object.__setattr__`, this sets them through their slot descriptors.
+    """
+    ref = _new_object(CellRef)
+    _set_file(ref, file)
+    _set_sheet(ref, sheet)
+    _set_row(ref, row)
+    _set_column(ref, column)
+    return ref
+
+
+_new_object = object.__new__
+_set_file, _set_sheet, _set_row, _set_column = (
+    CellRef.__dict__[name].__set__ for name in ("file", "sheet", "row", "column")
+)
+
+
 _HEADERS: dict[str, str] = {}
 for _field, _label in FIELD_LABELS.items():
     for _spelling in (_label, *_ALIASES.get(_field, ())):
@@ -113,28 +134,52 @@ class Grid:
     left: int = 0
     merged: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     fields: dict[int, dict[int, str | None]] = field(default_factory=dict)
+    headers: dict[int, bool] = field(default_factory=dict)
     # Cells inside a merged range that hold a value of their own: the merge hides it on screen
     # and reading would put the top-left cell's value in its place.
     hidden: list[tuple[int, int]] = field(default_factory=list)
+    # `rows` with merged ranges filled in, built on first use (see `row`).
+    _filled: Sequence[Sequence[Cell]] | None = field(default=None, init=False, repr=False)
 
     def ref(self, i: int, j: int) -> CellRef:
         """The Excel cell of grid position (i, j), or of its merged range's top-left cell."""
         if self.merged:
             i, j = self.merged.get((i, j), (i, j))
-        return CellRef(self.file, self.sheet, self.top + i + 1, _letters(self.left + j))
+        return cell_ref(self.file, self.sheet, self.top + i + 1, _letters(self.left + j))
 
     def cell(self, i: int, j: int) -> Cell:
         """The value at (i, j); a cell inside a merged range has its top-left cell's value."""
-        if self.merged:
-            i, j = self.merged.get((i, j), (i, j))
-        row = self.rows[i]
-        return row[j] if j < len(row) else None
+        row = (self._filled or self.filled())[i]
+        if j < len(row):
+            return row[j]
+        if self.merged and (i, j) in self.merged:
+            i, j = self.merged[(i, j)]
+            row = self.rows[i]
+            return row[j] if j < len(row) else None
+        return None
 
     def row(self, i: int) -> Sequence[Cell]:
         """Row i as `cell` sees it: merged ranges filled with their top-left cell's value."""
-        if not self.merged:
-            return self.rows[i]
-        return [self.cell(i, j) for j in range(len(self.rows[i]))]
+        return (self._filled or self.filled())[i]
+
+    def filled(self) -> Sequence[Sequence[Cell]]:
+        """Every row as `row` gives it; the rows no merge touches are `rows`' own."""
+        if self._filled is None:
+            if not self.merged:
+                self._filled = self.rows
+            else:
+                rows = list(self.rows)
+                copied: set[int] = set()
+                for (i, j), (oi, oj) in self.merged.items():
+                    if i >= len(rows) or j >= len(rows[i]):
+                        continue
+                    if i not in copied:
+                        rows[i] = list(rows[i])
+                        copied.add(i)
+                    origin = self.rows[oi]
+                    rows[i][j] = origin[oj] if oj < len(origin) else None  # type: ignore[index]
+                self._filled = rows
+        return self._filled
 
     def add_merged(self, ranges: list[tuple[tuple[int, int], tuple[int, int]]] | None) -> None:
         """Registers merged ranges given in absolute 0-based (row, column) coordinates."""
@@ -143,6 +188,7 @@ class Grid:
         for (r0, c0), (r1, c1) in ranges or ():
             origin = (r0 - self.top, c0 - self.left)
             # Clip to the grid: a merge over a whole column must not cost a million entries.
+            self._filled = None
             for i in range(max(origin[0], 0), min(r1 - self.top, height - 1) + 1):
                 for j in range(max(origin[1], 0), min(c1 - self.left, width - 1) + 1):
                     if (i, j) != origin:
@@ -151,9 +197,16 @@ class Grid:
                         if j < len(row) and row[j] is not None and row[j] != "":
                             self.hidden.append((i, j))
 
+    def row_refs(self, i: int, columns: Sequence[tuple[str, int]]) -> dict[str, CellRef]:
+        """`{name: ref(i, j)}` for the (name, j) given: a data row's cells, by field."""
+        if self.merged and any((i, j) in self.merged for _, j in columns):
+            return {name: self.ref(i, j) for name, j in columns}
+        file, sheet, row, left = self.file, self.sheet, self.top + i + 1, self.left
+        return {name: cell_ref(file, sheet, row, _letters(left + j)) for name, j in columns}
+
     def own_ref(self, i: int, j: int) -> CellRef:
         """The Excel cell of grid position (i, j) itself, merged or not."""
-        return CellRef(self.file, self.sheet, self.top + i + 1, _letters(self.left + j))
+        return cell_ref(self.file, self.sheet, self.top + i + 1, _letters(self.left + j))
 
 
 @dataclass(slots=True)
@@ -182,7 +235,12 @@ def _row_fields(grid: Grid, i: int) -> dict[int, str | None]:
     if found is None:
         found = {}
         for j, c in enumerate(grid.row(i)):
-            if isinstance(c, str):
+            if c.__class__ is str:
+                if c:  # "" is blank: no lookup needed
+                    name = _header_text(c)
+                    if name is not _BLANK:
+                        found[j] = name
+            elif isinstance(c, str):
                 name = _header_text(c)
                 if name is not _BLANK:
                     found[j] = name
@@ -202,8 +260,18 @@ def _header_text(text: str) -> str | None:
 
 
 def _is_header(fields: dict[int, str | None]) -> bool:
+    if len(fields) < 2:
+        return False
     named = {f for f in fields.values() if f}
     return len(named) >= 2 and (bool(named & _ANCHORS) or named >= _NAMED_VALUES)
+
+
+def _is_header_row(grid: Grid, i: int) -> bool:
+    """`_is_header` of row i, worked out once per row."""
+    found = grid.headers.get(i)
+    if found is None:
+        found = grid.headers[i] = _is_header(_row_fields(grid, i))
+    return found
 
 
 def _is_numbering(grid: Grid, i: int) -> bool:
@@ -221,7 +289,15 @@ def is_signature(grid: Grid, i: int, columns: dict[str, int]) -> bool:
     A row holding a number or a code in a code column is data, whatever its text says.
     """
     row = grid.rows[i]
-    if any(isinstance(c, int | float) for c in row):
+    texts = False
+    for c in row:
+        if c.__class__ is str:
+            texts = True
+        elif isinstance(c, int | float):
+            return False
+        elif isinstance(c, str):
+            texts = True
+    if not texts:
         return False
     for name in ("task_code", "element_code"):
         j = columns.get(name)
@@ -251,12 +327,12 @@ def find_tables(grid: Grid) -> Iterator[Table]:
     i = 0
     height = len(grid.rows)
     while i < height:
-        fields = _row_fields(grid, i)
-        if not _is_header(fields):
+        if not _is_header_row(grid, i):
             i += 1
             continue
+        fields = _row_fields(grid, i)
         below = _row_fields(grid, i + 1) if i + 1 < height else {}
-        if _is_header(below):
+        if i + 1 < height and _is_header_row(grid, i + 1):
             # A title-like first header row (vertical merges repeat its names below): use the
             # lower, complete one.
             i += 1
@@ -268,16 +344,26 @@ def find_tables(grid: Grid) -> Iterator[Table]:
         r = header_rows[-1] + 1
         if r < height and _is_numbering(grid, r):
             r += 1
+        columns = list(table.columns.values())
+        filled = grid.filled()
         while r < height:
-            if is_signature(grid, r, table.columns) or _is_header(_row_fields(grid, r)):
+            if is_signature(grid, r, table.columns) or _is_header_row(grid, r):
                 break
-            if not is_total(grid, r) and any(
-                not is_empty(grid.cell(r, j)) for j in table.columns.values()
-            ):
+            if not is_total(grid, r) and _any_filled(grid, filled[r], r, columns):
                 table.data_rows.append(r)
             r += 1
         yield table
         i = r
+
+
+def _any_filled(grid: Grid, row: Sequence[Cell], i: int, columns: list[int]) -> bool:
+    """Whether any of the columns holds something in row i (as `Grid.cell` sees it)."""
+    width = len(row)
+    for j in columns:
+        c = row[j] if j < width else grid.cell(i, j)
+        if c is not None and (c.__class__ is not str or not is_empty(c)):
+            return True
+    return False
 
 
 def _columns(grid: Grid, header_rows: list[int]) -> Table:
@@ -306,13 +392,13 @@ def find_labels(grid: Grid, labels: tuple[str, ...]) -> Iterator[tuple[str, Cell
     a colon in the label cell itself (`Mã đơn vị: THON-01`). Rows that are table headers are
     skipped.
     """
+    merged: dict[int, set[int]] = {}
+    for i, j in grid.merged:
+        merged.setdefault(i, set()).add(j)
     for i, row in enumerate(grid.rows):
-        fields = _row_fields(grid, i)
-        if _is_header(fields):
+        if _is_header_row(grid, i):
             continue
-        for j, cell in enumerate(row):
-            if not isinstance(cell, str):
-                continue
+        for j, cell in _label_candidates(grid, i, row, merged.get(i)):
             found = _label_cell(cell, labels)
             if found is None:
                 continue
@@ -326,6 +412,29 @@ def find_labels(grid: Grid, labels: tuple[str, ...]) -> Iterator[tuple[str, Cell
                         break
             else:
                 yield name, tail, grid.ref(i, j)
+
+
+def _label_candidates(
+    grid: Grid, i: int, row: Sequence[Cell], merged: set[int] | None
+) -> list[tuple[int, str]]:
+    """The text cells of row i that may be labels: those naming a field, or with a colon.
+
+    The row's fields say which cells name a field; a cell a merge covers (`merged`: its
+    columns) is not in them as itself, so it is looked at whatever it holds.
+    """
+    fields = _row_fields(grid, i)
+    width = len(row)
+    columns = sorted(fields.keys() | merged) if merged else fields
+    found = []
+    for j in columns:
+        cell = row[j] if j < width else None
+        if (
+            isinstance(cell, str)
+            and cell
+            and ((merged is not None and j in merged) or fields.get(j) or ":" in cell)
+        ):
+            found.append((j, cell))
+    return found
 
 
 @lru_cache(maxsize=65536)

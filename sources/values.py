@@ -47,18 +47,28 @@ _canonical = lru_cache(maxsize=65536)(canonical)
 
 def is_empty(cell: Cell) -> bool:
     """True for what counts as a blank cell: None, "" or only spaces."""
-    if cell is None:
+    if cell is None or cell == "":
         return True
     return isinstance(cell, str) and not cell.strip().strip("\u200b\ufeff")
 
 
 def text_of(cell: Cell) -> str | None:
     """A cell as display text in canonical spelling; None when blank."""
+    if cell is None or cell == "":
+        return None
+    if cell.__class__ is str:
+        # Called for every text of every row: the cache answers for blanks as well.
+        return _text(cell)
     if is_empty(cell):
         return None
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
     return _canonical(str(cell))
+
+
+@lru_cache(maxsize=65536)
+def _text(cell: str) -> str | None:
+    return None if is_empty(cell) else _canonical(cell)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +238,18 @@ def period_of_cell(cell: Cell) -> str | None:
     `6 tháng đầu năm 2026` (S1) / `6 tháng cuối năm 2026` (S2); months `202607`, `2026-07`,
     `07/2026`, `Tháng 7/2026`, `Tháng 7 năm 2026`. A number 2026 or 202607 counts as text.
     """
+    if cell.__class__ is str:
+        # Labels, file names and template periods repeat from file to file.
+        return _period_of_text(cell)
+    return _period_of(cell)
+
+
+@lru_cache(maxsize=16384)
+def _period_of_text(cell: str) -> str | None:
+    return _period_of(cell)
+
+
+def _period_of(cell: Cell) -> str | None:
     text = _period_text(cell)
     if text is None:
         return None

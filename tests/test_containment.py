@@ -234,6 +234,9 @@ def test_non_utf8_file_name_loads(tmp_path: Path, settings: Settings, schema: Sc
         (b"<v></v>", "R-VALUE-INEXACT"),
         (b"<v>1e-400</v>", "R-VALUE-INEXACT"),
         (b"<v>-2.5E-999</v>", "R-VALUE-INEXACT"),
+        # Not zero, no negative exponent, and yet read as 0.
+        (b"<v>0." + b"0" * 330 + b"1</v>", "R-VALUE-INEXACT"),
+        (b"<v>0." + b"0" * 340 + b"7e+5</v>", "R-VALUE-INEXACT"),
         (b"<v>1e308</v>", "R-VALUE-TOO-BIG"),
         (b"<v>" + b"9" * 400 + b"</v>", "R-VALUE-TOO-BIG"),
     ],

@@ -117,3 +117,12 @@ def test_names_reach_the_workers_once_not_with_every_file(tmp_path: Path) -> Non
     # What travels per file is the file's own description, whatever the registry's size.
     one = _Job(entries[0].url, entries[0].name, b"", None, "0" * 64, entries[0].url, 1)
     assert len(pickle.dumps(one)) < 400 < len(pickle.dumps(names)) // 100
+
+
+def test_crashes_one_after_another_blame_only_their_own_payloads() -> None:
+    # One worker, chunks sent ahead of the one it works on: every abort replaces the worker,
+    # and the payloads waiting behind it are read by the next one, not failed with it.
+    kinds = ["abort", "a", "abort", "abort", "b", "c", "abort", "d", "e", "f", "g"]
+    with Pool(job, failed, workers=1, timeout=5.0, memory_bytes=300 << 20, chunk_size=2) as pool:
+        assert pool.run(kinds) == [f"crash {k}" if k == "abort" else f"ok {k}" for k in kinds]
+        assert len(pool.pids) == 1

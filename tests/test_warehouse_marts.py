@@ -14,7 +14,7 @@ from warehouse_support import full_values, make_file
 from core.settings import PROJECT_ROOT, Settings
 from schemas.schema import load_schema
 from warehouse.db import MARTS
-from warehouse.dimensions import sync_schema
+from warehouse.dimensions import schema_basis, sync_schema
 from warehouse.load import load
 from warehouse.migrate import init
 from warehouse.publish import publish, published_database
@@ -210,3 +210,25 @@ def test_status_tells_who_to_chase_and_what_arrived(settings: Settings, tmp_path
     assert dict(rows) == {
         "awaiting_resend": 1, "not_sent": 13, "late": 2, "on_time": 1
     }  # fmt: skip
+
+
+def test_dimensions_are_rewritten_only_when_their_basis_changed(settings: Settings) -> None:
+    schema = load_schema(settings)
+    init(settings.warehouse)
+    basis = schema_basis(schema, settings)
+
+    assert sync_schema(settings.warehouse, schema, settings, basis)["units"] == len(
+        schema.registry.units
+    )
+    assert sync_schema(settings.warehouse, schema, settings, basis) == {}
+    # A new reporting period kind, or another registry, is another basis.
+    monthly = settings.with_overrides(reporting_period_kind="month")
+    assert sync_schema(settings.warehouse, schema, monthly, schema_basis(schema, monthly))
+    units = settings.schemas_dir / "units.yaml"
+    units.write_text(units.read_text(encoding="utf-8") + "\n# sửa\n", encoding="utf-8")
+    edited = load_schema(settings)
+    assert edited.fingerprint != schema.fingerprint
+    assert sync_schema(settings.warehouse, edited, settings, schema_basis(edited, settings))
+    # A sync without a basis (`khcn init`) leaves none: the next load writes them again.
+    sync_schema(settings.warehouse, edited, settings)
+    assert sync_schema(settings.warehouse, edited, settings, schema_basis(edited, settings))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import io
 import os
@@ -47,6 +48,7 @@ def archive(
     url: str,
     archive_dir: Path,
     received_at: datetime,
+    flush: bool = True,
 ) -> Receipt:
     """Keep a copy of a received file under its SHA-256 and describe the receipt.
 
@@ -60,6 +62,8 @@ def archive(
         url: where it was fetched from.
         archive_dir: the archive's root folder.
         received_at: when it was received; must carry a time zone.
+        flush: wait for the bytes to reach the disk; a caller archiving many files passes
+            False and calls `flush_archive` once, before anything refers to them.
 
     Returns:
         The receipt, to be passed to `warehouse.load.load` with the file's verdict.
@@ -80,7 +84,8 @@ def archive(
                 handle.write(chunk)
                 size += len(chunk)
             handle.flush()
-            os.fsync(handle.fileno())
+            if flush:
+                os.fsync(handle.fileno())
         sha256 = digest.hexdigest()
         target = archived_path(archive_dir, sha256, name)
         if target.is_file() and target.stat().st_size == size:
@@ -99,6 +104,21 @@ def archive(
         received_at=received_at,
         archived_path=target,
     )
+
+
+def flush_archive(archive_dir: Path) -> None:
+    """Make every file archived without `flush` durable, renames included, at once.
+
+    One `syncfs` of the archive's file system (Linux) instead of an fsync per file, which cost
+    2 ms a file; elsewhere, `sync`.
+    """
+    syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+    fd = os.open(archive_dir, os.O_RDONLY)
+    try:
+        if syncfs is None or syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
 
 
 def received_before(

@@ -69,10 +69,20 @@ def sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
+WRITER_MEMORY = "256MB"
+
+
 def connect(db_path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-write connection to the warehouse; DuckDB allows one writing process per file."""
+    """A read-write connection to the warehouse; DuckDB allows one writing process per file.
+
+    DuckDB's buffers are capped (`WRITER_MEMORY`; beyond it, it spills to disk): by default
+    it would take 80 % of the machine to copy and publish a province's warehouse, where the
+    writing process's whole tree is meant to stay within 1 GB.
+    """
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(db_path))
+    con = duckdb.connect(str(db_path))
+    con.execute(f"set memory_limit = '{WRITER_MEMORY}'")
+    return con
 
 
 def connect_read_only(db_path: Path) -> duckdb.DuckDBPyConnection:

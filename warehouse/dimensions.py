@@ -7,7 +7,9 @@ loading the submissions themselves (`warehouse.load`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,9 @@ def _period_columns(periods: Iterable[Period], settings: Settings) -> dict[str, 
     return columns
 
 
-def sync_schema(db_path: Path, schema: Schema, settings: Settings) -> dict[str, int]:
+def sync_schema(
+    db_path: Path, schema: Schema, settings: Settings, basis: str | None = None
+) -> dict[str, int]:
     """Rewrite the dimensions from the schema: plan years, units, tasks, elements, indicators,
     their targets, the responsibility matrix, and the plan's reporting periods (quarters unless
     set otherwise) with their deadlines.
@@ -55,14 +59,24 @@ def sync_schema(db_path: Path, schema: Schema, settings: Settings) -> dict[str, 
     Safe to rerun; one transaction. Periods already known (loads add the ones submissions name)
     keep their rows, with deadlines recomputed from the current settings.
 
+    Args:
+        db_path: the warehouse file.
+        schema: the task schema.
+        settings: for the reporting periods and deadlines.
+        basis: what the schema and those settings are (`schema_basis`); when the dimensions
+            were last written from the same, nothing is rewritten (a province's registry makes
+            millions of responsibility rows).
+
     Returns:
-        Rows written per table.
+        Rows written per table; empty when nothing needed rewriting.
     """
+    if basis is not None and _synced_from(db_path) == basis:
+        return {}
     units = schema.registry.units
     tasks = schema.catalog.tasks
     elements = schema.elements.elements
     indicators = schema.elements.indicators
-    assignments = [a for a in schema.matrix() if a.role is not None]
+    roles = schema.roles
     targets = [(code, year, target) for (code, year), target in schema.targets.indicators.items()]
     element_targets = [
         (code, year, target) for (code, year), target in schema.targets.elements.items()
@@ -115,11 +129,11 @@ def sync_schema(db_path: Path, schema: Schema, settings: Settings) -> dict[str, 
             "year": [t[1] for t in targets],
             "target": [t[2] for t in targets],
         },
+        # Expanded to the plan years in SQL: a province's registry has half a million cells.
         "assignments": {
-            "task_code": [a.task for a in assignments],
-            "unit_code": [a.unit for a in assignments],
-            "year": [a.year for a in assignments],
-            "role": [a.role for a in assignments],
+            "task_code": [task for task, _ in roles],
+            "unit_code": [unit for _, unit in roles],
+            "role": list(roles.values()),
         },
     }
     con = connect(db_path)
@@ -137,8 +151,41 @@ def sync_schema(db_path: Path, schema: Schema, settings: Settings) -> dict[str, 
                 if code not in periods:
                     periods[code] = parse_period(code)
             con.execute(sql("sync/upsert_periods"), _period_columns(periods.values(), settings))
+            cells = con.execute(sql("sync/count_assignments")).fetchone()
+            if basis is not None:
+                con.execute(
+                    sql("sync/record_basis"), {"basis": basis, "synced_at": datetime.now(UTC)}
+                )
     finally:
         con.close()
     counts = {table: len(next(iter(columns.values()))) for table, columns in tables.items()}
+    counts["assignments"] = int(cells[0]) if cells else 0
     counts["periods"] = len(periods)
     return counts
+
+
+def schema_basis(schema: Schema, settings: Settings) -> str:
+    """What the dimensions are written from: the schema files' fingerprint and the settings
+    that shape plan years, periods and deadlines."""
+    shaping = settings.model_dump(
+        mode="json",
+        include={
+            "plan_start_year",
+            "plan_end_year",
+            "reporting_period_kind",
+            "timezone",
+            "deadline_day",
+            "deadline_month_offset",
+        },
+    )
+    return json.dumps({"schema": schema.fingerprint, "settings": shaping}, sort_keys=True)
+
+
+def _synced_from(db_path: Path) -> str | None:
+    con = connect(db_path)
+    try:
+        apply(con)
+        row = con.execute(sql("sync/last_basis")).fetchone()
+    finally:
+        con.close()
+    return str(row[0]) if row else None

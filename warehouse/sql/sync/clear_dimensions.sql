@@ -8,3 +8,4 @@ delete from core.indicators;
 delete from core.indicator_targets;
 delete from core.assignments;
 delete from core.reporting;
+delete from meta.schema_sync;
