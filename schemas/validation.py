@@ -2,10 +2,13 @@
 
 `validate` turns a batch of read submissions into one `Verdict` each. All value rows of the
 batch go into one pandas frame (likewise submissions, progress rows, and the pivot the rules
-between elements need: `schemas.frames`), each suite of `schemas.suites` runs once on its
+between elements need: `schemas.frames`), each suite of `schemas.suites` runs on its
 frame, and every failed row comes back through the `row_id` index column to its submission and
 Excel cell (`schemas.findings`); `schemas.summary` sums a run up. The cost of
-a Great Expectations run is mostly fixed, so batches should be large (thousands of files).
+a Great Expectations run is mostly fixed (per expectation, not per row), so batches should be
+large (thousands of files), and each suite runs first for whether its expectations hold and
+then, for those that do not, for their failing rows. The context and the suites are built once
+per process; no suite holds anything of the registry, so its size costs nothing here.
 
 Reading issues are findings already: they are carried into the verdict unchanged, and a file
 that could not be read at all is rejected with its reading issue only.
