@@ -37,7 +37,6 @@ from outputs.run_report import FileResult, RunRecord, write_run_report
 from schemas.registry import unit_names
 from schemas.schema import Schema, load_schema
 from schemas.summary import RunTally, summarize
-from schemas.validation import engine, validate_in_batches
 from schemas.verdict import Verdict
 from sources.archives import is_archive, member_url, unit_folder_of, unpack_many
 from sources.guard import Limits
@@ -54,9 +53,7 @@ from sources.inbox import (
 from sources.names import Names
 from sources.read import Reader
 from warehouse.archive import Receipt, archive, flush_archive, received_before
-from warehouse.dashboard import dashboard_data
 from warehouse.dimensions import schema_basis, sync_schema
-from warehouse.history import value_history
 from warehouse.load import LoadRun, LoadSummary, load_order, registered_hashes
 from warehouse.lock import Holder, writer_lock
 from warehouse.migrate import init
@@ -266,6 +263,10 @@ def validate_submissions(
     submissions: list[Submission], schema: Schema, settings: Settings
 ) -> list[Verdict]:
     """Validate in batches against the task schema and the units' own history."""
+    # Imported when there is something to judge: pandas costs half a second of every start.
+    from schemas.validation import validate_in_batches
+    from warehouse.history import value_history
+
     # Only the history of the units being judged: its cost follows the batch, not the warehouse.
     units = {s.unit_code for s in submissions if s.unit_code}
     history = value_history(settings.warehouse, units) if settings.warehouse.is_file() else None
@@ -383,6 +384,8 @@ def _prepare_validation() -> None:
     """Build the process's Great Expectations engine ahead of use; a failure here is left to
     validation, which meets it again and answers it per file."""
     with suppress(Exception):
+        from schemas.validation import engine
+
         engine()
 
 
@@ -415,8 +418,9 @@ def refresh_dashboard(settings: Settings) -> None:
     and `khcn dashboard` draws it again.
     """
     try:
-        # Imported when drawn: plotly costs a second of every start.
+        # Imported when drawn: plotly and pandas cost a second of every start.
         from outputs.dashboard import DASHBOARD, write_dashboard
+        from warehouse.dashboard import dashboard_data
 
         page = settings.published / DASHBOARD
         write_dashboard(page, dashboard_data(settings.published), settings.commune_name)
@@ -482,14 +486,15 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         schema = load_task_schema(settings)
     with step("receive", seconds) as tally:
         entries = list_submissions(settings.inbox_url) if folder else []
-        receipts = receive_files(opaque(entries), settings)
+        # An empty inbox costs no task runs beyond its listing.
+        receipts = receive_files(opaque(entries), settings) if entries else []
         mail = pull_mailbox(settings, opaque(schema.registry)) if settings.mailbox_url else None
         receipts += mail.receipts if mail else []
         tally.count = listed = len(receipts)
-        receipts = unpack_archives(opaque(receipts), settings)
+        receipts = unpack_archives(opaque(receipts), settings) if receipts else []
     # Everything that reads what the warehouse knows, up to the publication, is one writer's.
     with _writing(settings):
-        fresh = new_receipts(opaque(receipts), settings)
+        fresh = new_receipts(opaque(receipts), settings) if receipts else []
         stream = _Stream(settings, schema, seconds, mail)
         if fresh:
             # Great Expectations takes seconds to import and set up: done in a thread while the

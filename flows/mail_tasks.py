@@ -18,7 +18,6 @@ from prefect.cache_policies import NO_CACHE
 
 from core.model import Submission
 from core.settings import Settings
-from outputs.feedback import feedback_path
 from outputs.replies import (
     ReplyError,
     compose_reply,
@@ -159,6 +158,9 @@ def keep_mail_feedback(verdicts: list[Verdict], pull: MailPull, settings: Settin
     The outbox names feedback after the unit and file name, which a later file can reuse;
     the reply needs the workbook of these very bytes, even when it is sent a run later.
     """
+    # Imported here: openpyxl, which the feedback module brings, is not every run's cost.
+    from outputs.feedback import feedback_path
+
     folder = settings.outbox / MAIL_FEEDBACK_FOLDER
     for verdict in verdicts:
         sha256 = verdict.submission.sha256

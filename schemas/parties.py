@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -38,14 +38,28 @@ class Parties:
         ordered = dict.fromkeys(party for _, party in sorted(found))
         return tuple(ordered), " ".join(leftover.split())
 
-    def units_of(self, party_id: str, registry: Registry) -> tuple[Unit, ...]:
-        """The active units of the registry a party stands for."""
+    def units_of(
+        self,
+        party_id: str,
+        registry: Registry,
+        folded: Sequence[tuple[Unit, str]] | None = None,
+    ) -> tuple[Unit, ...]:
+        """The active units of the registry a party stands for.
+
+        Args:
+            party_id: the party.
+            registry: the units.
+            folded: the registry's active units with their folded names, when the caller
+                asks for many parties (see `Schema.party_units`).
+        """
         party = self._by_id[party_id]
-        active = [u for u in registry.units if u.active]
+        if folded is None:
+            folded = [(u, fold(u.name)) for u in registry.units if u.active]
+        active = [u for u, _ in folded]
         if party.kind == "class":
             return tuple(u for u in active if u.type in party.unit_types)
         keys = {fold(p) for p in party.phrases}
-        named = [u for u in active if _names(fold(u.name), keys)]
+        named = [u for u, name in folded if _names(name, keys)]
         if not named and party.unit_type:
             of_type = [u for u in active if u.type == party.unit_type]
             named = of_type if len(of_type) == 1 else []

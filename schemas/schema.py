@@ -9,6 +9,7 @@ from typing import Any
 
 from core.periods import Period
 from core.settings import Settings
+from core.text import fold
 from schemas.catalog import load_catalog
 from schemas.elements import load_elements
 from schemas.model import Catalog, Element, Elements, Registry, Role, Task, Unit
@@ -42,15 +43,23 @@ class Schema:
     fingerprint: str = ""
 
     @cached_property
+    def party_units(self) -> dict[str, tuple[Unit, ...]]:
+        """Each party the catalog names → the active units it stands for; every unit's name
+        folded once, not once per party (a province's registry has 25,000 units)."""
+        named = {p for t in self.catalog.tasks for p in (*t.lead.parties, *t.coordinators.parties)}
+        folded = [(unit, fold(unit.name)) for unit in self.registry.units if unit.active]
+        return {party: self.parties.units_of(party, self.registry, folded) for party in named}
+
+    @cached_property
     def roles(self) -> dict[tuple[str, str], Role]:
         """(task, unit) → lead or coordinate; a unit both named lead and coordinator leads."""
         roles: dict[tuple[str, str], Role] = {}
         for task in self.catalog.tasks:
             for party in task.coordinators.parties:
-                for unit in self.parties.units_of(party, self.registry):
+                for unit in self.party_units[party]:
                     roles[(task.code, unit.code)] = "coordinate"
             for party in task.lead.parties:
-                for unit in self.parties.units_of(party, self.registry):
+                for unit in self.party_units[party]:
                     roles[(task.code, unit.code)] = "lead"
         return roles
 
@@ -95,7 +104,7 @@ class Schema:
     def unmatched_parties(self) -> list[str]:
         """Parties named in the catalog that stand for no unit of the registry."""
         named = {p for t in self.catalog.tasks for p in (*t.lead.parties, *t.coordinators.parties)}
-        return sorted(p for p in named if not self.parties.units_of(p, self.registry))
+        return sorted(p for p in named if not self.party_units[p])
 
 
 SCHEMA_FILES = ("parties.yaml", "catalog.yaml", "elements.yaml", "units.yaml", "targets.yaml")

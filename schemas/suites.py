@@ -14,6 +14,12 @@ Each frame has the integer index column `row_id`, which maps every failure back 
 submission and the Excel cell. Derived columns (an element's task and type, a task's years, a
 unit's history bounds) are computed in pandas, vectorised; Great Expectations compares them.
 
+Membership in the registry and the catalog (is the unit listed, is it active, is the task or
+element known, does the unit answer for the task) is a derived column too, 1 or 0 (missing
+where there is nothing to check), and the suites expect 1. The suites thus hold no list that
+grows with the registry: Great Expectations serialises an expectation's arguments several
+times per run, which cost seconds per batch when they held every unit code.
+
 Each expectation carries its error code in `meta["code"]` and, in `meta["field"]`, the column
 of the unit's table the finding points at. Every code is in the one registry of `core.codes`
 with its severity, its Vietnamese message and how to fix it.
@@ -68,11 +74,6 @@ def rule_columns(schema: Schema) -> dict[str, str]:
     return {code: "e_" + code.replace(".", "_") for code in codes}
 
 
-def responsibility_keys(schema: Schema) -> list[str]:
-    """`task|unit` for every task a unit leads or coordinates (timeframe checked apart)."""
-    return sorted(f"{task}|{unit}" for task, unit in schema.roles)
-
-
 def build_suites(schema: Schema, name_prefix: str = "khcn") -> Suites:
     """Builds the expectation suites of a schema (Great Expectations is imported here).
 
@@ -105,10 +106,14 @@ def meta(code: str, field: str | None = None, **extra: str) -> dict[str, Any]:
 def _suite(name: str, expectations: tuple[Any, ...]) -> ExpectationSuite:
     import great_expectations as gx
 
-    suite = gx.ExpectationSuite(name=name)
-    for expectation in expectations:
-        suite.add_expectation(expectation)
-    return suite
+    # Given whole rather than added one by one: adding asks the current Great Expectations
+    # context whether the suite is saved, so building suites before the engine existed failed.
+    return gx.ExpectationSuite(name=name, expectations=list(expectations))
+
+
+def _listed(ex: Any, column: str, found_meta: dict[str, Any]) -> Any:
+    """A 1/0 membership column (missing: nothing to check) must be 1."""
+    return ex.ExpectColumnValuesToBeInSet(column=column, value_set=[1], meta=found_meta)
 
 
 def _submission_expectations(schema: Schema) -> tuple[Any, ...]:
@@ -116,18 +121,12 @@ def _submission_expectations(schema: Schema) -> tuple[Any, ...]:
     import great_expectations as gx
 
     ex = gx.expectations
-    units = sorted(u.code for u in schema.registry.units)
-    active = sorted(u.code for u in schema.registry.units if u.active)
     years = schema.plan_years
     pair = _PAIR
     return (
-        ex.ExpectColumnValuesToBeInSet(
-            column="unit_code", value_set=units, meta=meta("V-UNIT-UNKNOWN", "unit_code")
-        ),
-        # Only known units: an unknown one is already V-UNIT-UNKNOWN.
-        ex.ExpectColumnValuesToBeInSet(
-            column="unit_known", value_set=active, meta=meta("V-UNIT-INACTIVE", "unit_code")
-        ),
+        _listed(ex, "unit_code_listed", meta("V-UNIT-UNKNOWN", "unit_code")),
+        # Missing for an unknown unit: that is already V-UNIT-UNKNOWN.
+        _listed(ex, "unit_code_active", meta("V-UNIT-INACTIVE", "unit_code")),
         ex.ExpectColumnValuesToMatchRegex(
             column="period", regex=PERIOD_PATTERN, meta=meta("V-PERIOD-FORMAT", "period")
         ),
@@ -176,18 +175,10 @@ def _value_expectations(schema: Schema) -> tuple[Any, ...]:
     from great_expectations.expectations.row_conditions import Column
 
     ex = gx.expectations
-    tasks = sorted(t.code for t in schema.catalog.tasks)
-    elements = sorted(e.code for e in schema.elements.elements)
     pair = _PAIR
     return (
-        ex.ExpectColumnValuesToBeInSet(
-            column="task_code", value_set=tasks, meta=meta("V-TASK-UNKNOWN", "task_code")
-        ),
-        ex.ExpectColumnValuesToBeInSet(
-            column="element_code",
-            value_set=elements,
-            meta=meta("V-ELEMENT-UNKNOWN", "element_code"),
-        ),
+        _listed(ex, "task_code_listed", meta("V-TASK-UNKNOWN", "task_code")),
+        _listed(ex, "element_code_listed", meta("V-ELEMENT-UNKNOWN", "element_code")),
         # `task_known` is the row's task code when it is in the catalog, else missing.
         ex.ExpectColumnPairValuesToBeEqual(
             column_A="task_known",
@@ -236,12 +227,9 @@ def _value_expectations(schema: Schema) -> tuple[Any, ...]:
             row_condition=Column("element_type").is_in(["count", "stock"]),
             meta=meta("V-COUNT-LIMIT", "value"),
         ),
-        # `task_unit` is `task|unit` for a reported value of a known task and active unit.
-        ex.ExpectColumnValuesToBeInSet(
-            column="task_unit",
-            value_set=responsibility_keys(schema),
-            meta=meta("W-NOT-RESPONSIBLE", "value"),
-        ),
+        # Set for a reported value of a known task and an active unit: 1 when the unit leads
+        # or coordinates the task.
+        _listed(ex, "task_unit_responsible", meta("W-NOT-RESPONSIBLE", "value")),
         # Bounds from the unit's own history (robust z-score; see `schemas.frames`).
         ex.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="hist_high",
@@ -266,12 +254,9 @@ def _progress_expectations(schema: Schema) -> tuple[Any, ...]:
     from great_expectations.expectations.row_conditions import Column
 
     ex = gx.expectations
-    tasks = sorted(t.code for t in schema.catalog.tasks)
     pair = _PAIR
     return (
-        ex.ExpectColumnValuesToBeInSet(
-            column="task_code", value_set=tasks, meta=meta("V-TASK-UNKNOWN", "task_code")
-        ),
+        _listed(ex, "task_code_listed", meta("V-TASK-UNKNOWN", "task_code")),
         ex.ExpectColumnValuesToBeInSet(
             column="has_task_column",
             value_set=[1],
@@ -306,11 +291,7 @@ def _progress_expectations(schema: Schema) -> tuple[Any, ...]:
             meta=meta("V-TASK-TIMEFRAME", "task_code"),
             **pair,
         ),
-        ex.ExpectColumnValuesToBeInSet(
-            column="task_unit",
-            value_set=responsibility_keys(schema),
-            meta=meta("W-NOT-RESPONSIBLE", "task_code"),
-        ),
+        _listed(ex, "task_unit_responsible", meta("W-NOT-RESPONSIBLE", "task_code")),
     )
 
 

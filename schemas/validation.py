@@ -26,6 +26,7 @@ from schemas.findings import Collector, finding_order
 from schemas.frames import (
     FRAMES,
     Batch,
+    history_bounds,
     progress_frame,
     rules_frame,
     submissions_frame,
@@ -73,29 +74,56 @@ class _Engine:
             name: source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("lo")
             for name in FRAMES
         }
-        self._suites: tuple[Schema, Suites] | None = None
+        self._suites: tuple[object, Suites] | None = None
         self._docs_dir: Path | None = None
         self._checkpoints: dict[str, Any] = {}
+        self._undocumented: list[Any] = []  # results validated since Data Docs were written
 
     def suites(self, schema: Schema) -> Suites:
-        # Equal schemas (each test, each run loads its own copy) share their suites.
-        if self._suites is None or self._suites[0] != schema:
-            self._suites = (schema, build_suites(schema))
+        """The suites of a schema, built once per process while what they read stays equal.
+
+        They read the elements and the plan years only (membership in the registry and the
+        catalog is a column of the frames), so runs with other registries share them, and
+        telling whether they changed costs nothing that grows with the registry.
+        """
+        key = (schema.elements, schema.plan_years)
+        if self._suites is None or self._suites[0] != key:
+            self._suites = (key, build_suites(schema))
             self._checkpoints.clear()
         return self._suites[1]
 
     def run(self, name: str, frame: pd.DataFrame, suite: Any, docs_dir: Path | None) -> Any:
-        """Validates one frame; with `docs_dir`, through a checkpoint that updates Data Docs."""
+        """Validates one frame; with `docs_dir`, through a checkpoint that keeps the result for
+        the Data Docs `write_docs` writes."""
         if docs_dir is None:
             batch = self.batches[name].get_batch(batch_parameters={"dataframe": frame})
             return batch.validate(suite, result_format=_RESULT_FORMAT)
         checkpoint = self._checkpoint(name, suite, docs_dir)
         result = checkpoint.run(batch_parameters={"dataframe": frame})
+        self._undocumented.extend(result.run_results.items())
         return next(iter(result.run_results.values()))
+
+    def write_docs(self) -> None:
+        """Writes the Data Docs pages of the results validated since the last call, and the
+        site's index, once for the whole run.
+
+        Updating the site after each frame of each batch rebuilt its index every time, reading
+        back every result of the process: seconds per batch, more with each.
+        """
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+        )
+
+        if not self._undocumented:
+            return
+        suites = {result.suite_name for _, result in self._undocumented}
+        resources = [key for key, _ in self._undocumented]
+        resources += [ExpectationSuiteIdentifier(name=name) for name in sorted(suites)]
+        self._undocumented.clear()
+        self.context.build_data_docs(site_names=[_DOCS_SITE], resource_identifiers=resources)
 
     def _checkpoint(self, name: str, suite: Any, docs_dir: Path) -> Any:
         import great_expectations as gx
-        from great_expectations.checkpoint import UpdateDataDocsAction
 
         if self._docs_dir != docs_dir:
             if self._docs_dir is not None:
@@ -113,6 +141,7 @@ class _Engine:
             )
             self._docs_dir = docs_dir
             self._checkpoints.clear()
+            self._undocumented.clear()
         if name not in self._checkpoints:
             for store, key in (
                 (self.context.checkpoints, name),
@@ -129,7 +158,7 @@ class _Engine:
                 gx.Checkpoint(
                     name=name,
                     validation_definitions=[definition],
-                    actions=[UpdateDataDocsAction(name="data_docs", site_names=[_DOCS_SITE])],
+                    actions=[],
                     result_format=_RESULT_FORMAT,
                 )
             )
@@ -173,20 +202,34 @@ def validate(
         today: the run date; a period that starts after it is an error.
         history: past accepted values, columns `unit_code, element_code, period, value`, for
             the outlier warnings; without it no value is flagged as unusual.
-        data_docs_dir: when given, the runs go through checkpoints that write Great
-            Expectations Data Docs into this folder.
+        data_docs_dir: when given, the runs go through checkpoints, and Great Expectations
+            Data Docs of them are written into this folder at the end.
 
     Returns:
         One verdict per submission, in order: reading issues first, then validation findings
         ordered by sheet and cell.
     """
+    bounds = history_bounds(history) if submissions else None
+    verdicts = _validate(submissions, schema, today, bounds, data_docs_dir)
+    if data_docs_dir:
+        engine().write_docs()
+    return verdicts
+
+
+def _validate(
+    submissions: Sequence[Submission],
+    schema: Schema,
+    today: date,
+    bounds: pd.DataFrame | None,
+    data_docs_dir: Path | None,
+) -> list[Verdict]:
     verdicts = [Verdict(sub, list(sub.issues)) for sub in submissions]
     readable = [i for i, sub in enumerate(submissions) if not sub.unreadable]
     if not readable:
         return verdicts
     batch = Batch([submissions[i] for i in readable])
     subs = submissions_frame(batch, schema, today)
-    values = values_frame(batch, schema, subs, history)
+    values = values_frame(batch, schema, subs, bounds)
     progress = progress_frame(batch, schema, subs)
     rules = rules_frame(batch, schema, values)
     batch.frames = {"nop": subs, "chi_tieu": values, "tien_do": progress, "quy_tac": rules}
@@ -226,11 +269,17 @@ def validate_in_batches(
     batch_size: int = 5000,
     data_docs_dir: Path | None = None,
 ) -> list[Verdict]:
-    """`validate` over consecutive chunks of `batch_size` submissions."""
+    """`validate` over consecutive chunks of `batch_size` submissions.
+
+    The history's bounds are computed once for the whole run: the history holds every unit of
+    the run, and grouping it again for each batch would cost it once per batch. Data Docs, when
+    asked for, are written once, after the last batch.
+    """
+    bounds = history_bounds(history) if submissions else None
     verdicts: list[Verdict] = []
     for start in range(0, len(submissions), batch_size):
         chunk = submissions[start : start + batch_size]
-        verdicts.extend(
-            validate(chunk, schema, today=today, history=history, data_docs_dir=data_docs_dir)
-        )
+        verdicts.extend(_validate(chunk, schema, today, bounds, data_docs_dir))
+    if data_docs_dir:
+        engine().write_docs()
     return verdicts

@@ -76,7 +76,7 @@ def sync_schema(
     tasks = schema.catalog.tasks
     elements = schema.elements.elements
     indicators = schema.elements.indicators
-    assignments = [a for a in schema.matrix() if a.role is not None]
+    roles = schema.roles
     targets = [(code, year, target) for (code, year), target in schema.targets.indicators.items()]
     element_targets = [
         (code, year, target) for (code, year), target in schema.targets.elements.items()
@@ -129,11 +129,11 @@ def sync_schema(
             "year": [t[1] for t in targets],
             "target": [t[2] for t in targets],
         },
+        # Expanded to the plan years in SQL: a province's registry has half a million cells.
         "assignments": {
-            "task_code": [a.task for a in assignments],
-            "unit_code": [a.unit for a in assignments],
-            "year": [a.year for a in assignments],
-            "role": [a.role for a in assignments],
+            "task_code": [task for task, _ in roles],
+            "unit_code": [unit for _, unit in roles],
+            "role": list(roles.values()),
         },
     }
     con = connect(db_path)
@@ -151,6 +151,7 @@ def sync_schema(
                 if code not in periods:
                     periods[code] = parse_period(code)
             con.execute(sql("sync/upsert_periods"), _period_columns(periods.values(), settings))
+            cells = con.execute(sql("sync/count_assignments")).fetchone()
             if basis is not None:
                 con.execute(
                     sql("sync/record_basis"), {"basis": basis, "synced_at": datetime.now(UTC)}
@@ -158,6 +159,7 @@ def sync_schema(
     finally:
         con.close()
     counts = {table: len(next(iter(columns.values()))) for table, columns in tables.items()}
+    counts["assignments"] = int(cells[0]) if cells else 0
     counts["periods"] = len(periods)
     return counts
 
