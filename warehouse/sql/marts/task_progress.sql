@@ -54,12 +54,7 @@ combined as (
         coalesce(expected.unit_code, reported.unit_code) as unit_code,
         expected.unit_code is not null as is_expected,
         reported.unit_code is not null as has_reported,
-        reported.status_code,
-        reported.results,
-        reported.difficulties,
-        reported.proposals,
-        reported.evidence,
-        reported.received_at
+        reported.status_code
     from expected
     full outer join reported
         on expected.task_code = reported.task_code
@@ -67,28 +62,67 @@ combined as (
         and expected.unit_code = reported.unit_code
 ),
 
-aggregated as (
+-- One row per unit first: counting units is then a plain count, which a province's half a
+-- million expected reports can stream through (distinct counts hold every unit per task).
+per_unit as (
     select
         task_code,
         period_code,
         year,
-        count(distinct unit_code) filter (where is_expected) as units_expected,
-        count(distinct unit_code) filter (where has_reported) as units_reported,
-        count(distinct unit_code) filter (where is_expected and not has_reported)
-            as units_missing,
-        count(distinct unit_code) filter (where status_code = 'not_started')
-            as units_not_started,
-        count(distinct unit_code) filter (where status_code = 'in_progress')
-            as units_in_progress,
-        count(distinct unit_code) filter (where status_code = 'completed') as units_completed,
+        unit_code,
+        bool_or(is_expected) as is_expected,
+        bool_or(has_reported) as has_reported,
+        bool_or(status_code = 'not_started') as not_started,
+        bool_or(status_code = 'in_progress') as in_progress,
+        bool_or(status_code = 'completed') as completed
+    from combined
+    group by task_code, period_code, year, unit_code
+),
+
+counted as (
+    select
+        task_code,
+        period_code,
+        year,
+        count(*) filter (where is_expected) as units_expected,
+        count(*) filter (where has_reported) as units_reported,
+        count(*) filter (where is_expected and not has_reported) as units_missing,
+        count(*) filter (where not_started) as units_not_started,
+        count(*) filter (where in_progress) as units_in_progress,
+        count(*) filter (where completed) as units_completed
+    from per_unit
+    group by task_code, period_code, year
+),
+
+-- The narratives come from what was reported only, not from every expected report.
+narrated as (
+    select
+        task_code,
+        period_code,
+        year,
         string_agg(unit_code || ': ' || results, chr(10) order by unit_code) as results,
         string_agg(unit_code || ': ' || difficulties, chr(10) order by unit_code)
             as difficulties,
         string_agg(unit_code || ': ' || proposals, chr(10) order by unit_code) as proposals,
         string_agg(unit_code || ': ' || evidence, chr(10) order by unit_code) as evidence,
         max(received_at) as last_received_at
-    from combined
+    from reported
     group by task_code, period_code, year
+),
+
+aggregated as (
+    select
+        counted.*,
+        narrated.results,
+        narrated.difficulties,
+        narrated.proposals,
+        narrated.evidence,
+        narrated.last_received_at
+    from counted
+    left join narrated
+        on counted.task_code = narrated.task_code
+        and counted.period_code = narrated.period_code
+        and counted.year = narrated.year
 ),
 
 final as (
