@@ -342,7 +342,9 @@ def start_load(schema: Schema, settings: Settings) -> LoadRun:
             f"{', '.join(str(run.run_id) for run in closed)}); các tệp đã nạp xong được giữ nguyên."
         )
     sync_schema(settings.warehouse, schema, settings, schema_basis(schema, settings))
-    return LoadRun(settings.warehouse, settings, settings.load_batch).__enter__()
+    return LoadRun(
+        settings.warehouse, settings, settings.load_batch, keep_outcomes=False
+    ).__enter__()
 
 
 @task(cache_policy=NO_CACHE)
@@ -598,10 +600,26 @@ class _Stream:
         with ExitStack() as stack:
             if loading is not None:
                 stack.callback(loading.close)  # a no-op once finished
-            reader = stack.enter_context(_reader(self.settings, self.schema))
-            reading = self._read(reader, to_read, folders, 0)
-            # An error leaves no read running in the reader's workers as they are stopped.
-            stack.callback(lambda: reading is not None and reading.wait())
+            # The reader's workers are stopped before publishing: their memory is publishing's.
+            with _reader(self.settings, self.schema) as reader:
+                self._parts(reader, parts, to_read, folders, loading)
+            if loading is not None:
+                with step("publish", self.seconds):
+                    self.loaded = finish_load(
+                        opaque(loading), opaque(self.schema), self.settings, opaque(self.mail)
+                    )
+
+    def _parts(
+        self,
+        reader: Reader,
+        parts: list[list[Receipt]],
+        to_read: list[list[Receipt]],
+        folders: dict[str, str | None],
+        loading: LoadRun | None,
+    ) -> None:
+        """Each part judged and loaded while the next is read."""
+        reading = self._read(reader, to_read, folders, 0)
+        try:
             for k, part in enumerate(parts):
                 submissions = reading.result() if reading is not None else []
                 reading = self._read(reader, to_read, folders, k + 1)
@@ -609,11 +627,10 @@ class _Stream:
                 if loading is not None:
                     with step("load", self.seconds, len(part), self._part(k, parts)):
                         load_part(opaque(loading), opaque(verdicts), opaque(part))
-            if loading is not None:
-                with step("publish", self.seconds):
-                    self.loaded = finish_load(
-                        opaque(loading), opaque(self.schema), self.settings, opaque(self.mail)
-                    )
+        finally:
+            # An error leaves no read running in the reader's workers as they are stopped.
+            if reading is not None:
+                reading.wait()
 
     @staticmethod
     def _part(k: int, parts: list[list[Receipt]]) -> tuple[int, int] | None:

@@ -42,7 +42,7 @@ STEP_LABELS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileResult:
     """What became of one file the run read."""
 

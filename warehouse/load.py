@@ -8,7 +8,7 @@ unit and period; the latest accepted version is current.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -71,9 +71,17 @@ class LoadSummary:
 
     run_id: int
     outcomes: list[FileOutcome] = field(default_factory=list)
+    # Files per action: kept whole even when `outcomes` is not (`LoadRun(keep_outcomes=False)`).
+    counts: Counter[Action] = field(default_factory=Counter)
+
+    def add(self, outcomes: Sequence[FileOutcome], keep: bool = True) -> None:
+        """Count these outcomes in, and keep them unless `keep` is False."""
+        self.counts.update(outcome.action for outcome in outcomes)
+        if keep:
+            self.outcomes.extend(outcomes)
 
     def _count(self, action: Action) -> int:
-        return sum(1 for outcome in self.outcomes if outcome.action == action)
+        return self.counts[action]
 
     @property
     def imported(self) -> int:
@@ -191,8 +199,16 @@ class LoadRun:
     Parts must come in load order (`load_order` over the whole run).
     """
 
-    def __init__(self, db_path: Path, settings: Settings, batch_size: int = LOAD_BATCH) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        settings: Settings,
+        batch_size: int = LOAD_BATCH,
+        keep_outcomes: bool = True,
+    ) -> None:
         self.db_path, self.settings, self.batch_size = db_path, settings, batch_size
+        # A run of 100,000 files has no use for every outcome once each part returned its own.
+        self.keep_outcomes = keep_outcomes
         self._con: duckdb.DuckDBPyConnection | None = None
         self._seen: _Seen = {}
         self._context: _Context | None = None
@@ -254,7 +270,7 @@ class LoadRun:
                 for outcome in outcomes:
                     _remember(context, self._seen, outcome)
             done.extend(outcomes)
-        summary.outcomes.extend(done)
+        summary.add(done, keep=self.keep_outcomes)
         return done
 
     def finish(self) -> LoadSummary:
