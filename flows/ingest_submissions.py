@@ -100,49 +100,49 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
         settings.warehouse,
         [(e.url, e.size, t) for e, t in zip(entries, times, strict=True) if e.modified],
     )
-    receipts = []
-    written = False
-    for entry, received_at in zip(entries, times, strict=True):
-        refusal = entry.refused
-        if refusal is None and (known := before.get(storable(entry.url))) is not None:
-            # Same place, size and modification time as a file already archived: the copy is
-            # there and its hash known; nothing is read again.
-            sha256, archived_path = known
-            receipts.append(
-                Receipt(sha256, entry.size, entry.name, entry.url, received_at, archived_path)
-            )
-            continue
-        if refusal is None:
-            try:
-                with open_source(entry.url) as source:
-                    receipts.append(
-                        archive(
-                            source,
-                            name=entry.name,
-                            url=entry.url,
-                            archive_dir=settings.archive,
-                            received_at=received_at,
-                            flush=False,
-                        )
-                    )
-                written = True
-                continue
-            except RefusedFileError as exc:
-                refusal = exc.refusal
-        # No byte of a refused file is read: the archive keeps a note of what was refused.
-        receipts.append(
-            archive(
-                refusal_note(entry.url, refusal),
-                name=entry.name,
-                url=entry.url,
-                archive_dir=settings.archive,
-                received_at=received_at,
-            )
-        )
-    if written:
+    known = {url: before[url] for e in entries if (url := storable(e.url)) in before}
+
+    receipts = [
+        _receive(entry, received_at, known.get(storable(entry.url)), settings)
+        for entry, received_at in zip(entries, times, strict=True)
+    ]
+    if len(known) < len(entries):
         # Once for the run, before anything refers to the copies.
         flush_archive(settings.archive)
     return receipts
+
+
+def _receive(
+    entry: InboxEntry, received_at: datetime, known: tuple[str, Path] | None, settings: Settings
+) -> Receipt:
+    """One listed file's receipt: known already, archived now, or a note of its refusal."""
+    refusal = entry.refused
+    if refusal is None and known is not None:
+        # Same place, size and modification time as a file already archived: the copy is
+        # there and its hash known; nothing is read again.
+        sha256, archived_path = known
+        return Receipt(sha256, entry.size, entry.name, entry.url, received_at, archived_path)
+    if refusal is None:
+        try:
+            with open_source(entry.url) as source:
+                return archive(
+                    source,
+                    name=entry.name,
+                    url=entry.url,
+                    archive_dir=settings.archive,
+                    received_at=received_at,
+                    flush=False,
+                )
+        except RefusedFileError as exc:
+            refusal = exc.refusal
+    # No byte of a refused file is read: the archive keeps a note of what was refused.
+    return archive(
+        refusal_note(entry.url, refusal),
+        name=entry.name,
+        url=entry.url,
+        archive_dir=settings.archive,
+        received_at=received_at,
+    )
 
 
 @task(cache_policy=NO_CACHE)
@@ -618,6 +618,8 @@ class _Stream:
         loading: LoadRun | None,
     ) -> None:
         """Each part judged and loaded while the next is read."""
+        if loading is not None and not parts:
+            notice("Đang nạp 0 tệp vào kho.")
         reading = self._read(reader, to_read, folders, 0)
         try:
             for k, part in enumerate(parts):
@@ -625,12 +627,19 @@ class _Stream:
                 reading = self._read(reader, to_read, folders, k + 1)
                 verdicts = self._judge(submissions, to_read[k], self._part(k, parts))
                 if loading is not None:
+                    if k == 0:
+                        total = sum(len(p) for p in parts)
+                        notice(f"Đang nạp {total} tệp vào kho" + self._in_parts(parts) + ".")
                     with step("load", self.seconds, len(part), self._part(k, parts)):
                         load_part(opaque(loading), opaque(verdicts), opaque(part))
         finally:
             # An error leaves no read running in the reader's workers as they are stopped.
             if reading is not None:
                 reading.wait()
+
+    @staticmethod
+    def _in_parts(parts: list[list[Receipt]]) -> str:
+        return f", từng phần {len(parts[0])} tệp" if len(parts) > 1 else ""
 
     @staticmethod
     def _part(k: int, parts: list[list[Receipt]]) -> tuple[int, int] | None:
