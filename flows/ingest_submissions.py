@@ -342,9 +342,7 @@ def start_load(schema: Schema, settings: Settings) -> LoadRun:
             f"{', '.join(str(run.run_id) for run in closed)}); các tệp đã nạp xong được giữ nguyên."
         )
     sync_schema(settings.warehouse, schema, settings, schema_basis(schema, settings))
-    return LoadRun(
-        settings.warehouse, settings, settings.load_batch, keep_outcomes=False
-    ).__enter__()
+    return LoadRun(settings.warehouse, settings, settings.load_batch, keep_outcomes=False).open()
 
 
 @task(cache_policy=NO_CACHE)
@@ -518,23 +516,19 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         if up_to_date:
             notice("Không có tệp mới; kho và bản công bố đã cập nhật.")
         stream.run(receipts, fresh, entries, load=not dry_run and not up_to_date)
+    summary = stream.tally.summary()
+    create_markdown_artifact(summary.markdown(), key="khcn-validation", description="Kiểm tra")
+    create_table_artifact(summary.table_rows(), key="khcn-validation-table", description="Kiểm tra")
     result = IngestResult(
         inbox=settings.inbox_url if folder else (settings.mailbox_url or ""),
         listed=listed,
         new=len(fresh),
-        verdicts={},
-        summary=stream.tally.summary(),
+        verdicts={str(k): v for k, v in summary.by_status.items()},
+        summary=summary,
         files=stream.files,
         feedback=[f.feedback for f in stream.files if f.feedback is not None],
         dry_run=dry_run,
         data_docs=str(docs) if (docs := _data_docs(settings)) else None,
-    )
-    result.verdicts = {str(k): v for k, v in result.summary.by_status.items()}
-    create_markdown_artifact(
-        result.summary.markdown(), key="khcn-validation", description="Kiểm tra"
-    )
-    create_table_artifact(
-        result.summary.table_rows(), key="khcn-validation-table", description="Kiểm tra"
     )
     if (loaded := stream.loaded) is not None:
         result.load = LoadCounts(

@@ -215,6 +215,13 @@ class LoadRun:
         self.summary: LoadSummary | None = None
 
     def __enter__(self) -> LoadRun:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> LoadRun:
+        """Start the run: its row in `meta.load_runs`, without an end until `finish`."""
         con = self._con = connect(self.db_path)
         try:
             apply(con)
@@ -229,9 +236,6 @@ class LoadRun:
         self.summary = LoadSummary(run_id=int(row[0]))
         self._context = _Context(self.summary.run_id, self.settings, set(), periods)
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         """Let go of the warehouse (the run stays unfinished unless `finish` was called)."""
