@@ -510,7 +510,9 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
             # Great Expectations takes seconds to import and set up: done in a thread while the
             # files are read in worker processes, ready when validation starts.
             threading.Thread(target=_prepare_validation, name="khcn-gx", daemon=True).start()
-        up_to_date = not receipts and is_current(
+        # A message too big to take has no file, but it is recorded and answered by the load.
+        quiet = not receipts and not (mail and mail.messages)
+        up_to_date = quiet and is_current(
             settings.published, settings.warehouse, _basis(schema, settings)
         )
         if up_to_date:

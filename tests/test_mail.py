@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -308,3 +309,31 @@ def test_the_nightly_consolidation_pulls_the_mailbox_too(mail: Mail) -> None:
 
     assert [m["sender"] for m in report["mail"]["messages"]] == ["thon2.nghiahung@gmail.com"]
     assert [r.rcpt_tos for r in mail.smtp.received] == [["thon2.nghiahung@gmail.com"]]
+
+
+def test_a_message_too_big_to_take_is_recorded_even_when_nothing_else_changed(
+    mail: Mail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arrived = dt.datetime(2026, 10, 5, 8, 30, tzinfo=VIETNAM)
+    mail.send(
+        "truongthon1@gmail.com",
+        "Báo cáo quý III thôn 1",
+        {"THON-01_2026Q3.xlsx": xlsx_bytes(template("THON-01", "2026Q3"))},
+        arrived,
+    )
+    ingest_submissions()
+    ingest_submissions()  # the replies went into the warehouse after the first publication
+    assert ingest_submissions().load is None  # nothing new: nothing loaded nor published
+    # The published copy is current and the inbox empty; a message too big to download has no
+    # file to load, but it is recorded and answered all the same.
+    monkeypatch.setenv("KHCN_MAX_FILE_BYTES", "1000")
+    mail.send(
+        "thon2.nghiahung@gmail.com", "Thôn 2", {"thon2.xlsx": os.urandom(2 * 1024 * 1024)}, arrived
+    )
+
+    report = ingest_submissions().to_dict()
+
+    assert report["listed"] == 0 and report["load"] is not None
+    [(count,)] = mail.published("select count(*) from raw.mail_messages")
+    assert count == 2
+    assert "thon2.nghiahung@gmail.com" in _by_recipient(mail.smtp.received)
