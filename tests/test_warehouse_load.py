@@ -93,6 +93,8 @@ def test_new_file_without_verdict_loads_nothing(db: Path, settings: Settings) ->
     with pytest.raises(ValueError, match="no verdict"):
         load(db, [], [file.receipt], settings)
     assert _counts(db)["raw.received_files"] == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from meta.load_runs").fetchone() == (0,)
 
 
 def test_second_version_supersedes_and_history_keeps_both(

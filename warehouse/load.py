@@ -177,10 +177,20 @@ def load(
     Raises:
         ValueError: a new file has no verdict; nothing was loaded.
     """
+    # Checked before the run starts: a refused load leaves no run behind either.
+    _check_verdicts(verdicts, receipts, registered_hashes(db_path, (r.sha256 for r in receipts)))
     with LoadRun(db_path, settings, batch_size) as run:
-        run.check(verdicts, receipts)
         run.add(verdicts, load_order(receipts))
         return run.finish()
+
+
+def _check_verdicts(
+    verdicts: Sequence[Verdict], receipts: Sequence[Receipt], known: Iterable[str]
+) -> None:
+    have = {verdict.submission.sha256 for verdict in verdicts} | set(known)
+    missing = sorted({r.name for r in receipts if r.sha256 not in have})
+    if missing:
+        raise ValueError(f"no verdict for new files: {', '.join(missing)}")
 
 
 def load_order(receipts: Iterable[Receipt]) -> list[Receipt]:
@@ -247,10 +257,7 @@ class LoadRun:
         """Raise `ValueError` before anything is stored if a new file has no verdict."""
         self._look_up(receipts)
         assert self._context is not None
-        have = {verdict.submission.sha256 for verdict in verdicts} | self._context.known_hashes
-        missing = sorted({r.name for r in receipts if r.sha256 not in have})
-        if missing:
-            raise ValueError(f"no verdict for new files: {', '.join(missing)}")
+        _check_verdicts(verdicts, receipts, self._context.known_hashes)
 
     def add(self, verdicts: Sequence[Verdict], receipts: Sequence[Receipt]) -> list[FileOutcome]:
         """Load one part: its receipts, in load order, with the verdicts of its new files.
