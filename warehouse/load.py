@@ -22,7 +22,7 @@ from core.model import Submission, issue
 from core.names import storable
 from core.periods import Period, parse_period
 from core.settings import Settings
-from schemas.verdict import Finding, Verdict
+from schemas.verdict import Verdict
 from warehouse.archive import Receipt
 from warehouse.db import connect, sql, transaction
 from warehouse.migrate import apply
@@ -362,11 +362,28 @@ def _load_file(
     by_hash: dict[str, Verdict],
     receipts_seen: _Seen,
 ) -> FileOutcome:
-    """One file in its own transaction: the path a batch that could not be stored takes."""
-    seen = receipts_seen.get((receipt.sha256, storable(receipt.url)))
-    if seen is not None:
-        return _already_received(receipt, seen)
-    outcome = _load_contained(con, context, receipt, by_hash.get(receipt.sha256))
+    """One file in its own transaction, a batch of one: the path a batch that could not be
+    stored takes, so one file that cannot be stored costs that file only.
+
+    When storing what the file carries fails, the file is recorded as rejected with one
+    `R-LOAD-FAILED` finding instead. If even that fails, nothing of it is written (a later run
+    tries it again) and the run goes on.
+    """
+    stored = _store_batch(con, context, [receipt], by_hash, receipts_seen)
+    if isinstance(stored, Exception):
+        detail = storable(f"{type(stored).__name__}: {stored}")[:300]
+        submission = Submission(receipt.url, receipt.name, receipt.size, receipt.sha256)
+        failed = Verdict(submission, [issue("R-LOAD-FAILED", file=receipt.name, detail=detail)])
+        stored = _store_batch(con, context, [receipt], {receipt.sha256: failed}, receipts_seen)
+    if isinstance(stored, Exception):
+        return FileOutcome(
+            name=storable(receipt.name),
+            url=storable(receipt.url),
+            sha256=receipt.sha256,
+            action="rejected",
+            status="rejected",
+        )
+    [outcome] = stored
     _remember(context, receipts_seen, outcome)
     return outcome
 
@@ -379,11 +396,23 @@ def _load_batch_contained(
     receipts_seen: _Seen,
 ) -> list[FileOutcome] | None:
     """A batch in one transaction; None when it was rolled back (nothing of it written)."""
+    stored = _store_batch(con, context, batch, by_hash, receipts_seen)
+    return None if isinstance(stored, Exception) else stored
+
+
+def _store_batch(
+    con: duckdb.DuckDBPyConnection,
+    context: _Context,
+    batch: Sequence[Receipt],
+    by_hash: dict[str, Verdict],
+    receipts_seen: _Seen,
+) -> list[FileOutcome] | Exception:
+    """A batch in one transaction: its outcomes, or why it was rolled back."""
     try:
         with transaction(con):
             return _load_batch(con, context, batch, by_hash, receipts_seen)
-    except _STORE_ERRORS:
-        return None
+    except _STORE_ERRORS as exc:
+        return exc
     finally:
         for name in _BATCH_TABLES:
             con.unregister(f"batch_{name}")
@@ -459,9 +488,9 @@ def _load_batch(
 ) -> list[FileOutcome]:
     """Register a batch of receipts and what they carry; the caller holds the transaction.
 
-    The same decisions as `_load_one` file by file (repeated receipt, duplicate bytes, version
-    of its unit and period), taken over the batch with two lookups joined to the batch's own
-    hashes and unit-periods, then written with one insert per table.
+    Per file: a repeated receipt, duplicate bytes, or a version of its unit and period; decided
+    over the batch with two lookups joined to the batch's own hashes and unit-periods, then
+    written with one insert per table.
     """
     ids, originals, versions = _batch_lookups(con, batch, by_hash, receipts_seen)
     rows = _Rows()
@@ -642,7 +671,7 @@ def _loaded(
     accepted_before: int,
     values: int,
 ) -> FileOutcome:
-    """The outcome of a file whose submission was stored, batch or file by file alike."""
+    """The outcome of a file whose submission was stored."""
     action: Action = (
         "rejected" if status == "rejected" else "updated" if accepted_before else "imported"
     )
@@ -660,216 +689,8 @@ def _loaded(
     )
 
 
-def _load_contained(
-    con: duckdb.DuckDBPyConnection,
-    context: _Context,
-    receipt: Receipt,
-    verdict: Verdict | None,
-) -> FileOutcome:
-    """Load one file in its own transaction; a file that cannot be stored costs that file only.
-
-    When storing what the file carries fails, the transaction is rolled back and the file is
-    recorded as rejected with one `R-LOAD-FAILED` finding instead. If even that fails, nothing
-    of it is written (a later run tries it again) and the run goes on.
-    """
-    try:
-        with transaction(con):
-            return _load_one(con, context, receipt, verdict)
-    except _STORE_ERRORS as exc:
-        detail = storable(f"{type(exc).__name__}: {exc}")[:300]
-    submission = Submission(receipt.url, receipt.name, receipt.size, receipt.sha256)
-    failed = Verdict(submission, [issue("R-LOAD-FAILED", file=receipt.name, detail=detail)])
-    try:
-        with transaction(con):
-            return _load_one(con, context, receipt, failed)
-    except _STORE_ERRORS:
-        return FileOutcome(
-            name=storable(receipt.name),
-            url=storable(receipt.url),
-            sha256=receipt.sha256,
-            action="rejected",
-            status="rejected",
-        )
-
-
 def _text(value: str | None) -> str | None:
     return None if value is None else storable(value)
-
-
-def _load_duplicate(
-    con: duckdb.DuckDBPyConnection, receipt: Receipt, submission_row: dict[str, Any]
-) -> FileOutcome | None:
-    """Record a receipt of bytes already loaded as a duplicate of their original, if any."""
-    original = con.execute(sql("load/find_original"), {"sha256": receipt.sha256}).fetchone()
-    if original is None:
-        return None
-    duplicate_of, unit_code, period_code = original
-    submission_id = _insert_submission(
-        con,
-        submission_row
-        | {
-            "verdict": "duplicate",
-            "duplicate_of": duplicate_of,
-            "unit_code": unit_code,
-            "period_code": period_code,
-        },
-    )
-    return FileOutcome(
-        name=receipt.name,
-        url=receipt.url,
-        sha256=receipt.sha256,
-        action="ignored",
-        status="duplicate",
-        submission_id=submission_id,
-        unit_code=unit_code,
-        period=period_code,
-        duplicate_of=duplicate_of,
-    )
-
-
-def _load_one(
-    con: duckdb.DuckDBPyConnection,
-    context: _Context,
-    receipt: Receipt,
-    verdict: Verdict | None,
-) -> FileOutcome:
-    """Register one new receipt and what it carries; the caller holds the transaction."""
-    run_id = context.run_id
-    known = receipt.sha256 in context.known_hashes
-    now = datetime.now(UTC)
-    row = con.execute(
-        sql("load/insert_received_file"),
-        {
-            "sha256": receipt.sha256,
-            "size": receipt.size,
-            "name": storable(receipt.name),
-            "url": storable(receipt.url),
-            "received_at": receipt.received_at,
-            "archived_path": storable(str(receipt.archived_path)),
-            "run_id": run_id,
-            "registered_at": now,
-        },
-    ).fetchone()
-    assert row is not None
-    received_file_id = int(row[0])
-    submission_row: dict[str, Any] = {
-        "received_file_id": received_file_id,
-        "run_id": run_id,
-        "loaded_at": now,
-        "template_version": None,
-        "error_count": 0,
-        "warning_count": 0,
-        "value_count": 0,
-        "progress_count": 0,
-    }
-
-    if known and (duplicate := _load_duplicate(con, receipt, submission_row)) is not None:
-        return duplicate
-    if verdict is None:
-        raise ValueError(f"no verdict for new file {receipt.name}")
-    submission = verdict.submission
-    status = verdict.status
-    unit_code, period_code = _text(submission.unit_code), _text(submission.period)
-    version: int | None = None
-    accepted_before = 0
-    if period_code and period_code not in context.periods:
-        _register_period(con, period_code, context.settings)
-    if unit_code and period_code:
-        prior = con.execute(
-            sql("load/prior_versions"), {"unit_code": unit_code, "period_code": period_code}
-        ).fetchone()
-        assert prior is not None
-        version, accepted_before = int(prior[0]) + 1, int(prior[1])
-
-    loads_rows = status != "rejected"
-    values = [v for v in submission.values if v.value is not None] if loads_rows else []
-    progress = list(submission.progress) if loads_rows else []
-    findings = list(verdict.findings)
-    submission_id = _insert_submission(
-        con,
-        submission_row
-        | {
-            "verdict": status,
-            "duplicate_of": None,
-            "unit_code": unit_code,
-            "period_code": period_code,
-            "template_version": _text(submission.template_version),
-            "error_count": len(verdict.errors),
-            "warning_count": len(verdict.warnings),
-            "value_count": len(values),
-            "progress_count": len(progress),
-        },
-    )
-    if values:
-        con.execute(
-            sql("load/insert_data_values"),
-            {
-                "submission_id": submission_id,
-                "line": list(range(1, len(values) + 1)),
-                "task_code": [_text(v.task_code) for v in values],
-                "element_code": [_text(v.element_code) for v in values],
-                "value": [float(v.value) for v in values if v.value is not None],
-                "raw_value": [None if v.raw is None else storable(str(v.raw)) for v in values],
-                "note": [_text(v.note) for v in values],
-                "sheet": [storable(v.ref.sheet) for v in values],
-                "row_number": [v.ref.row for v in values],
-                "column_letter": [v.ref.column for v in values],
-            },
-        )
-    if progress:
-        con.execute(
-            sql("load/insert_progress"),
-            {
-                "submission_id": submission_id,
-                "line": list(range(1, len(progress) + 1)),
-                "task_code": [_text(p.task_code) for p in progress],
-                "status": [_text(p.status) for p in progress],
-                "results": [_text(p.results) for p in progress],
-                "difficulties": [_text(p.difficulties) for p in progress],
-                "proposals": [_text(p.proposals) for p in progress],
-                "evidence": [_text(p.evidence) for p in progress],
-                "sheet": [storable(p.ref.sheet) for p in progress],
-                "row_number": [p.ref.row for p in progress],
-            },
-        )
-    if findings:
-        _insert_findings(con, submission_id, findings)
-
-    return _loaded(
-        receipt,
-        status,
-        submission_id,
-        unit_code,
-        period_code,
-        version,
-        accepted_before,
-        len(values),
-    )
-
-
-def _insert_submission(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> int:
-    inserted = con.execute(sql("load/insert_submission"), row).fetchone()
-    assert inserted is not None
-    return int(inserted[0])
-
-
-def _insert_findings(
-    con: duckdb.DuckDBPyConnection, submission_id: int, findings: list[Finding]
-) -> None:
-    con.execute(
-        sql("load/insert_findings"),
-        {
-            "submission_id": submission_id,
-            "line": list(range(1, len(findings) + 1)),
-            "code": [f.code for f in findings],
-            "severity": [f.severity for f in findings],
-            "message": [storable(f.message) for f in findings],
-            "file_name": [storable(f.ref.file) if f.ref else None for f in findings],
-            "sheet": [storable(f.ref.sheet) if f.ref else None for f in findings],
-            "row_number": [f.ref.row if f.ref else None for f in findings],
-            "column_letter": [f.ref.column if f.ref else None for f in findings],
-        },
-    )
 
 
 def _register_period(con: duckdb.DuckDBPyConnection, code: str, settings: Settings) -> None:
