@@ -54,6 +54,8 @@ PROVINCE_MARTS: tuple[str, ...] = (
 _KEYS = ("commune_code", "bundle_id")
 BATCH_FILE = "batch.json"
 _UNIONS = ("submissions", "submission_errors", "data_values", "expected_reports")
+# Province marts that are a commune mart as each commune's latest bundle holds it.
+_CARRIED = {**{m: m for m in _UNIONS}, **{f"commune_{m}": m for m in MARTS if m not in _UNIONS}}
 
 
 @dataclass
@@ -100,6 +102,14 @@ def province_communes(province_code: str) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def _mart_sql(name: str) -> str:
+    """A province mart's query: a commune mart carried up as the communes' latest bundles hold
+    it (the row marts under their names, the summaries as `commune_<mart>`), or its own file."""
+    if name in _CARRIED:
+        return sql("province/staging/carried").replace("{table}", identifier(_CARRIED[name]))
+    return sql(f"province/{name}")
+
+
 def init_province(db_path: Path, settings: Settings) -> None:
     """Create or upgrade the province's warehouse: migrations, its communes, its marts.
 
@@ -126,8 +136,7 @@ def init_province(db_path: Path, settings: Settings) -> None:
             # The commune marts `apply` made stand for empty tables here: the province's own
             # views take their names.
             for name in PROVINCE_MARTS:
-                body = sql(f"province/{name}")
-                con.execute(f"create or replace view mart.{identifier(name)} as {body}")
+                con.execute(f"create or replace view mart.{identifier(name)} as {_mart_sql(name)}")
     finally:
         con.close()
 

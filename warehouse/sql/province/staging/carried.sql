@@ -1,6 +1,7 @@
--- The plan_summary mart of every commune, as its latest loaded bundle holds it.
+-- A commune mart carried up as every commune's latest loaded bundle holds it, with the
+-- commune's name: `{table}` is the province table the bundles' rows of that mart are kept in.
 with rows as (
-    select * from province.plan_summary
+    select * from province.{table}
 ),
 
 communes as (
@@ -15,22 +16,7 @@ final as (
     select
         rows.commune_code,
         coalesce(communes.commune_name, rows.commune_code) as commune_name,
-        rows.task_code,
-        rows.group_code,
-        rows.task_content,
-        rows.year,
-        rows.in_timeframe,
-        rows.element_code,
-        rows.element_name,
-        rows.measure,
-        rows.element_type,
-        rows.total,
-        rows.units_reporting,
-        rows.units_expected,
-        rows.target,
-        rows.actual,
-        rows.percent_of_target,
-        rows.met
+        rows.* exclude (commune_code, bundle_id)
     from rows
     inner join current_bundles
         on rows.commune_code = current_bundles.commune_code
