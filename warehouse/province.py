@@ -163,11 +163,13 @@ def loaded_bundles(db_path: Path) -> set[tuple[str, str]]:
     """The (commune, bundle) pairs already loaded: a bundle is loaded once."""
     con = connect(db_path)
     try:
-        rows = con.execute(
-            "select distinct commune_code, bundle_id from province.bundles where status = 'loaded'"
-        ).fetchall()
+        return _loaded_bundles(con)
     finally:
         con.close()
+
+
+def _loaded_bundles(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    rows = con.execute(sql("province/load/loaded_bundles")).fetchall()
     return {(str(c), str(b)) for c, b in rows}
 
 
@@ -348,12 +350,7 @@ def load_batch(db_path: Path, run: int, batch: PreparedBatch) -> BatchLoad:
         with transaction(con):
             for checked in batch.rejected:
                 con.execute(_INSERT_BUNDLE, _bundle_row(run, checked, "rejected", now))
-        loaded = {
-            (str(c), str(b))
-            for c, b in con.execute(
-                "select commune_code, bundle_id from province.bundles where status = 'loaded'"
-            ).fetchall()
-        }
+        loaded = _loaded_bundles(con)
         fresh = [c for c in batch.accepted if (c.ref.commune_code, c.ref.bundle_id) not in loaded]
         if fresh:
             try:
