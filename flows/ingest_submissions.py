@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict
 from datetime import datetime
@@ -615,7 +615,7 @@ class _Stream:
     ) -> None:
         """Each part judged and loaded while the next is read."""
         if loading is not None and not parts:
-            notice("Đang nạp 0 tệp vào kho.")
+            self._announce_load(parts)
         reading = self._read(reader, to_read, folders, 0)
         try:
             for k, part in enumerate(parts):
@@ -624,8 +624,7 @@ class _Stream:
                 verdicts = self._judge(submissions, to_read[k], self._part(k, parts))
                 if loading is not None:
                     if k == 0:
-                        total = sum(len(p) for p in parts)
-                        notice(f"Đang nạp {total} tệp vào kho" + self._in_parts(parts) + ".")
+                        self._announce_load(parts)
                     with step("load", self.seconds, len(part), self._part(k, parts)):
                         load_part(opaque(loading), opaque(verdicts), opaque(part))
         finally:
@@ -634,11 +633,14 @@ class _Stream:
                 reading.wait()
 
     @staticmethod
-    def _in_parts(parts: list[list[Receipt]]) -> str:
-        return f", từng phần {len(parts[0])} tệp" if len(parts) > 1 else ""
+    def _announce_load(parts: list[list[Receipt]]) -> None:
+        """The line before the load (the first part's), for whoever watches the run."""
+        total = sum(len(part) for part in parts)
+        by_part = f", từng phần {len(parts[0])} tệp" if len(parts) > 1 else ""
+        notice(f"Đang nạp {total} tệp vào kho{by_part}.")
 
     @staticmethod
-    def _part(k: int, parts: list[list[Receipt]]) -> tuple[int, int] | None:
+    def _part(k: int, parts: Sequence[object]) -> tuple[int, int] | None:
         return (k + 1, len(parts)) if len(parts) > 1 else None
 
     def _read(
@@ -652,9 +654,12 @@ class _Stream:
         nothing new)."""
         if k >= len(to_read) or not to_read[k]:
             return None
-        part = (k + 1, len(to_read)) if len(to_read) > 1 else None
         return read_files.submit(
-            opaque(reader), opaque(to_read[k]), opaque(folders), opaque(self.seconds), part
+            opaque(reader),
+            opaque(to_read[k]),
+            opaque(folders),
+            opaque(self.seconds),
+            self._part(k, to_read),
         )
 
     def _judge(
