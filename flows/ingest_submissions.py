@@ -48,12 +48,10 @@ from sources.inbox import (
     check_inbox,
     list_inbox,
     open_source,
-    refusal_note,
-    refusal_of,
-    refused_submission,
 )
 from sources.names import Names
 from sources.read import Reader
+from sources.refusals import refusal_note
 from warehouse.archive import Receipt, archive, flush_archive, received_before
 from warehouse.dimensions import schema_basis, sync_schema
 from warehouse.load import LoadRun, LoadSummary, load_order, registered_hashes
@@ -237,27 +235,21 @@ def read_files(
 def _read_receipts(
     reader: Reader, receipts: list[Receipt], folders: dict[str, str | None]
 ) -> list[Submission]:
-    refused = {r.sha256: refusal_of(r.archived_path) for r in receipts}
-    archived = [
-        InboxEntry(
-            url=r.url,
-            name=r.name,
-            size=r.size,
-            unit_folder=unit_folder_of(r.url, folders),
-            sha256=r.sha256,
-            archived=str(r.archived_path),
-        )
-        for r in receipts
-        if refused[r.sha256] is None
-    ]
-    # Read from the archive, named as sent: the receipt's URL, size and hash come along.
-    read = iter(reader.read(archived))
-    return [
-        next(read)
-        if (refusal := refused[r.sha256]) is None
-        else refused_submission(r.url, r.name, r.size, r.sha256, refusal)
-        for r in receipts
-    ]
+    # Read from the archive, named as sent: the receipt's URL, size and hash come along. What
+    # the archive keeps of a refused file is a note, which the worker answers as refused.
+    return reader.read(
+        [
+            InboxEntry(
+                url=r.url,
+                name=r.name,
+                size=r.size,
+                unit_folder=unit_folder_of(r.url, folders),
+                sha256=r.sha256,
+                archived=str(r.archived_path),
+            )
+            for r in receipts
+        ]
+    )
 
 
 @task(cache_policy=NO_CACHE)

@@ -54,6 +54,7 @@ from sources import archives, textfile
 from sources.guard import ZIP_MAGIC, Limits, check_and_open, inflate, sheet_parts, suffix_of
 from sources.names import Names
 from sources.pool import Pool
+from sources.refusals import refusal_in, refused_submission
 from sources.tables import PROGRESS_FIELDS, Grid, Table, cell_ref, find_labels, find_tables
 from sources.values import (
     Parsed,
@@ -993,6 +994,10 @@ def _archive_issue(name: str, data: bytes, limits: Limits) -> ReadIssue:
 
 def _work(job: _Job, *, limits: Limits, names: Names | None) -> Submission:
     data = job.data if job.path is None else _read_local(job.path, limits.max_file_bytes)
+    if job.path is not None and (refusal := refusal_in(data)):
+        return refused_submission(
+            job.url, job.name, job.size or len(data), job.sha256 or "", refusal
+        )
     sub = _read(data, job.url, job.name, job.unit_folder, limits, names, job.sha256)
     if job.size is not None:
         sub.size = job.size
