@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         ge=1,
         description="files a run reads, validates and loads together; the next part is read "
         "while this one is validated and loaded, and a run's memory follows the part; the "
-        "last parts halve down to an eighth of it, as the last has nothing to overlap",
+        "last parts halve down to a quarter of it, as the last has nothing to overlap",
     )
     load_batch: int = Field(
         default=500, description="files loaded per transaction (one commit for the batch)"

@@ -385,13 +385,13 @@ def _prepare_validation() -> None:
 
 
 def cut_parts(ordered: list[Receipt], size: int) -> list[list[Receipt]]:
-    """Parts of `size` files, in order, the last ones halving down to an eighth of it.
+    """Parts of `size` files, in order, the last ones halving down to a quarter of it.
 
     Each part is judged and loaded while the workers read the next; the last part has nothing
     to overlap, so the workers wait while it is judged: small, it is soon done.
     """
     parts: list[list[Receipt]] = []
-    smallest = max(1, size // 8)
+    smallest = max(1, size // 4)
     start = 0
     while start < len(ordered):
         left = len(ordered) - start

@@ -302,7 +302,7 @@ def test_a_run_in_parts_loads_what_one_run_would(
     )
     whole = ingest_submissions(settings=whole_settings)
 
-    # Parts of 3, the last ones halving: ..., 3, 2, 1, 1 (part sizes are `cut_parts`'s).
+    # Parts of 3, the last ones halving: ..., 3, 2, 1 (part sizes are `cut_parts`'s).
     parts = len(cut_parts(list(range(parted.listed)), 3))
     assert parts > 3 and parts > -(-parted.listed // 3)
     assert {e.part for e in events if e.step == "load" and e.seconds is not None} == {
@@ -320,8 +320,8 @@ def test_the_last_parts_halve_so_the_workers_wait_little_at_the_end() -> None:
     sizes = {n: [len(p) for p in cut_parts(list(range(n)), 2000)] for n in (30, 2000, 10_000)}
     assert sizes == {
         30: [30],
-        2000: [1000, 500, 250, 250],
-        10_000: [2000, 2000, 2000, 2000, 1000, 500, 250, 250],
+        2000: [1000, 500, 500],
+        10_000: [2000, 2000, 2000, 2000, 1000, 500, 500],
     }
     files = list(range(7))
     assert [x for part in cut_parts(files, 3) for x in part] == files
