@@ -494,7 +494,7 @@ def _to_send(frame: pd.DataFrame, ranked: pd.DataFrame) -> str:
     listed, closing = waiting, {}
     if len(ranked) > MAX_UNITS:
         # Per period, the reports owed before those not yet due, each by the unit's need.
-        order = {"Chưa gửi": 0, "Bị từ chối, cần gửi lại": 1}
+        order = {state: i for i, state in enumerate(_OWED)}
         rank = ranked.set_index("unit_code")["rank"]
         listed = (
             waiting.assign(
