@@ -73,7 +73,8 @@ class Settings(BaseSettings):
         default=2000,
         ge=1,
         description="files a run reads, validates and loads together; the next part is read "
-        "while this one is validated and loaded, and a run's memory follows the part",
+        "while this one is validated and loaded, and a run's memory follows the part; the "
+        "last parts halve down to an eighth of it, as the last has nothing to overlap",
     )
     load_batch: int = Field(
         default=500, description="files loaded per transaction (one commit for the batch)"
