@@ -73,8 +73,7 @@ class Settings(BaseSettings):
         default=2000,
         ge=1,
         description="files a run reads, validates and loads together; the next part is read "
-        "while this one is validated and loaded, and a run's memory follows the part; the "
-        "last parts halve down to a quarter of it, as the last has nothing to overlap",
+        "while this one is validated and loaded, and a run's memory follows the part",
     )
     load_batch: int = Field(
         default=500, description="files loaded per transaction (one commit for the batch)"

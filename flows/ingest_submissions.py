@@ -384,25 +384,6 @@ def _prepare_validation() -> None:
         _settle_heap()
 
 
-def cut_parts(ordered: list[Receipt], size: int) -> list[list[Receipt]]:
-    """Parts of `size` files, in order, the last ones halving down to a quarter of it.
-
-    Each part is judged and loaded while the workers read the next; the last part has nothing
-    to overlap, so the workers wait while it is judged: small, it is soon done.
-    """
-    parts: list[list[Receipt]] = []
-    smallest = max(1, size // 4)
-    start = 0
-    while start < len(ordered):
-        left = len(ordered) - start
-        take = size if left >= 2 * size else max(smallest, -(-left // 2))
-        if left - take < smallest:
-            take = left
-        parts.append(ordered[start : start + take])
-        start += take
-    return parts
-
-
 @contextmanager
 def _prompt_threads(seconds: float = 0.001) -> Iterator[None]:
     """Let a waiting thread take the interpreter after `seconds` instead of Python's 5 ms.
@@ -615,7 +596,9 @@ class _Stream:
     ) -> None:
         """Read, judge, answer and (with `load`) load every receipt; then publish."""
         new = {r.sha256: r for r in fresh}
-        parts = cut_parts(load_order(receipts), self.settings.part_files)
+        ordered = load_order(receipts)
+        size = self.settings.part_files
+        parts = [ordered[i : i + size] for i in range(0, len(ordered), size)]
         # Each new file is read once, in the first part that holds its bytes.
         to_read = [[new.pop(r.sha256) for r in part if r.sha256 in new] for part in parts]
         folders = {entry.url: entry.unit_folder for entry in entries}

@@ -25,7 +25,7 @@ from demo.samples import (
     write_sample_inbox,
 )
 from flows.consolidate_nightly import consolidate_nightly, last_closed_period
-from flows.ingest_submissions import cut_parts, ingest_submissions, new_receipts
+from flows.ingest_submissions import ingest_submissions, new_receipts
 from flows.progress import StepEvent, listening
 from khcn.cli import app
 from outputs.template import write_template
@@ -302,9 +302,8 @@ def test_a_run_in_parts_loads_what_one_run_would(
     )
     whole = ingest_submissions(settings=whole_settings)
 
-    # Parts of 3, the last ones halving: ..., 3, 2, 1 (part sizes are `cut_parts`'s).
-    parts = len(cut_parts(list(range(parted.listed)), 3))
-    assert parts > 3 and parts > -(-parted.listed // 3)
+    parts = -(-parted.listed // 3)
+    assert parts > 3
     assert {e.part for e in events if e.step == "load" and e.seconds is not None} == {
         (k, parts) for k in range(1, parts + 1)
     }
@@ -314,17 +313,6 @@ def test_a_run_in_parts_loads_what_one_run_would(
     assert [f.verdict for f in parted.files] == [f.verdict for f in whole.files]
     assert _loaded_state(settings) == _loaded_state(whole_settings)
     assert whole_settings.published != settings.published
-
-
-def test_the_last_parts_halve_so_the_workers_wait_little_at_the_end() -> None:
-    sizes = {n: [len(p) for p in cut_parts(list(range(n)), 2000)] for n in (30, 2000, 10_000)}
-    assert sizes == {
-        30: [30],
-        2000: [1000, 500, 500],
-        10_000: [2000, 2000, 2000, 2000, 1000, 500, 500],
-    }
-    files = list(range(7))
-    assert [x for part in cut_parts(files, 3) for x in part] == files
 
 
 def test_an_empty_inbox_publishes_again_only_when_something_changed(
