@@ -7,6 +7,7 @@ sheet and the cell.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from core.codes import READ_ISSUES, UNREADABLE_CODES, Severity, spec
@@ -18,6 +19,7 @@ __all__ = [
     "CellRef",
     "ProgressRow",
     "ReadIssue",
+    "RowRefs",
     "Severity",
     "Submission",
     "ValueRow",
@@ -74,6 +76,39 @@ class CellRef:
         # Submissions cross process boundaries by the thousand; the generic dataclass pickling
         # of slotted classes costs more than reading the file.
         return (CellRef, (self.file, self.sheet, self.row, self.column))
+
+
+class RowRefs(Mapping[str, CellRef]):
+    """The cells of one table row, by field, made when asked from the row and its table's
+    columns (`{field: column letters}`, one dict shared by every row of the table, never
+    changed).
+
+    A part's tens of thousands of rows cross from the reading processes: as one small object
+    a row instead of a dict of refs, they take a fraction of the time to send and take back.
+    """
+
+    __slots__ = ("columns", "file", "row", "sheet")
+
+    def __init__(self, file: str, sheet: str, row: int, columns: dict[str, str]) -> None:
+        self.file, self.sheet, self.row, self.columns = file, sheet, row, columns
+
+    def __getitem__(self, name: str) -> CellRef:
+        return CellRef(self.file, self.sheet, self.row, self.columns[name])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.columns
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return (RowRefs, (self.file, self.sheet, self.row, self.columns))
 
 
 @dataclass(slots=True)
@@ -135,7 +170,7 @@ class ValueRow:
     raw: object
     note: str | None
     ref: CellRef
-    refs: dict[str, CellRef] = field(default_factory=dict)
+    refs: Mapping[str, CellRef] = field(default_factory=dict)
 
     def __reduce__(self) -> tuple[type, tuple[object, ...]]:
         return (
@@ -163,7 +198,7 @@ class ProgressRow:
     proposals: str | None
     evidence: str | None
     ref: CellRef
-    refs: dict[str, CellRef] = field(default_factory=dict)
+    refs: Mapping[str, CellRef] = field(default_factory=dict)
 
     def __reduce__(self) -> tuple[type, tuple[object, ...]]:
         return (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
@@ -47,12 +48,10 @@ from sources.inbox import (
     check_inbox,
     list_inbox,
     open_source,
-    refusal_note,
-    refusal_of,
-    refused_submission,
 )
 from sources.names import Names
 from sources.read import Reader
+from sources.refusals import refusal_note
 from warehouse.archive import Receipt, archive, flush_archive, received_before
 from warehouse.dimensions import schema_basis, sync_schema
 from warehouse.load import LoadRun, LoadSummary, load_order, registered_hashes
@@ -236,27 +235,21 @@ def read_files(
 def _read_receipts(
     reader: Reader, receipts: list[Receipt], folders: dict[str, str | None]
 ) -> list[Submission]:
-    refused = {r.sha256: refusal_of(r.archived_path) for r in receipts}
-    archived = [
-        InboxEntry(
-            url=r.url,
-            name=r.name,
-            size=r.size,
-            unit_folder=unit_folder_of(r.url, folders),
-            sha256=r.sha256,
-            archived=str(r.archived_path),
-        )
-        for r in receipts
-        if refused[r.sha256] is None
-    ]
-    # Read from the archive, named as sent: the receipt's URL, size and hash come along.
-    read = iter(reader.read(archived))
-    return [
-        next(read)
-        if (refusal := refused[r.sha256]) is None
-        else refused_submission(r.url, r.name, r.size, r.sha256, refusal)
-        for r in receipts
-    ]
+    # Read from the archive, named as sent: the receipt's URL, size and hash come along. What
+    # the archive keeps of a refused file is a note, which the worker answers as refused.
+    return reader.read(
+        [
+            InboxEntry(
+                url=r.url,
+                name=r.name,
+                size=r.size,
+                unit_folder=unit_folder_of(r.url, folders),
+                sha256=r.sha256,
+                archived=str(r.archived_path),
+            )
+            for r in receipts
+        ]
+    )
 
 
 @task(cache_policy=NO_CACHE)
@@ -389,6 +382,24 @@ def _prepare_validation() -> None:
 
         engine()
         _settle_heap()
+
+
+@contextmanager
+def _prompt_threads(seconds: float = 0.001) -> Iterator[None]:
+    """Let a waiting thread take the interpreter after `seconds` instead of Python's 5 ms.
+
+    While this thread validates and loads a part, the task thread reading the next one hands
+    the reader's workers their files a few at a time and takes each result back; at 5 ms it
+    waited so long between turns that the workers sat idle: 2,000 files read while this
+    thread computes took 1.66 ms a file at 5 ms, 1.07 at 1 ms (workers at 46 % → 68 % of the
+    CPU they can get).
+    """
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
 
 
 def _settle_heap() -> None:
@@ -597,7 +608,9 @@ class _Stream:
             if loading is not None:
                 stack.callback(loading.close)  # a no-op once finished
             # The reader's workers are stopped before publishing: their memory is publishing's.
-            with _reader(self.settings, self.schema) as reader:
+            # Its names are the registry's (0.7 s at 25,000 units): made only to be used.
+            names_from = self.schema if any(to_read) else None
+            with _reader(self.settings, names_from) as reader, _prompt_threads():
                 self._parts(reader, parts, to_read, folders, loading)
             if loading is not None:
                 with step("publish", self.seconds):

@@ -4,6 +4,10 @@ tables (`warehouse.dashboard.dashboard_data`).
 Plotly draws every chart; its script is embedded once in the page, so the file opens without a
 network. Each chart has its table below it; a year and a period filter show the matching rows
 and charts.
+
+The page stays small whatever the size of the registry: beyond `MAX_UNITS` units, the per-unit
+parts (the heatmap by unit, its table, the list of who still has to send) show the units that
+most need attention and say how many more there are and where the full list is.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import html
 import os
 import tempfile
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +43,16 @@ _STATUS = (
     ("units_completed", "Hoàn thành", "#4f9a3a"),
 )
 _CONFIG = {"displaylogo": False, "responsive": True, "locale": "vi"}
+# Units a per-unit part shows (per period in the list of who still has to send): a commune's
+# registry fits whole; a province's or the nation's would make a page of tens of megabytes.
+MAX_UNITS = 200
+# States where the unit still owes the period's report, in the order they are chased.
+_OWED = ("Chưa gửi", "Bị từ chối, cần gửi lại")
+_LATE = "Được chấp nhận, trễ hạn"
+_FULL_LIST = (
+    "Danh sách đầy đủ: tệp parquet/expected_reports.parquet bên cạnh trang này, "
+    "hoặc lệnh «khcn status --period KỲ»."
+)
 
 
 def write_dashboard(
@@ -71,15 +86,19 @@ def write_dashboard(
 def render_dashboard(data: dict[str, pd.DataFrame], commune: str = "", level: str = "xã") -> str:
     """The whole page as one HTML string."""
     completeness, units = data["completeness"], data["units"]
-    periods = sorted(set(completeness["period"]) | set(units["period"]))
-    years = sorted({int(p[:4]) for p in periods} | set(data["indicators"]["year"].astype(int)))
+    # unique() first: a national registry has a row per unit and period.
+    periods = sorted(set(completeness["period"].unique()) | set(units["period"].unique()))
+    years = sorted(
+        {int(p[:4]) for p in periods} | set(data["indicators"]["year"].astype(int).unique())
+    )
+    ranked = _ranked_units(units)
     sections = [
         _completeness_by_type(completeness),
-        _completeness_by_unit(units, periods),
+        _completeness_by_unit(units, periods, ranked),
         _on_time(completeness),
         _indicators(data["indicators"]),
         _progress(data["progress"]),
-        _to_send(units),
+        _to_send(units, ranked),
     ]
     now = datetime.now(local_tz())
     title = "Bảng theo dõi kế hoạch KHCN, ĐMST và CĐS" + (
@@ -104,21 +123,49 @@ def _figure(fig: go.Figure, attrs: str = "", height: int = 380) -> str:
         margin={"l": 50, "r": 20, "t": 50, "b": 60},
         legend={"orientation": "h", "y": -0.2},
         font={"family": "Arial, sans-serif", "size": 12},
-        template="plotly_white",
     )
-    inner = pio.to_html(fig, include_plotlyjs=False, full_html=False, config=_CONFIG)
+    # The template goes in as plain JSON: set on the figure, plotly would build and check it
+    # again for every chart, most of the page's drawing time.
+    spec = {
+        "data": [trace.to_plotly_json() for trace in fig.data],
+        "layout": {**fig.layout.to_plotly_json(), "template": _template()},
+    }
+    inner = pio.to_html(
+        spec, include_plotlyjs=False, full_html=False, config=_CONFIG, validate=False
+    )
     return f'<div class="chart" {attrs}>{inner}</div>'
 
 
-def _table(frame: pd.DataFrame, headings: dict[str, str], formats: dict[str, str]) -> str:
-    """A table whose rows carry their year and period, for the filters."""
+@cache
+def _template() -> dict[str, Any]:
+    return dict(pio.templates["plotly_white"].to_plotly_json())
+
+
+def _table(
+    frame: pd.DataFrame,
+    headings: dict[str, str],
+    formats: dict[str, str],
+    closing: dict[str, str] | None = None,
+) -> str:
+    """A table whose rows carry their year and period, for the filters.
+
+    `closing` maps a period to a sentence shown, as a row of that period, after its last row.
+    """
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headings.values())
     rows = []
-    for record in frame.to_dict("records"):
+    records = frame.to_dict("records")
+    for i, record in enumerate(records):
         cells = "".join(
             f"<td>{html.escape(_cell(record[c], formats.get(c)))}</td>" for c in headings
         )
         rows.append(f"<tr{_filter_attrs(record)}>{cells}</tr>")
+        period = record.get("period")
+        last = i + 1 == len(records) or records[i + 1].get("period") != period
+        if closing and last and period in closing:
+            rows.append(
+                f'<tr class="more"{_filter_attrs(record)}><td colspan="{len(headings)}">'
+                f"{html.escape(closing[period])}</td></tr>"
+            )
     empty = f'<tr><td colspan="{len(headings)}">Chưa có số liệu.</td></tr>' if not rows else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}{empty}</tbody></table>"
 
@@ -154,10 +201,41 @@ def _section(key: str, title: str, note: str, *parts: str) -> str:
     )
 
 
+def _count(n: int) -> str:
+    """A count as Vietnamese write it: 25.007."""
+    return f"{n:,}".replace(",", ".")
+
+
+def _ranked_units(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every unit once, those that most need attention first: the most reports still owed
+    (not sent, or rejected and awaiting a resend), then the most sent late, then by code.
+
+    Columns unit_code, unit_name, unit_type, owed, late, rank (0 first).
+    """
+    scored = frame[["unit_code", "unit_name", "unit_type"]].assign(
+        owed=frame["state"].isin(_OWED), late=frame["state"].eq(_LATE)
+    )
+    units = (
+        scored.groupby("unit_code", sort=False)
+        .agg(
+            unit_name=("unit_name", "first"),
+            unit_type=("unit_type", "first"),
+            owed=("owed", "sum"),
+            late=("late", "sum"),
+        )
+        .reset_index()
+        .sort_values(["owed", "late", "unit_code"], ascending=[False, False, True])
+        .reset_index(drop=True)
+    )
+    return units.assign(rank=units.index)
+
+
 def _completeness_by_type(frame: pd.DataFrame) -> str:
     fig = go.Figure()
     for unit_type, rows in frame.groupby("unit_type", sort=False):
-        fig.add_bar(x=rows["period"], y=rows["accepted_rate"], name=str(unit_type))
+        fig.add_bar(
+            x=rows["period"].tolist(), y=rows["accepted_rate"].tolist(), name=str(unit_type)
+        )
     fig.update_layout(
         title="Tỷ lệ đơn vị có báo cáo được chấp nhận, theo loại đơn vị",
         yaxis={"title": "%", "range": [0, 105]},
@@ -186,8 +264,22 @@ def _completeness_by_type(frame: pd.DataFrame) -> str:
     )
 
 
-def _completeness_by_unit(frame: pd.DataFrame, periods: list[str]) -> str:
-    units = frame.drop_duplicates("unit_code")[["unit_code", "unit_name", "unit_type"]]
+def _completeness_by_unit(frame: pd.DataFrame, periods: list[str], ranked: pd.DataFrame) -> str:
+    note = "Mỗi ô: tình trạng báo cáo của một đơn vị trong một kỳ."
+    if len(ranked) > MAX_UNITS:
+        # The units that most need attention, top down; the rest are counted, not drawn.
+        units = ranked.head(MAX_UNITS)[["unit_code", "unit_name", "unit_type"]]
+        rank = units.set_index("unit_code").index
+        frame = frame[frame["unit_code"].isin(rank)]
+        frame = frame.assign(_rank=rank.get_indexer(frame["unit_code"]))
+        frame = frame.sort_values(["period", "_rank"], kind="stable")
+        note += (
+            f" Có {_count(len(ranked))} đơn vị; chỉ hiện {_count(MAX_UNITS)} đơn vị cần chú ý"
+            " nhất (nhiều báo cáo còn thiếu nhất, rồi nhiều báo cáo trễ hạn nhất, rồi theo mã),"
+            f" {_count(len(ranked) - MAX_UNITS)} đơn vị khác không hiện. {_FULL_LIST}"
+        )
+    else:
+        units = frame.drop_duplicates("unit_code")[["unit_code", "unit_name", "unit_type"]]
     labels = [f"{c} - {n}" for c, n in zip(units["unit_code"], units["unit_name"], strict=True)]
     states = frame.set_index(["unit_code", "period"])["state"].to_dict()
     z = [[_STATES.get(states.get((code, p), "")) for p in periods] for code in units["unit_code"]]
@@ -233,7 +325,7 @@ def _completeness_by_unit(frame: pd.DataFrame, periods: list[str]) -> str:
     return _section(
         "day-du-don-vi",
         "Mức đầy đủ theo đơn vị qua các kỳ",
-        "Mỗi ô: tình trạng báo cáo của một đơn vị trong một kỳ.",
+        note,
         _figure(fig, height=height),
         "<details><summary>Bảng số liệu</summary>" + table + "</details>",
     )
@@ -251,10 +343,16 @@ def _on_time(frame: pd.DataFrame) -> str:
     overall = frame[frame["unit_type"] == "Tổng cộng"]
     fig = go.Figure()
     fig.add_scatter(
-        x=overall["period"], y=overall["on_time_rate"], name="Đúng hạn", mode="lines+markers"
+        x=overall["period"].tolist(),
+        y=overall["on_time_rate"].tolist(),
+        name="Đúng hạn",
+        mode="lines+markers",
     )
     fig.add_scatter(
-        x=overall["period"], y=overall["accepted_rate"], name="Được chấp nhận", mode="lines+markers"
+        x=overall["period"].tolist(),
+        y=overall["accepted_rate"].tolist(),
+        name="Được chấp nhận",
+        mode="lines+markers",
     )
     fig.update_layout(
         title="Tỷ lệ báo cáo đúng hạn của cả xã", yaxis={"title": "%", "range": [0, 105]}
@@ -287,10 +385,10 @@ def _indicators(frame: pd.DataFrame) -> str:
     )
     for col, code in enumerate(codes, start=1):
         rows = frame[frame["indicator_code"] == code]
-        years = rows["year"].astype(str)
+        years = rows["year"].astype(str).tolist()
         fig.add_bar(
             x=years,
-            y=rows["actual"],
+            y=rows["actual"].tolist(),
             name="Thực hiện",
             marker_color="#2f6db5",
             showlegend=col == 1,
@@ -299,7 +397,7 @@ def _indicators(frame: pd.DataFrame) -> str:
         )
         fig.add_scatter(
             x=years,
-            y=rows["target"],
+            y=rows["target"].tolist(),
             name="Mục tiêu",
             mode="lines+markers",
             line={"color": "#c0504d", "dash": "dash"},
@@ -346,9 +444,14 @@ def _progress(frame: pd.DataFrame) -> str:
         groups = rows.groupby("group_code", sort=False)[[k for k, _, _ in _STATUS]].sum()
         by_group = go.Figure()
         for key, label, color in _STATUS:
-            tasks.add_bar(x=rows["task_code"], y=rows[key], name=label, marker_color=color)
+            tasks.add_bar(
+                x=rows["task_code"].tolist(), y=rows[key].tolist(), name=label, marker_color=color
+            )
             by_group.add_bar(
-                x=[f"Nhóm {g}" for g in groups.index], y=groups[key], name=label, marker_color=color
+                x=[f"Nhóm {g}" for g in groups.index],
+                y=groups[key].tolist(),
+                name=label,
+                marker_color=color,
             )
         tasks.update_layout(
             barmode="stack", title=f"Tiến độ từng nhiệm vụ, kỳ {period} (số đơn vị)"
@@ -384,17 +487,44 @@ def _progress(frame: pd.DataFrame) -> str:
     )
 
 
-def _to_send(frame: pd.DataFrame) -> str:
+def _to_send(frame: pd.DataFrame, ranked: pd.DataFrame) -> str:
     waiting = frame[~frame["accepted"].astype(bool)]
     counts = waiting.groupby(["period", "state"]).size().unstack(fill_value=0)
+    note = "Đơn vị chưa có báo cáo được chấp nhận trong kỳ."
+    listed, closing = waiting, {}
+    if len(ranked) > MAX_UNITS:
+        # Per period, the reports owed before those not yet due, each by the unit's need.
+        order = {state: i for i, state in enumerate(_OWED)}
+        rank = ranked.set_index("unit_code")["rank"]
+        listed = (
+            waiting.assign(
+                _state=waiting["state"].map(order).fillna(len(order)),
+                _rank=waiting["unit_code"].map(rank),
+            )
+            .sort_values(["period", "_state", "_rank"], kind="stable")
+            .groupby("period", sort=False)
+            .head(MAX_UNITS)
+        )
+        for period, total in waiting.groupby("period").size().items():
+            if total > MAX_UNITS:
+                closing[str(period)] = (
+                    f"… và {_count(total - MAX_UNITS)} đơn vị khác còn phải gửi kỳ {period}"
+                    f" (tổng cộng {_count(total)}), không hiện ở đây. {_FULL_LIST}"
+                )
+        note += (
+            f" Mỗi kỳ hiện tối đa {_count(MAX_UNITS)} đơn vị: chưa gửi, rồi bị từ chối, rồi chưa"
+            " đến hạn; trong mỗi nhóm, đơn vị còn thiếu nhiều báo cáo nhất trước."
+        )
     fig = go.Figure()
     for state in ("Chưa gửi", "Bị từ chối, cần gửi lại", "Chưa đến hạn"):
         if state in counts:
             colour = _STATE_COLOURS[_STATES[state]]
-            fig.add_bar(x=list(counts.index), y=counts[state], name=state, marker_color=colour)
+            fig.add_bar(
+                x=list(counts.index), y=counts[state].tolist(), name=state, marker_color=colour
+            )
     fig.update_layout(barmode="stack", title="Số đơn vị còn phải gửi hoặc gửi lại, theo kỳ")
     table = _table(
-        waiting,
+        listed,
         {
             "period": "Kỳ",
             "unit_code": "Mã đơn vị",
@@ -405,11 +535,12 @@ def _to_send(frame: pd.DataFrame) -> str:
             "last_received_at": "Nhận lần cuối",
         },
         {},
+        closing,
     )
     return _section(
         "con-thieu",
         "Đơn vị còn phải gửi hoặc gửi lại",
-        "Đơn vị chưa có báo cáo được chấp nhận trong kỳ.",
+        note,
         _figure(fig, height=320),
         table,
     )

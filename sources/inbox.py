@@ -9,7 +9,6 @@ reader rather than silently dropped.
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import re
@@ -25,8 +24,8 @@ import fsspec
 from fsspec.core import split_protocol, url_to_fs
 from fsspec.registry import known_implementations
 
-from core.model import Submission, issue
 from sources.archives import is_junk
+from sources.refusals import REFUSALS
 from sources.values import period_of_cell
 
 
@@ -47,14 +46,6 @@ class InboxEntry:
 
 
 # Why a listed file is refused, in the words of `R-FILE-REFUSED`'s `{detail}`.
-REFUSALS: dict[str, str] = {
-    "symlink": "là liên kết tượng trưng (lối tắt) trỏ tới nơi khác",
-    "hardlink": "là liên kết cứng tới một tệp nằm ngoài thư mục nhận báo cáo",
-    "special": "không phải tệp thường (tệp thiết bị, ống dẫn hoặc socket)",
-    "outside": "có đường dẫn ra ngoài thư mục nhận báo cáo",
-}
-
-
 class RefusedFileError(OSError):
     """A listed file turned out, when opened, to be one the inbox refuses (`REFUSALS`)."""
 
@@ -297,35 +288,3 @@ def fetch(url: str, limit: int | None = None) -> bytes:
     with fsspec.open(url, "rb") as handle:
         data = handle.read(-1 if limit is None else limit + 1)
     return bytes(data)
-
-
-_NOTE_PREFIX = b"khcn: refused inbox file\n"
-_NOTE_LIMIT = 64 * 1024
-
-
-def refusal_note(url: str, refusal: str) -> bytes:
-    """What the archive keeps of a refused file instead of its bytes: where it was, and why."""
-    return _NOTE_PREFIX + json.dumps({"url": url, "refusal": refusal}).encode("utf-8") + b"\n"
-
-
-def refusal_of(archived: str | os.PathLike[str]) -> str | None:
-    """The refusal an archived note records, or None for an archived file as received."""
-    try:
-        with open(archived, "rb") as handle:  # noqa: PTH123 - str or path alike
-            head = handle.read(_NOTE_LIMIT + 1)
-    except OSError:
-        return None
-    if not head.startswith(_NOTE_PREFIX) or len(head) > _NOTE_LIMIT:
-        return None
-    try:
-        refusal = json.loads(head[len(_NOTE_PREFIX) :]).get("refusal")
-    except (ValueError, AttributeError):
-        return None
-    return refusal if refusal in REFUSALS else None
-
-
-def refused_submission(url: str, name: str, size: int, sha256: str, refusal: str) -> Submission:
-    """The submission of a refused file: nothing read, one `R-FILE-REFUSED` issue."""
-    sub = Submission(url, name, size, sha256)
-    sub.issues.append(issue("R-FILE-REFUSED", file=name, detail=REFUSALS[refusal]))
-    return sub

@@ -30,7 +30,7 @@ import io
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path, PurePosixPath
@@ -54,6 +54,7 @@ from sources import archives, textfile
 from sources.guard import ZIP_MAGIC, Limits, check_and_open, inflate, sheet_parts, suffix_of
 from sources.names import Names
 from sources.pool import Pool
+from sources.refusals import refusal_in, refused_submission
 from sources.tables import PROGRESS_FIELDS, Grid, Table, cell_ref, find_labels, find_tables
 from sources.values import (
     Parsed,
@@ -518,8 +519,9 @@ def _rows_of(ctx: _Context, grid: Grid, table: Table) -> None:
     claimed = [(c, name) for c, name in ((ctx.units, "unit_code"), (ctx.periods, "period"))]
     claimed = [(c, name) for c, name in claimed if name in columns]
     filled = grid.filled()
+    letters = grid.columns_of(fields)
     for r in table.data_rows:
-        refs = grid.row_refs(r, fields)
+        refs = grid.row_refs(r, fields, letters)
         row = filled[r]
         width = len(row)
         cells = {name: row[j] if j < width else grid.cell(r, j) for name, j in fields}
@@ -546,7 +548,7 @@ def _code(ctx: _Context, raw: object, kind: str, ref: CellRef | None) -> str | N
 
 
 def _value_row(
-    ctx: _Context, grid: Grid, refs: dict[str, CellRef], cells: dict[str, object]
+    ctx: _Context, grid: Grid, refs: Mapping[str, CellRef], cells: dict[str, object]
 ) -> ValueRow:
     cell = cells.get
     task = _code(ctx, cell("task_code"), "task", refs.get("task_code"))
@@ -558,12 +560,15 @@ def _value_row(
     _check_value(ctx, grid, parsed, ref, refs)
     if element is None and is_empty(cell("element_code")):
         element = _element_of_row(ctx, refs, cells)
+        if element and "element_code" not in refs:
+            # Findings about the element point at the cell that named it.
+            refs = {**refs, "element_code": refs["element_name"]}
     value = parsed.value if isinstance(parsed.value, int | float) else None
     return ValueRow(task, element, value, raw, text_of(cell("note")), ref, refs)
 
 
 def _check_value(
-    ctx: _Context, grid: Grid, parsed: Parsed, ref: CellRef, refs: dict[str, CellRef]
+    ctx: _Context, grid: Grid, parsed: Parsed, ref: CellRef, refs: Mapping[str, CellRef]
 ) -> None:
     """Findings on a value cell: unreadable, or read otherwise than the file stores it."""
     sub = ctx.submission
@@ -592,7 +597,7 @@ def _check_value(
 
 
 def _element_of_row(
-    ctx: _Context, refs: dict[str, CellRef], cells: dict[str, object]
+    ctx: _Context, refs: Mapping[str, CellRef], cells: dict[str, object]
 ) -> str | None:
     """The element of a row without a code: found by its name, if the catalog knows it."""
     cell = cells.get
@@ -601,9 +606,6 @@ def _element_of_row(
     name = text_of(cell("element_name"))
     if name and ctx.names is not None:
         element = _element_by_name(ctx, name, refs["element_name"])
-        if element:
-            # Findings about the element point at the cell that named it.
-            refs.setdefault("element_code", refs["element_name"])
     elif not is_empty(raw) and ("element_code" in refs or "element_name" in refs):
         found = issue("R-CODE-MISSING", refs.get("element_code") or refs["element_name"])
         ctx.submission.issues.append(found)
@@ -992,6 +994,10 @@ def _archive_issue(name: str, data: bytes, limits: Limits) -> ReadIssue:
 
 def _work(job: _Job, *, limits: Limits, names: Names | None) -> Submission:
     data = job.data if job.path is None else _read_local(job.path, limits.max_file_bytes)
+    if job.path is not None and (refusal := refusal_in(data)):
+        return refused_submission(
+            job.url, job.name, job.size or len(data), job.sha256 or "", refusal
+        )
     sub = _read(data, job.url, job.name, job.unit_folder, limits, names, job.sha256)
     if job.size is not None:
         sub.size = job.size

@@ -12,11 +12,11 @@ in between are not data.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from core.model import FIELD_LABELS, CellRef, column_letters
+from core.model import FIELD_LABELS, CellRef, RowRefs, column_letters
 from core.text import fold
 from sources.values import Cell, is_empty
 
@@ -197,12 +197,18 @@ class Grid:
                         if j < len(row) and row[j] is not None and row[j] != "":
                             self.hidden.append((i, j))
 
-    def row_refs(self, i: int, columns: Sequence[tuple[str, int]]) -> dict[str, CellRef]:
-        """`{name: ref(i, j)}` for the (name, j) given: a data row's cells, by field."""
+    def columns_of(self, columns: Sequence[tuple[str, int]]) -> dict[str, str]:
+        """`{name: column letters}` for the (name, j) given: a table's layout, for `row_refs`."""
+        return {name: _letters(self.left + j) for name, j in columns}
+
+    def row_refs(
+        self, i: int, columns: Sequence[tuple[str, int]], letters: dict[str, str]
+    ) -> Mapping[str, CellRef]:
+        """A data row's cells by field: `columns` the (name, j) given, `letters` the same
+        as `columns_of` gives them (made once a table)."""
         if self.merged and any((i, j) in self.merged for _, j in columns):
             return {name: self.ref(i, j) for name, j in columns}
-        file, sheet, row, left = self.file, self.sheet, self.top + i + 1, self.left
-        return {name: cell_ref(file, sheet, row, _letters(left + j)) for name, j in columns}
+        return RowRefs(self.file, self.sheet, self.top + i + 1, letters)
 
     def own_ref(self, i: int, j: int) -> CellRef:
         """The Excel cell of grid position (i, j) itself, merged or not."""

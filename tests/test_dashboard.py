@@ -10,26 +10,35 @@ import re
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+import yaml
+from plotly.offline import get_plotlyjs
 from report_support import QUARTERS, publish_three_quarters
 from typer.testing import CliRunner
+from warehouse_support import full_values, make_file
 from websockets.sync.client import ClientConnection, connect
 
 from core.settings import PROJECT_ROOT, Settings
 from khcn.cli import app
-from outputs.dashboard import DASHBOARD, write_dashboard
-from schemas.schema import Schema
+from outputs.dashboard import DASHBOARD, MAX_UNITS, write_dashboard
+from schemas.schema import Schema, load_schema
 from warehouse.dashboard import dashboard_data
-from warehouse.publish import published_database
+from warehouse.load import load
+from warehouse.publish import publish, published_database
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 SECTIONS = ("day-du-loai", "day-du-don-vi", "dung-han", "chi-so", "tien-do", "con-thieu")
+
+
+CROWD = 600  # villages added to the registry: more units than a page lists
+SENT_ONCE = 40  # the first of them sent 2026Q1, so they owe one report fewer
 
 
 @pytest.fixture
@@ -37,6 +46,41 @@ def dashboard(settings: Settings, schema: Schema) -> Path:
     published = publish_three_quarters(settings, schema)
     page = published / DASHBOARD
     return write_dashboard(page, dashboard_data(published), settings.commune_name)
+
+
+@pytest.fixture
+def crowded(settings: Settings) -> Path:
+    """The three quarters with 600 more villages in the registry, the first 40 of which (first
+    by code too) sent 2026Q1 on time; the page written."""
+    path = settings.schemas_dir / "units.yaml"
+    registry = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for n in range(CROWD):
+        registry["units"].append(
+            {
+                "code": f"THON-X{n:03d}",
+                "name": f"Thôn mới số {n}",
+                "type": "Thôn",
+                "email": f"thon{n}@nghiahung.example.vn",
+                "active": True,
+            }
+        )
+    path.write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
+    schema = load_schema(settings)
+    published = publish_three_quarters(settings, schema)
+    files = [
+        make_file(
+            settings,
+            f"THON-X{n:03d}",
+            "2026Q1",
+            full_values(schema, f"THON-X{n:03d}", "2026Q1", 2.0),
+            received_at=datetime(2026, 3, 5, 3, tzinfo=UTC),
+            salt=f"x{n}",
+        )
+        for n in range(SENT_ONCE)
+    ]
+    load(settings.warehouse, [f.verdict for f in files], [f.receipt for f in files], settings)
+    publish(settings.warehouse, settings.published)
+    return write_dashboard(published / DASHBOARD, dashboard_data(published), settings.commune_name)
 
 
 class _Resources(HTMLParser):
@@ -114,6 +158,82 @@ def test_cli_dashboard_before_any_publication(settings: Settings) -> None:
     result = CliRunner().invoke(app, ["dashboard"], env=env)
     assert result.exit_code == 1
     assert "chưa có bản công bố" in result.output
+
+
+def _heatmap_units(page: str) -> list[str]:
+    """The unit codes of the by-unit heatmap's rows, top down."""
+    section = page.split('id="day-du-don-vi"')[1].split("</section>")[0]
+    figure = re.search(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*\{", section, re.S)
+    assert figure, "no heatmap in the by-unit section"
+    return [label.split(" - ")[0] for label in json.loads(figure[1])[0]["y"]]
+
+
+def test_a_commune_sized_registry_shows_every_unit(dashboard: Path, settings: Settings) -> None:
+    with duckdb.connect(str(published_database(settings.published)), read_only=True) as con:
+        found = con.execute(
+            "select distinct unit_code from mart.expected_reports where period in ($1, $2, $3)",
+            list(QUARTERS),
+        ).fetchall()
+    expected = [r[0] for r in found]
+    assert 0 < len(expected) <= MAX_UNITS
+    page = dashboard.read_text(encoding="utf-8")
+    assert sorted(_heatmap_units(page)) == sorted(expected)
+    assert "không hiện" not in page and 'class="more"' not in page
+
+
+def _owing_everything(settings: Settings) -> tuple[list[str], int, int]:
+    """Units with no accepted report in any of the three quarters, by code; how many units are
+    expected; how many have no accepted 2026Q1 report."""
+    with duckdb.connect(str(published_database(settings.published)), read_only=True) as con:
+        owing = con.execute(
+            "select unit_code from mart.expected_reports where period in ($1, $2, $3) "
+            "group by unit_code having not bool_or(accepted) order by unit_code",
+            list(QUARTERS),
+        ).fetchall()
+        units = con.execute("select count(distinct unit_code) from mart.expected_reports")
+        total = units.fetchone()
+        waiting = con.execute(
+            "select count(*) from mart.expected_reports where period = '2026Q1' and not accepted"
+        ).fetchone()
+    assert total is not None and waiting is not None
+    return [r[0] for r in owing], int(total[0]), int(waiting[0])
+
+
+def test_a_large_registry_shows_who_needs_attention_and_counts_the_rest(
+    crowded: Path, settings: Settings
+) -> None:
+    owing, total, waiting = _owing_everything(settings)
+    assert total > CROWD and len(owing) > MAX_UNITS and waiting > MAX_UNITS
+    page = crowded.read_text(encoding="utf-8")
+    # Bounded: beside the library, a few hundred kilobytes, not one row per unit and period.
+    assert len(page.encode()) - len(get_plotlyjs().encode()) < 600_000
+
+    # The heatmap: the units owing every quarter, by code, before those that sent one; the
+    # villages that sent 2026Q1 come first by code and are not shown.
+    shown = _heatmap_units(page)
+    assert shown == owing[:MAX_UNITS]
+    assert not {f"THON-X{n:03d}" for n in range(SENT_ONCE)} & set(shown)
+    by_unit = page.split('id="day-du-don-vi"')[1].split("</section>")[0]
+    hidden = f"{total - MAX_UNITS:,}".replace(",", ".")
+    assert f"{hidden} đơn vị khác không hiện" in by_unit
+    assert "parquet/expected_reports.parquet" in by_unit
+    assert (settings.published / "parquet" / "expected_reports.parquet").is_file()
+    table = re.findall(
+        r"<tr data-year=\"\d+\" data-period=\"[^\"]+\"><td>[^<]*</td><td>([^<]*)</td>", by_unit
+    )
+    assert set(table) == set(shown)  # the table below holds the same units
+
+    # Who still has to send 2026Q1: the first MAX_UNITS by need, then how many more.
+    to_send = page.split('id="con-thieu"')[1].split("</section>")[0]
+    rows = re.findall(
+        r'<tr( class="more")? data-year="2026" data-period="2026Q1">(.*?)</tr>', to_send
+    )
+    assert len(rows) == MAX_UNITS + 1 and rows[-1][0] and not any(m for m, _ in rows[:-1])
+    listed = [re.findall(r"<td>(.*?)</td>", cells)[1] for _, cells in rows[:-1]]
+    # Not sent before rejected (THON-04 must resend), each by need then code.
+    assert listed == [c for c in owing if c != "THON-04"][:MAX_UNITS]
+    more = f"{waiting - MAX_UNITS:,}".replace(",", ".")
+    assert f"và {more} đơn vị khác còn phải gửi kỳ 2026Q1" in rows[-1][1]
 
 
 class _DevTools:
@@ -328,3 +448,49 @@ def test_chromium_reports_a_broken_page(chromium: _DevTools, tmp_path: Path) -> 
         if e.get("method") == "Network.requestWillBeSent"
     ]
     assert "http://example.invalid/x.png" in remote
+
+
+def test_chromium_draws_a_large_registry_and_filters_its_list(
+    crowded: Path, chromium: _DevTools
+) -> None:
+    target = chromium.call("Target.createTarget", url="about:blank")["targetId"]
+    session = chromium.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+    for domain in ("Runtime", "Log", "Page"):
+        chromium.call(f"{domain}.enable", session)
+    chromium.call("Page.navigate", session, url=crowded.resolve().as_uri())
+    chromium.wait_for(session, "document.readyState === 'complete'")
+    chromium.wait_for(
+        session,
+        "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2 * "
+        "document.querySelectorAll('.js-plotly-plot').length && "
+        "document.querySelectorAll('.js-plotly-plot').length",
+    )
+    rows = chromium.evaluate(
+        session, "document.querySelector('#day-du-don-vi .js-plotly-plot').data[0].y.length"
+    )
+    assert rows == MAX_UNITS
+    shown = chromium.evaluate(
+        session,
+        "(() => { const s = document.getElementById('loc-ky'); s.value = '2026Q2';"
+        " s.dispatchEvent(new Event('change'));"
+        " const rows = Array.from(document.querySelectorAll('#con-thieu tbody tr'))"
+        "   .filter(r => r.style.display !== 'none');"
+        " return {periods: [...new Set(rows.map(r => r.dataset.period))], count: rows.length,"
+        "   last: rows[rows.length - 1].className + ' ' + rows[rows.length - 1].textContent}; })()",
+    )
+    assert shown["periods"] == ["2026Q2"] and shown["count"] == MAX_UNITS + 1
+    assert shown["last"].startswith("more … và ") and "kỳ 2026Q2" in shown["last"]
+    chromium.call("Runtime.evaluate", session, expression="1")  # collect the last events
+    errors = [
+        e["params"]
+        for e in chromium.events
+        if e.get("sessionId") == session
+        and (
+            e["method"] == "Runtime.exceptionThrown"
+            or (
+                e["method"] == "Log.entryAdded"
+                and e["params"]["entry"]["level"] in ("error", "warning")
+            )
+        )
+    ]
+    assert errors == []

@@ -266,9 +266,13 @@ def _same_outputs_one_level_up(data: Path, published: dict[str, Path]) -> None:
     cli("report", "--period", "2026Q1", "--commune", "14500", "--out", str(report), "--no-pdf")
     assert load_workbook(report).worksheets[0]["A1"].value == "UBND XÃ ĐẠI HOÀNG"
     page = Path(cli("dashboard", "--commune", "13891").split(": ", 1)[1].strip())
-    assert "xã Nghĩa Hưng" in page.read_text(encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
+    assert "xã Nghĩa Hưng" in text and "<td>UBND</td>" in text and "13891/" not in text
     page = Path(cli("dashboard").split(": ", 1)[1].strip())
-    assert "tỉnh Ninh Bình" in page.read_text(encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
+    assert "tỉnh Ninh Bình" in text
+    # Communes reuse unit codes: the whole province's page tells their units apart.
+    assert all(f"<td>{code}/UBND</td>" in text for code in published)
 
 
 def _province_marts_match_the_doc(province: Path) -> None:

@@ -27,7 +27,6 @@ PUBLISHED_DATABASE = "warehouse.duckdb"
 PARQUET_LINK = "parquet"
 PARQUET_VERSIONS = ".parquet"
 _TEMPORARY_PREFIX = ".tmp-"
-_ALIAS = "khcn_published_copy"
 
 
 @dataclass(frozen=True)
@@ -44,11 +43,6 @@ class Publication:
 def published_database(published_dir: Path) -> Path:
     """The published DuckDB file inside `published_dir`."""
     return published_dir / PUBLISHED_DATABASE
-
-
-def _quote(name: str) -> str:
-    """A database name as DuckDB reports it, quoted; it comes from the warehouse's file name."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -126,29 +120,29 @@ def publish(
     con = connect(db_path)
     try:
         apply(con)
-        row = con.execute("select current_database()").fetchone()
-        assert row is not None
-        source = _quote(str(row[0]))
-        con.execute(f"attach {string_literal(str(temporary))} as {identifier(_ALIAS)}")
-        try:
-            con.execute(f"copy from database {source} to {identifier(_ALIAS)}")
-            con.execute(f"use {identifier(_ALIAS)}")
-            with transaction(con):
-                mart_rows = _materialize_marts(con, marts)
-                con.execute(
-                    "create table meta.publication as "
-                    "select $published_at::timestamptz as published_at, "
-                    "(select max(run_id) from meta.load_runs) as last_run_id",
-                    {"published_at": published_at},
-                )
-            for name in marts:
-                target = string_literal(str(parquet_dir / f"{name}.parquet"))
-                con.execute(
-                    f"copy (select * from mart.{identifier(name)}) to {target} (format parquet)"
-                )
-        finally:
-            con.execute(f"use {source}")
-            con.execute(f"detach {identifier(_ALIAS)}")
+        # Everything committed is in the file itself once checkpointed; no other connection
+        # writes meanwhile (the caller holds the writer's lock), so its bytes are a snapshot.
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    # A file copy runs in the kernel: ~20 times faster than `copy from database`, which
+    # rewrites every table row by row (2.3 s at 100,000 submissions).
+    shutil.copyfile(db_path, temporary)
+    con = connect(temporary)
+    try:
+        with transaction(con):
+            mart_rows = _materialize_marts(con, marts)
+            con.execute(
+                "create table meta.publication as "
+                "select $published_at::timestamptz as published_at, "
+                "(select max(run_id) from meta.load_runs) as last_run_id",
+                {"published_at": published_at},
+            )
+        for name in marts:
+            target = string_literal(str(parquet_dir / f"{name}.parquet"))
+            con.execute(
+                f"copy (select * from mart.{identifier(name)}) to {target} (format parquet)"
+            )
     finally:
         con.close()
 
