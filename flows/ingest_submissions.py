@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
@@ -384,24 +383,6 @@ def _prepare_validation() -> None:
         _settle_heap()
 
 
-@contextmanager
-def _prompt_threads(seconds: float = 0.001) -> Iterator[None]:
-    """Let a waiting thread take the interpreter after `seconds` instead of Python's 5 ms.
-
-    While this thread validates and loads a part, the task thread reading the next one hands
-    the reader's workers their files a few at a time and takes each result back; at 5 ms it
-    waited so long between turns that the workers sat idle: 2,000 files read while this
-    thread computes took 1.66 ms a file at 5 ms, 1.07 at 1 ms (workers at 46 % → 68 % of the
-    CPU they can get).
-    """
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(seconds)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(previous)
-
-
 def _settle_heap() -> None:
     """Leave what is loaded so far (modules, the schema, the run's receipts) out of the cyclic
     garbage collector's passes: a part's tens of thousands of new objects each trigger passes
@@ -610,7 +591,7 @@ class _Stream:
             # The reader's workers are stopped before publishing: their memory is publishing's.
             # Its names are the registry's (0.7 s at 25,000 units): made only to be used.
             names_from = self.schema if any(to_read) else None
-            with _reader(self.settings, names_from) as reader, _prompt_threads():
+            with _reader(self.settings, names_from) as reader:
                 self._parts(reader, parts, to_read, folders, loading)
             if loading is not None:
                 with step("publish", self.seconds):
