@@ -248,6 +248,12 @@ class Settings(BaseSettings):
         return self.staging_dir or self.data_dir / "staging"
 
     @cached_property
+    def cache(self) -> Path:
+        """Files kept only to save work on the next run (the parsed task schema): derived,
+        rebuilt when missing, safe to delete."""
+        return self.data_dir / "cache"
+
+    @cached_property
     def service(self) -> Path:
         return self.service_dir or self.data_dir / "service"
 
