@@ -70,18 +70,22 @@ def sql(name: str) -> str:
 
 
 WRITER_MEMORY = "256MB"
+# The marts made into tables of a published copy: a province's progress narratives (25,000
+# units: 22 MB of text a column, ordered per task) need about 200 MB at once, and some of it
+# cannot spill; the reading workers have stopped by then.
+PUBLISH_MEMORY = "512MB"
 
 
-def connect(db_path: Path) -> duckdb.DuckDBPyConnection:
+def connect(db_path: Path, memory: str = WRITER_MEMORY) -> duckdb.DuckDBPyConnection:
     """A read-write connection to the warehouse; DuckDB allows one writing process per file.
 
-    DuckDB's buffers are capped (`WRITER_MEMORY`; beyond it, it spills to disk): by default
-    it would take 80 % of the machine to copy and publish a province's warehouse, where the
-    writing process's whole tree is meant to stay within 1 GB.
+    DuckDB's buffers are capped (`memory`; beyond it, it spills to disk where it can): by
+    default it would take 80 % of the machine to copy and publish a province's warehouse,
+    where the writing process's whole tree is meant to stay within 1 GB.
     """
     db_path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(db_path))
-    con.execute(f"set memory_limit = '{WRITER_MEMORY}'")
+    con.execute(f"set memory_limit = '{memory}'")
     return con
 
 
