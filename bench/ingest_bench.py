@@ -370,7 +370,7 @@ def run(size: int, work: Path, naive_sample: int) -> tuple[float, float]:
     files = sorted(inbox.rglob("*.xlsx"))
     folder = work / str(size)
     for name in ("data", "data-0", "data-1", "data-tenth"):
-        shutil.rmtree(folder / name, ignore_errors=True)
+        _set_aside(folder / name, work)
 
     naive = naive_rate(files[:naive_sample], folder)
     parse_seconds = calamine_parse(files)
@@ -427,6 +427,16 @@ def run(size: int, work: Path, naive_sample: int) -> tuple[float, float]:
     return marginal, steady
 
 
+def _set_aside(folder: Path, work: Path) -> None:
+    """Moves a data folder of an earlier bench out of the way, to be deleted once every
+    measure is taken: deleting tens of thousands of archived files leaves the file system
+    working for a while, and a run that archives files then takes twice as long to do so."""
+    if folder.exists():
+        trash = work / "trash"
+        trash.mkdir(exist_ok=True)
+        folder.rename(trash / f"{folder.parent.name}-{folder.name}-{time.time_ns()}")
+
+
 def _goal(name: str, value: float, goal: str, met: bool) -> None:
     print(f"    {name:<30} {value:9.2f}   goal {goal:<6} {'met' if met else 'NOT met'}")
 
@@ -438,6 +448,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(__file__).parent / ".work")
     args = parser.parse_args()
     rates = {size: run(size, args.work, min(args.naive, size)) for size in args.sizes}
+    shutil.rmtree(args.work / "trash", ignore_errors=True)
     if len(rates) > 1:
         smallest, largest = min(rates), max(rates)
         print(f"\nflatness: rates at {largest} against {smallest}")
