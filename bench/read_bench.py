@@ -156,7 +156,14 @@ def folders(sizes: list[str], count: int) -> None:
                 _read(data, str(path), path.name, path.parent.name, limits, names, "0" * 64)
             rounds.append((time.process_time() - started) / len(datas) * 1000)
         entries = [
-            InboxEntry(str(p), p.name, p.stat().st_size, p.parent.name, "0" * 64, str(p))
+            InboxEntry(
+                url=str(p),
+                name=p.name,
+                size=p.stat().st_size,
+                unit_folder=p.parent.name,
+                sha256="0" * 64,
+                archived=str(p),
+            )
             for p in paths
         ]
         line = f"{size:>6}  {min(rounds):8.3f}    "
