@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import threading
 from collections.abc import Iterator, Sequence
@@ -35,6 +36,7 @@ from flows.mail_tasks import (
 from flows.progress import listening, notice, step
 from flows.results import IngestResult, LoadCounts
 from outputs.run_report import FileResult, RunRecord, write_run_report
+from schemas import cache
 from schemas.registry import unit_names
 from schemas.schema import Schema, load_schema
 from schemas.summary import RunTally, summarize
@@ -48,7 +50,7 @@ from sources.inbox import (
     list_inbox,
     open_source,
 )
-from sources.names import Names
+from sources.names import Names, names_code_digest
 from sources.read import Reader
 from sources.refusals import refusal_note
 from warehouse.archive import Receipt, archive, flush_archive, received_before
@@ -202,11 +204,24 @@ def _reader(settings: Settings, schema: Schema | None) -> Reader:
     """The run's reader: worker processes kept for the whole run, the registry's unit names and
     the catalog's element names sent to each once, so units and elements written by name are
     matched to their codes."""
-    names = None
-    if schema is not None:
-        elements = [(e.code, e.name) for e in schema.elements.elements]
-        names = Names.of(unit_names(schema.registry), elements)
-    return Reader(settings, names=names)
+    return Reader(settings, names=reader_names(schema, settings) if schema is not None else None)
+
+
+def reader_names(schema: Schema, settings: Settings) -> Names:
+    """The registry's and the catalog's names as the reader matches them, kept in the data
+    folder's cache beside the schema they come from: folding a 25,000-unit registry's names and
+    aliases takes 0.6 s of every run that reads a file, loading them 0.05 s."""
+    folder, tag = settings.cache / "names", cache.folder_tag(settings.schemas_dir)
+    basis = cache.schema_key(schema.fingerprint, schema.plan_years) + names_code_digest()
+    key = hashlib.sha256(basis.encode()).hexdigest()
+    kept = cache.read_entry(folder, tag, key)
+    if isinstance(kept, Names):
+        return kept
+    elements = [(e.code, e.name) for e in schema.elements.elements]
+    names = Names.of(unit_names(schema.registry), elements)
+    if settings.data_dir.is_dir():
+        cache.write_entry(folder, tag, key, names)
+    return names
 
 
 @task(cache_policy=NO_CACHE)

@@ -11,10 +11,12 @@ asks with the candidates instead.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
+from pathlib import Path
 
 from core.text import fold
 
@@ -26,6 +28,13 @@ _PARENTHESES = re.compile(r"\([^)]*\)")
 def name_key(text: str) -> str:
     """The matching key of a name: folded, punctuation as spaces, single spaces."""
     return _NON_WORD.sub(" ", fold(text)).strip()
+
+
+@cache
+def names_code_digest() -> str:
+    """SHA-256 of this module's code, which decides what `Names.of` builds: a `Names` kept
+    from other code is not used as if this code had built it."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 def _element_key(text: str) -> str:

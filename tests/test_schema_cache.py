@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
+from flows.ingest_submissions import reader_names
 from schemas import cache
 from schemas.errors import SchemaError
+from schemas.registry import unit_names
 from schemas.schema import Schema, load_schema, parse_schema, schema_fingerprint
+from sources.names import Names
 
 
 @pytest.fixture
@@ -263,3 +266,30 @@ def test_a_dead_writers_temporary_file_is_removed_later(cached: Settings) -> Non
 
     assert not stale.exists()
     assert fresh.exists(), "a file another run may still be writing is left alone"
+
+
+def test_the_readers_names_are_kept_beside_their_schema(cached: Settings) -> None:
+    schema = load_schema(cached)
+    built = reader_names(schema, cached)
+    [entry] = sorted((cached.cache / "names").glob("*.pickle"))
+    elements = [(e.code, e.name) for e in schema.elements.elements]
+    assert built == Names.of(unit_names(schema.registry), elements)
+    assert built.unit_codes("Phòng Kinh tế") == ("P-KT",)
+
+    # What is kept is what the next run uses: an entry marked by hand comes back marked.
+    key, kept = pickle.loads(entry.read_bytes())  # noqa: S301 - the test's own file
+    kept.units["ten chi co trong bo nho dem"] = ("P-KT",)
+    entry.write_bytes(pickle.dumps((key, kept)))
+    assert reader_names(schema, cached).unit_codes("Tên chỉ có trong bộ nhớ đệm") == ("P-KT",)
+
+    # Another registry is another entry, with its own names.
+    units = cached.schemas_dir / "units.yaml"
+    units.write_text(
+        units.read_text(encoding="utf-8").replace(
+            "name: Phòng Kinh tế\n", "name: Phòng Kinh tế và Hạ tầng\n"
+        ),
+        encoding="utf-8",
+    )
+    renamed = reader_names(load_schema(cached), cached)
+    assert renamed.unit_codes("Phòng Kinh tế và Hạ tầng") == ("P-KT",)
+    assert renamed.unit_codes("Tên chỉ có trong bộ nhớ đệm") == ()
