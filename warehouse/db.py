@@ -71,8 +71,8 @@ def sql(name: str) -> str:
 
 WRITER_MEMORY = "256MB"
 # The marts made into tables of a published copy: a province's progress narratives (25,000
-# units: 22 MB of text a column, ordered per task) need about 200 MB at once, and some of it
-# cannot spill; the reading workers have stopped by then.
+# units: 22 MB of text a column, ordered per task) failed at 256 MB now and then, at 192 MB
+# always; the reading workers have stopped by then.
 PUBLISH_MEMORY = "512MB"
 
 

@@ -125,8 +125,8 @@ def publish(
         con.execute("checkpoint")
     finally:
         con.close()
-    # A file copy runs in the kernel: ~20 times faster than `copy from database`, which
-    # rewrites every table row by row (2.3 s at 100,000 submissions).
+    # A file copy runs in the kernel; `copy from database` rewrote every table row by row
+    # (100,000 submissions: the publication took 7.0 s with it, 5.4 s with the copy).
     shutil.copyfile(db_path, temporary)
     con = connect(temporary, PUBLISH_MEMORY)
     try:
