@@ -13,8 +13,6 @@ most need attention and say how many more there are and where the full list is.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -26,6 +24,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from core.files import write_atomically
 from core.settings import local_tz
 
 DASHBOARD = "dashboard.html"
@@ -71,15 +70,8 @@ def write_dashboard(
     """
     page = render_dashboard(data, commune, level)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(page)
-        Path(tmp).chmod(0o644)  # readers of the published folder are other users
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Readers of the published folder are other users.
+    write_atomically(target, page, mode=0o644)
     return target
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from core.files import write_atomically
 from core.names import storable
 
 VERDICT_LABELS: dict[str, str] = {
@@ -193,10 +194,8 @@ def render_index(records: list[dict[str, Any]]) -> str:
 
 def _write(path: Path, text: str) -> None:
     """Write whole or not at all: a reader never sees half a page."""
-    tmp = path.with_name(f".tmp-{path.name}")
     # A file name that is not UTF-8 reaches the page as lone surrogates: shown as `\xff`.
-    tmp.write_text(storable(text), encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, storable(text))
 
 
 def write_run_report(folder: Path, record: RunRecord) -> Path:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from core.files import write_atomically
 from schemas.errors import Problem, SchemaError
 
 # libyaml's loader (same safe subset) when PyYAML was built with it: a province's registry of
@@ -35,11 +34,4 @@ def write_yaml(path: Path, data: dict[str, Any], header: str = "") -> None:
     """Write YAML atomically: the old file stays whole until the new one is complete."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(header + text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, header + text)
