@@ -100,13 +100,11 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
         settings.warehouse,
         [(e.url, e.size, t) for e, t in zip(entries, times, strict=True) if e.modified],
     )
-    known = {url: before[url] for e in entries if (url := storable(e.url)) in before}
-
     receipts = [
-        _receive(entry, received_at, known.get(storable(entry.url)), settings)
+        _receive(entry, received_at, before.get(storable(entry.url)), settings)
         for entry, received_at in zip(entries, times, strict=True)
     ]
-    if len(known) < len(entries):
+    if len(before) < len(entries):
         # Once for the run, before anything refers to the copies.
         flush_archive(settings.archive)
     return receipts
@@ -211,17 +209,15 @@ def reader_names(schema: Schema, settings: Settings) -> Names:
     """The registry's and the catalog's names as the reader matches them, kept in the data
     folder's cache beside the schema they come from: folding a 25,000-unit registry's names and
     aliases takes 0.6 s of every run that reads a file, loading them 0.05 s."""
-    folder, tag = settings.cache / "names", cache.folder_tag(settings.schemas_dir)
     basis = cache.schema_key(schema.fingerprint, schema.plan_years) + names_code_digest()
-    key = hashlib.sha256(basis.encode()).hexdigest()
-    kept = cache.read_entry(folder, tag, key)
-    if isinstance(kept, Names):
-        return kept
     elements = [(e.code, e.name) for e in schema.elements.elements]
-    names = Names.of(unit_names(schema.registry), elements)
-    if settings.data_dir.is_dir():
-        cache.write_entry(folder, tag, key, names)
-    return names
+    return cache.kept(
+        settings.cache / "names" if settings.data_dir.is_dir() else None,
+        cache.folder_tag(settings.schemas_dir),
+        hashlib.sha256(basis.encode()).hexdigest(),
+        Names,
+        lambda: Names.of(unit_names(schema.registry), elements),
+    )
 
 
 @task(cache_policy=NO_CACHE)

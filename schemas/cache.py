@@ -20,14 +20,17 @@ import hashlib
 import os
 import pickle
 import sys
-import tempfile
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 import pydantic
 import yaml
+
+from core.files import write_atomically
 
 # Entries kept per schemas folder: the one in use and a few before it (a schema edited and
 # put back, two plan spans in turn) without the folder growing with every edit.
@@ -35,6 +38,7 @@ KEEP = 3
 # A temporary file this old was left by a writer that died; newer ones may still be written.
 _STALE_SECONDS = 3600.0
 _SUFFIX = ".pickle"
+T = TypeVar("T")
 _CORE = Path(__file__).resolve().parent.parent / "core"
 
 
@@ -107,6 +111,20 @@ def read_entry(cache_dir: Path, tag: str, key: str) -> object | None:
     return value
 
 
+def kept(cache_dir: Path | None, tag: str, key: str, kind: type[T], build: Callable[[], T]) -> T:
+    """The `kind` stored under this key, or `build()`'s, stored for next time.
+
+    Args:
+        cache_dir: the entries' folder; None to build without storing (no data folder yet).
+    """
+    if cache_dir is not None and isinstance(hit := read_entry(cache_dir, tag, key), kind):
+        return hit
+    value = build()
+    if cache_dir is not None:
+        write_entry(cache_dir, tag, key, value)
+    return value
+
+
 def write_entry(cache_dir: Path, tag: str, key: str, value: object) -> Path | None:
     """Store an object under this key, atomically, and prune the folder's older entries.
 
@@ -121,16 +139,9 @@ def write_entry(cache_dir: Path, tag: str, key: str, value: object) -> Path | No
     try:
         data = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
         cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{tag}-", suffix=".tmp")
-    except (OSError, pickle.PicklingError):
-        return None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
         # No fsync: an entry lost or cut short by a power cut is only a miss.
-        Path(tmp).replace(path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+        write_atomically(path, data)
+    except (OSError, pickle.PicklingError):
         return None
     prune(cache_dir, tag, keep=path)
     return path

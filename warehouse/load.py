@@ -272,15 +272,16 @@ class LoadRun:
         done: list[FileOutcome] = []
         for start in range(0, len(receipts), self.batch_size):
             batch = list(receipts[start : start + self.batch_size])
-            outcomes = _load_batch_contained(con, context, batch, by_hash, self._seen)
-            if outcomes is None:
-                outcomes = [
+            stored = _store_batch(con, context, batch, by_hash, self._seen)
+            if isinstance(stored, Exception):
+                # Rolled back, nothing of it written: file by file, each in its own transaction.
+                stored = [
                     _load_file(con, context, receipt, by_hash, self._seen) for receipt in batch
                 ]
             else:
-                for outcome in outcomes:
+                for outcome in stored:
                     _remember(context, self._seen, outcome)
-            done.extend(outcomes)
+            done.extend(stored)
         summary.add(done, keep=self.keep_outcomes)
         return done
 
@@ -386,18 +387,6 @@ def _load_file(
     [outcome] = stored
     _remember(context, receipts_seen, outcome)
     return outcome
-
-
-def _load_batch_contained(
-    con: duckdb.DuckDBPyConnection,
-    context: _Context,
-    batch: Sequence[Receipt],
-    by_hash: dict[str, Verdict],
-    receipts_seen: _Seen,
-) -> list[FileOutcome] | None:
-    """A batch in one transaction; None when it was rolled back (nothing of it written)."""
-    stored = _store_batch(con, context, batch, by_hash, receipts_seen)
-    return None if isinstance(stored, Exception) else stored
 
 
 def _store_batch(
