@@ -232,3 +232,25 @@ def test_dimensions_are_rewritten_only_when_their_basis_changed(settings: Settin
     # A sync without a basis (`khcn init`) leaves none: the next load writes them again.
     sync_schema(settings.warehouse, edited, settings)
     assert sync_schema(settings.warehouse, edited, settings, schema_basis(edited, settings))
+
+
+def test_marts_too_big_for_the_publication_memory_are_published_with_more(
+    published: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warehouse whose marts need more than PUBLISH_MEMORY is published all the same, with
+    PUBLISH_MEMORY_AT_MOST, and the copy holds what the other one did."""
+    tight = "1MB"
+    copy = settings.warehouse.with_name("tight.duckdb")
+    copy.write_bytes(settings.warehouse.read_bytes())
+    with duckdb.connect(str(copy)) as con:
+        con.execute(f"set memory_limit = '{tight}'")
+        with pytest.raises(duckdb.OutOfMemoryException):
+            for name in MARTS:
+                con.execute(f"create table mart.{name}__table as select * from mart.{name}")
+    before = {m: query(published, f"select count(*) from mart.{m}")[1] for m in MARTS}
+    monkeypatch.setattr("warehouse.publish.PUBLISH_MEMORY", tight)
+    publication = publish(settings.warehouse, published)
+    assert {m: [(n,)] for m, n in publication.mart_rows.items()} == before
+    for name in MARTS:
+        assert query(published, f"select count(*) from mart.{name}")[1] == before[name]
+    assert not list(published.glob(".tmp-*"))

@@ -20,7 +20,15 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.db import MARTS, PUBLISH_MEMORY, connect, identifier, string_literal, transaction
+from warehouse.db import (
+    MARTS,
+    PUBLISH_MEMORY,
+    PUBLISH_MEMORY_AT_MOST,
+    connect,
+    identifier,
+    string_literal,
+    transaction,
+)
 from warehouse.migrate import apply
 
 PUBLISHED_DATABASE = "warehouse.duckdb"
@@ -77,20 +85,43 @@ def _prune_parquet(published_dir: Path, keep_parquet: int) -> None:
 
 
 def _materialize_marts(
-    con: duckdb.DuckDBPyConnection, marts: tuple[str, ...] = MARTS
+    con: duckdb.DuckDBPyConnection, marts: tuple[str, ...], published_at: datetime
 ) -> dict[str, int]:
-    """Replace the copy's mart views by tables of their rows; all marts read one snapshot."""
+    """Replace the copy's mart views by tables of their rows, all marts from one snapshot, and
+    record the publication; within PUBLISH_MEMORY, or PUBLISH_MEMORY_AT_MOST when DuckDB
+    finds that too little."""
+    # A mart's rows have no order (its view has none): not keeping the order they come in lets
+    # them stream into the tables in less memory.
+    con.execute("set preserve_insertion_order = false")
+    try:
+        return _materialized(con, marts, published_at)
+    except duckdb.OutOfMemoryException:
+        con.execute(f"set memory_limit = '{PUBLISH_MEMORY_AT_MOST}'")
+        return _materialized(con, marts, published_at)
+
+
+def _materialized(
+    con: duckdb.DuckDBPyConnection, marts: tuple[str, ...], published_at: datetime
+) -> dict[str, int]:
     rows: dict[str, int] = {}
-    for name in marts:
-        staged = identifier(f"{name}__table")
-        con.execute(f"create table mart.{staged} as select * from mart.{identifier(name)}")
-    # Dropped last first: a province's marts read one another.
-    for name in reversed(marts):
-        con.execute(f"drop view mart.{identifier(name)}")
-    for name in marts:
-        con.execute(f"alter table mart.{identifier(name + '__table')} rename to {identifier(name)}")
-        counted = con.execute(f"select count(*) from mart.{identifier(name)}").fetchone()
-        rows[name] = int(counted[0]) if counted else 0
+    with transaction(con):
+        for name in marts:
+            staged = identifier(f"{name}__table")
+            con.execute(f"create table mart.{staged} as select * from mart.{identifier(name)}")
+        # Dropped last first: a province's marts read one another.
+        for name in reversed(marts):
+            con.execute(f"drop view mart.{identifier(name)}")
+        for name in marts:
+            table = identifier(name)
+            con.execute(f"alter table mart.{identifier(name + '__table')} rename to {table}")
+            counted = con.execute(f"select count(*) from mart.{table}").fetchone()
+            rows[name] = int(counted[0]) if counted else 0
+        con.execute(
+            "create table meta.publication as "
+            "select $published_at::timestamptz as published_at, "
+            "(select max(run_id) from meta.load_runs) as last_run_id",
+            {"published_at": published_at},
+        )
     return rows
 
 
@@ -130,14 +161,7 @@ def publish(
     shutil.copyfile(db_path, temporary)
     con = connect(temporary, PUBLISH_MEMORY)
     try:
-        with transaction(con):
-            mart_rows = _materialize_marts(con, marts)
-            con.execute(
-                "create table meta.publication as "
-                "select $published_at::timestamptz as published_at, "
-                "(select max(run_id) from meta.load_runs) as last_run_id",
-                {"published_at": published_at},
-            )
+        mart_rows = _materialize_marts(con, marts, published_at)
         for name in marts:
             target = string_literal(str(parquet_dir / f"{name}.parquet"))
             con.execute(

@@ -94,20 +94,46 @@ counted as (
     group by task_code, period_code, year
 ),
 
--- The narratives come from what was reported only, not from every expected report.
+-- The narratives come from what was reported only, not from every expected report. The
+-- units' texts are gathered once per task and period, in unit order, and joined per column
+-- from that one list: four ordered aggregates each held a province's whole text at once.
+gathered as (
+    select
+        task_code,
+        period_code,
+        year,
+        list(
+            struct_pack(unit_code, results, difficulties, proposals, evidence)
+            order by unit_code
+        ) as texts,
+        max(received_at) as last_received_at
+    from reported
+    group by task_code, period_code, year
+),
+
 narrated as (
     select
         task_code,
         period_code,
         year,
-        string_agg(unit_code || ': ' || results, chr(10) order by unit_code) as results,
-        string_agg(unit_code || ': ' || difficulties, chr(10) order by unit_code)
-            as difficulties,
-        string_agg(unit_code || ': ' || proposals, chr(10) order by unit_code) as proposals,
-        string_agg(unit_code || ': ' || evidence, chr(10) order by unit_code) as evidence,
-        max(received_at) as last_received_at
-    from reported
-    group by task_code, period_code, year
+        nullif(array_to_string(list_transform(
+            list_filter(texts, lambda t: t.results is not null),
+            lambda t: t.unit_code || ': ' || t.results
+        ), chr(10)), '') as results,
+        nullif(array_to_string(list_transform(
+            list_filter(texts, lambda t: t.difficulties is not null),
+            lambda t: t.unit_code || ': ' || t.difficulties
+        ), chr(10)), '') as difficulties,
+        nullif(array_to_string(list_transform(
+            list_filter(texts, lambda t: t.proposals is not null),
+            lambda t: t.unit_code || ': ' || t.proposals
+        ), chr(10)), '') as proposals,
+        nullif(array_to_string(list_transform(
+            list_filter(texts, lambda t: t.evidence is not null),
+            lambda t: t.unit_code || ': ' || t.evidence
+        ), chr(10)), '') as evidence,
+        last_received_at
+    from gathered
 ),
 
 aggregated as (
