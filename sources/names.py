@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 
-from core.text import fold
+from core.text import CELL_TEXTS, fold
 
 _NON_WORD = re.compile(r"[^\w]+")
 _PARENTHESES = re.compile(r"\([^)]*\)")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CELL_TEXTS)
 def name_key(text: str) -> str:
     """The matching key of a name: folded, punctuation as spaces, single spaces."""
     return _NON_WORD.sub(" ", fold(text)).strip()

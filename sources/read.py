@@ -49,7 +49,7 @@ from core.model import (
     column_letters,
     issue,
 )
-from core.text import canonical, fold
+from core.text import CELL_TEXTS, canonical, fold
 from sources import archives, textfile
 from sources.guard import ZIP_MAGIC, Limits, check_and_open, inflate, sheet_parts, suffix_of
 from sources.names import Names
@@ -78,7 +78,7 @@ _META_SHEET = "_khcn"
 # The hidden sheet is invisible to the officer: messages speak of the template instead.
 _TEMPLATE_SOURCE = "mẫu báo cáo xã gửi"
 # Sheet names, unit codes and periods recur in every file of a batch.
-_fold = lru_cache(maxsize=4096)(fold)
+_fold = lru_cache(maxsize=CELL_TEXTS)(fold)
 
 
 class _Unreadable(Exception):
@@ -691,7 +691,7 @@ def _against_template(
 _TITLE_ROWS = 20
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CELL_TEXTS)
 def _may_name_period(cell: str) -> bool:
     """A title (`BÁO CÁO …`) or a line of dates (`Từ ngày …`), short enough to be one."""
     if len(cell) > 300:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from core.model import FIELD_LABELS, CellRef, RowRefs, column_letters
-from core.text import fold
+from core.text import CELL_TEXTS, fold
 from sources.values import Cell, is_empty
 
 # Folded spellings of each field's header; the labels themselves are added below.
@@ -57,13 +57,13 @@ _SIGNATURE = re.compile(r"ghi ro ho ten|^\S.{0,60}\bngay\b.*\bthang\b.*\bnam\b")
 _CODE_LIKE = re.compile(r"^\d+(\.\d+)+$")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CELL_TEXTS)
 def _key(text: str) -> str:
     return _NON_WORD.sub(" ", fold(text)).strip()
 
 
 # One string per column: shared by every CellRef of the column, so Submissions pickle small.
-_letters = lru_cache(maxsize=16384)(column_letters)
+_letters = lru_cache(maxsize=CELL_TEXTS)(column_letters)
 
 
 def cell_ref(file: str, sheet: str, row: int, column: str) -> CellRef:
@@ -104,7 +104,7 @@ def match_header(cell: Cell) -> str | None:
     return _match_text(cell)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CELL_TEXTS)
 def _match_text(cell: str) -> str | None:
     key = _key(cell)
     if not key:
@@ -259,7 +259,7 @@ def _row_fields(grid: Grid, i: int) -> dict[int, str | None]:
 _BLANK = "\0blank"
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CELL_TEXTS)
 def _header_text(text: str) -> str | None:
     """`match_header` of a text cell, or `_BLANK` when the cell counts as empty."""
     return _BLANK if is_empty(text) else _match_text(text)
@@ -312,7 +312,7 @@ def is_signature(grid: Grid, i: int, columns: dict[str, int]) -> bool:
     return any(isinstance(c, str) and _signs(c) for c in row)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CELL_TEXTS)
 def _signs(text: str) -> bool:
     if not text.strip():
         return False
@@ -443,7 +443,7 @@ def _label_candidates(
     return found
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CELL_TEXTS)
 def _label_cell(cell: str, labels: tuple[str, ...]) -> tuple[str, str | None] | None:
     """(field, None) for a label cell, (field, value) for `label: value`, else None."""
     if not cell.strip():

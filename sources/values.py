@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from core.text import canonical, fold
+from core.text import CELL_TEXTS, canonical, fold
 
 # Cell values as python-calamine returns them.
 Cell = object
@@ -42,7 +42,7 @@ CELL_ERRORS = frozenset(
 
 
 # Every cell text goes through here; the same strings recur across files (names, units).
-_canonical = lru_cache(maxsize=65536)(canonical)
+_canonical = lru_cache(maxsize=CELL_TEXTS)(canonical)
 
 
 def is_empty(cell: Cell) -> bool:
@@ -66,7 +66,7 @@ def text_of(cell: Cell) -> str | None:
     return _canonical(str(cell))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CELL_TEXTS)
 def _text(cell: str) -> str | None:
     return None if is_empty(cell) else _canonical(cell)
 
@@ -219,7 +219,7 @@ def parse_code(cell: Cell, kind: str) -> Parsed:
     return Parsed(text)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CELL_TEXTS)
 def _code_text(cell: str) -> Parsed:
     # Every row repeats codes seen in other files; a Parsed is immutable, so it is shared.
     if is_empty(cell):
@@ -244,7 +244,7 @@ def period_of_cell(cell: Cell) -> str | None:
     return _period_of(cell)
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=CELL_TEXTS)
 def _period_of_text(cell: str) -> str | None:
     return _period_of(cell)
 
@@ -364,7 +364,7 @@ def parse_date_range(cell: Cell) -> DateRange | None:
     return _date_range(cell)
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=CELL_TEXTS)
 def _date_range(cell: str) -> DateRange | None:
     text = re.sub(r"\s*/\s*", "/", fold(cell))
     match = _RANGE.search(text)
@@ -392,7 +392,7 @@ def period_in_text(cell: Cell) -> str | None:
     return _period_in_text(cell)
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=CELL_TEXTS)
 def _period_in_text(cell: str) -> str | None:
     # Titles recur in every file of a batch.
     text = _DAY_PHRASE.sub(" ", re.sub(r"\s*([-/])\s*", r"\1", fold(cell)))
