@@ -7,7 +7,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -111,15 +111,15 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
 
 
 def _receive(
-    entry: InboxEntry, received_at: datetime, known: tuple[str, Path] | None, settings: Settings
+    entry: InboxEntry, received_at: datetime, known: tuple[str, str] | None, settings: Settings
 ) -> Receipt:
     """One listed file's receipt: known already, archived now, or a note of its refusal."""
     refusal = entry.refused
     if refusal is None and known is not None:
         # Same place, size and modification time as a file already archived: the copy is
         # there and its hash known; nothing is read again.
-        sha256, archived_path = known
-        return Receipt(sha256, entry.size, entry.name, entry.url, received_at, archived_path)
+        sha256, archived = known
+        return Receipt(sha256, entry.size, entry.name, entry.url, received_at, archived)
     if refusal is None:
         try:
             with open_source(entry.url) as source:
@@ -157,14 +157,14 @@ def unpack_archives(receipts: list[Receipt], settings: Settings) -> list[Receipt
     limits = Limits.of(settings)
     unpacked = dict(
         zip(
-            (r.archived_path for r in zips),
+            (r.archived for r in zips),
             unpack_many([(r.name, _archived_bytes(r, limits)) for r in zips], limits),
             strict=True,
         )
     )
     out: list[Receipt] = []
     for receipt in receipts:
-        result = unpacked.get(receipt.archived_path) if is_archive(receipt.name) else None
+        result = unpacked.get(receipt.archived) if is_archive(receipt.name) else None
         if result is None or result.issue is not None:
             out.append(receipt)
             continue
@@ -255,7 +255,7 @@ def _read_receipts(
                 size=r.size,
                 unit_folder=unit_folder_of(r.url, folders),
                 sha256=r.sha256,
-                archived=str(r.archived_path),
+                archived=r.archived,
             )
             for r in receipts
         ]
@@ -313,12 +313,15 @@ def send_feedback(
     be written at all gets an `R-FEEDBACK-FAILED` warning on its verdict (kept in the
     warehouse), and the run goes on.
     """
-    originals = {r.sha256: r.archived_path for r in receipts}
+    originals = {r.sha256: r for r in receipts}
     # Imported when there is feedback to write: openpyxl costs a second of every start.
     from outputs.feedback import write_feedback_many
 
     results = write_feedback_many(
-        [(v, originals.get(v.submission.sha256)) for v in verdicts],
+        [
+            (v, r.archived_path if (r := originals.get(v.submission.sha256)) else None)
+            for v in verdicts
+        ],
         settings.outbox,
         Limits.of(settings),
     )
@@ -483,6 +486,15 @@ def ingest_submissions(
         return _ingest(settings, dry_run, mail_only)
 
 
+def _received(settings: Settings) -> tuple[list[Receipt], dict[str, str | None]]:
+    """The inbox folder's files, received, and the unit folder each was found in, by URL; the
+    listing itself (100,000 entries at a province, ~45 MB) is not kept."""
+    entries = list_submissions(settings.inbox_url)
+    # An empty inbox costs no task runs beyond its listing.
+    receipts = receive_files(opaque(entries), settings) if entries else []
+    return receipts, {entry.url: entry.unit_folder for entry in entries}
+
+
 def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
     started_at = datetime.now(settings.tz)
     if mail_only and not settings.mailbox_url:
@@ -498,17 +510,15 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
     with step("schema", seconds):
         schema = load_task_schema(settings)
     with step("receive", seconds) as tally:
-        entries = list_submissions(settings.inbox_url) if folder else []
-        # An empty inbox costs no task runs beyond its listing.
-        receipts = receive_files(opaque(entries), settings) if entries else []
+        receipts, folders = _received(settings) if folder else ([], {})
         mail = pull_mailbox(settings, opaque(schema.registry)) if settings.mailbox_url else None
         receipts += mail.receipts if mail else []
         tally.count = listed = len(receipts)
         receipts = unpack_archives(opaque(receipts), settings) if receipts else []
     # Everything that reads what the warehouse knows, up to the publication, is one writer's.
-    with _writing(settings):
+    with _writing(settings), _Stream(settings, schema, seconds, mail) as stream:
         fresh = new_receipts(opaque(receipts), settings) if receipts else []
-        stream = _Stream(settings, schema, seconds, mail)
+        new = len(fresh)
         if fresh:
             # Great Expectations takes seconds to import and set up: done in a thread while the
             # files are read in worker processes, ready when validation starts.
@@ -520,14 +530,18 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         )
         if up_to_date:
             notice("Không có tệp mới; kho và bản công bố đã cập nhật.")
-        stream.run(receipts, fresh, entries, load=not dry_run and not up_to_date)
+        stream.run(receipts, fresh, folders, load=not dry_run and not up_to_date)
+        # A province's files (100,000 receipts, ~50 MB) are let go before the publication
+        # takes its own memory.
+        del receipts, fresh, folders
+        stream.publish()
     summary = stream.tally.summary()
     create_markdown_artifact(summary.markdown(), key="khcn-validation", description="Kiểm tra")
     create_table_artifact(summary.table_rows(), key="khcn-validation-table", description="Kiểm tra")
     result = IngestResult(
         inbox=settings.inbox_url if folder else (settings.mailbox_url or ""),
         listed=listed,
-        new=len(fresh),
+        new=new,
         verdicts={str(k): v for k, v in summary.by_status.items()},
         summary=summary,
         files=stream.files,
@@ -581,34 +595,47 @@ class _Stream:
         self.tally = RunTally()
         self.files: list[FileResult] = []
         self.mail_verdicts: list[Verdict] = []
+        self.loading: LoadRun | None = None
         self.loaded: LoadSummary | None = None
 
+    def __enter__(self) -> _Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # A no-op once the load is finished.
+        if self.loading is not None:
+            self.loading.close()
+
     def run(
-        self, receipts: list[Receipt], fresh: list[Receipt], entries: list[InboxEntry], load: bool
+        self,
+        receipts: list[Receipt],
+        fresh: list[Receipt],
+        folders: dict[str, str | None],
+        load: bool,
     ) -> None:
-        """Read, judge, answer and (with `load`) load every receipt; then publish."""
+        """Read, judge, answer and (with `load`) load every receipt; `folders` gives the unit
+        folder each listed file was found in, by URL."""
         new = {r.sha256: r for r in fresh}
         ordered = load_order(receipts)
         size = self.settings.part_files
         parts = [ordered[i : i + size] for i in range(0, len(ordered), size)]
         # Each new file is read once, in the first part that holds its bytes.
         to_read = [[new.pop(r.sha256) for r in part if r.sha256 in new] for part in parts]
-        folders = {entry.url: entry.unit_folder for entry in entries}
         _settle_heap()
-        loading = start_load(opaque(self.schema), self.settings) if load else None
-        with ExitStack() as stack:
-            if loading is not None:
-                stack.callback(loading.close)  # a no-op once finished
-            # The reader's workers are stopped before publishing: their memory is publishing's.
-            # Its names are the registry's (0.7 s at 25,000 units): made only to be used.
-            names_from = self.schema if any(to_read) else None
-            with _reader(self.settings, names_from) as reader:
-                self._parts(reader, parts, to_read, folders, loading)
-            if loading is not None:
-                with step("publish", self.seconds):
-                    self.loaded = finish_load(
-                        opaque(loading), opaque(self.schema), self.settings, opaque(self.mail)
-                    )
+        self.loading = start_load(opaque(self.schema), self.settings) if load else None
+        # Its names are the registry's (0.7 s at 25,000 units): made only to be used. The
+        # reader's workers are stopped when the parts are done: their memory is publishing's.
+        names_from = self.schema if any(to_read) else None
+        with _reader(self.settings, names_from) as reader:
+            self._parts(reader, parts, to_read, folders, self.loading)
+
+    def publish(self) -> None:
+        """End the load run, if one was started, and publish."""
+        if self.loading is not None:
+            with step("publish", self.seconds):
+                self.loaded = finish_load(
+                    opaque(self.loading), opaque(self.schema), self.settings, opaque(self.mail)
+                )
 
     def _parts(
         self,

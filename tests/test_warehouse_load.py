@@ -371,7 +371,7 @@ def test_files_received_before_are_known_by_place_size_and_time(
     listed = [(receipt.url, receipt.size, receipt.received_at)]
     assert received_before(db, listed) == {}
     _load(db, settings, [file])
-    assert received_before(db, listed) == {receipt.url: (receipt.sha256, receipt.archived_path)}
+    assert received_before(db, listed) == {receipt.url: (receipt.sha256, receipt.archived)}
     later = receipt.received_at + timedelta(seconds=1)
     changed = [
         (receipt.url, receipt.size + 1, receipt.received_at),

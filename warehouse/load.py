@@ -302,6 +302,8 @@ class LoadRun:
                 },
             )
         self.close()
+        # What the run knew of each file (100,000 entries at a province) is not needed after it.
+        self._seen, self._context = {}, None
         return summary
 
     def _look_up(self, receipts: Sequence[Receipt]) -> None:
@@ -506,7 +508,7 @@ def _load_batch(
             name=storable(receipt.name),
             url=storable(receipt.url),
             received_at=receipt.received_at,
-            archived_path=storable(str(receipt.archived_path)),
+            archived_path=storable(receipt.archived),
             run_id=context.run_id,
             registered_at=now,
         )
