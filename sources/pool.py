@@ -96,9 +96,8 @@ class _Slot:
         self.readable.register(self.fd, select.POLLIN)
 
 
-def _start_worker(
-    work: Callable[[Any], Any], reducers: Mapping[type, Callable[[Any], Any]], memory_bytes: int
-) -> _Slot:
+def _start_worker(work: bytes, memory_bytes: int) -> _Slot:
+    """A worker process, sent `work` (pickled with its reducers, see `Pool`) first."""
     # Imported here: the worker itself (which imports this module) has no use for settings.
     from core.settings import worker_environment
 
@@ -118,7 +117,7 @@ def _start_worker(
             env=worker_environment(),
         )
         conn = Connection(ours.detach())
-    conn.send((work, dict(reducers)))
+    conn.send_bytes(work)
     return _Slot(process, conn, deque())
 
 
@@ -136,7 +135,9 @@ class Pool(Generic[P, R]):
     `close` (or the end of a `with` block), each replaced when it crashes or overruns.
 
     `work` (with whatever it carries, e.g. a `functools.partial` holding the registry's names)
-    is sent once to each worker when it starts; payloads then carry only their own data. `run`
+    is sent once to each worker when it starts; payloads then carry only their own data. It is
+    pickled once, here: the pool keeps its bytes, not the objects (a province's names are
+    2.5 MB pickled, 57 MB as objects, which the calling process need not hold). `run`
     may be called many times, from one thread at a time, not necessarily the thread that
     created the pool. See `run_isolated` for what happens to a payload that crashes its worker.
     """
@@ -152,13 +153,12 @@ class Pool(Generic[P, R]):
         chunk_size: int = 16,
         reducers: Mapping[type, Callable[[Any], Any]] | None = None,
     ) -> None:
-        self.work = work
+        self.work = bytes(ForkingPickler.dumps((work, dict(reducers or {}))))
         self.fail = fail
         self.workers = max(1, workers)
         self.timeout = timeout
         self.memory_bytes = memory_bytes
         self.chunk_size = max(1, chunk_size)
-        self.reducers = dict(reducers or {})
         self.slots: list[_Slot] = []
         # One poll set for the pool's life: building one per wait cost more than a result.
         self._poller = select.poll()
@@ -179,7 +179,7 @@ class Pool(Generic[P, R]):
 
     def start(self) -> _Slot:
         """A new worker, given `work` once, watched by the pool's poll set."""
-        slot = _start_worker(self.work, self.reducers, self.memory_bytes)
+        slot = _start_worker(self.work, self.memory_bytes)
         self._poller.register(slot.fd, select.POLLIN)
         return slot
 

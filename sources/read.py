@@ -1053,7 +1053,6 @@ class Reader:
         chunk_size: int = 16,
     ) -> None:
         self.limits = _limits(settings)
-        self.names = names
         self._pool: Pool[_Job, Submission] = Pool(
             partial(_work, limits=self.limits, names=names),
             partial(_failed, limits=self.limits),
