@@ -54,6 +54,7 @@ from sources.names import Names, names_code_digest
 from sources.read import Reader
 from sources.refusals import refusal_note
 from warehouse.archive import Receipt, archive, flush_archive, received_before
+from warehouse.db import PUBLISH_MEMORY
 from warehouse.dimensions import schema_basis, sync_schema
 from warehouse.load import LoadRun, LoadSummary, load_order, registered_hashes
 from warehouse.lock import Holder, writer_lock
@@ -367,7 +368,14 @@ def finish_load(
     if mail is not None:
         record_pull(mail, settings, summary.run_id)
     notice("Đang công bố bản đọc.")
-    send_bundle(publish(settings.warehouse, settings.published), settings)
+    publication = publish(settings.warehouse, settings.published)
+    if publication.memory != PUBLISH_MEMORY:
+        get_run_logger().warning(
+            "Bản công bố cần hơn %s bộ nhớ cho DuckDB; đã dùng %s.",
+            PUBLISH_MEMORY,
+            publication.memory,
+        )
+    send_bundle(publication, settings)
     refresh_dashboard(settings)
     mark_current(settings.published, settings.warehouse, _basis(schema, settings))
     return summary

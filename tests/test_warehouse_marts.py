@@ -13,7 +13,7 @@ from warehouse_support import full_values, make_file
 
 from core.settings import PROJECT_ROOT, Settings
 from schemas.schema import load_schema
-from warehouse.db import MARTS
+from warehouse.db import MARTS, PUBLISH_MEMORY_AT_MOST
 from warehouse.dimensions import schema_basis, sync_schema
 from warehouse.load import load
 from warehouse.migrate import init
@@ -250,6 +250,7 @@ def test_marts_too_big_for_the_publication_memory_are_published_with_more(
     before = {m: query(published, f"select count(*) from mart.{m}")[1] for m in MARTS}
     monkeypatch.setattr("warehouse.publish.PUBLISH_MEMORY", tight)
     publication = publish(settings.warehouse, published)
+    assert publication.memory == PUBLISH_MEMORY_AT_MOST
     assert {m: [(n,)] for m, n in publication.mart_rows.items()} == before
     for name in MARTS:
         assert query(published, f"select count(*) from mart.{name}")[1] == before[name]

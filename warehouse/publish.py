@@ -46,6 +46,7 @@ class Publication:
     published_at: datetime
     mart_rows: dict[str, int]
     seconds: float
+    memory: str = PUBLISH_MEMORY  # DuckDB's memory limit the marts were made within
 
 
 def published_database(published_dir: Path) -> Path:
@@ -86,18 +87,18 @@ def _prune_parquet(published_dir: Path, keep_parquet: int) -> None:
 
 def _materialize_marts(
     con: duckdb.DuckDBPyConnection, marts: tuple[str, ...], published_at: datetime
-) -> dict[str, int]:
+) -> tuple[dict[str, int], str]:
     """Replace the copy's mart views by tables of their rows, all marts from one snapshot, and
     record the publication; within PUBLISH_MEMORY, or PUBLISH_MEMORY_AT_MOST when DuckDB
-    finds that too little."""
+    finds that too little. Returns the rows of each mart and the memory limit used."""
     # A mart's rows have no order (its view has none): not keeping the order they come in lets
     # them stream into the tables in less memory.
     con.execute("set preserve_insertion_order = false")
     try:
-        return _materialized(con, marts, published_at)
+        return _materialized(con, marts, published_at), PUBLISH_MEMORY
     except duckdb.OutOfMemoryException:
         con.execute(f"set memory_limit = '{PUBLISH_MEMORY_AT_MOST}'")
-        return _materialized(con, marts, published_at)
+        return _materialized(con, marts, published_at), PUBLISH_MEMORY_AT_MOST
 
 
 def _materialized(
@@ -161,7 +162,7 @@ def publish(
     shutil.copyfile(db_path, temporary)
     con = connect(temporary, PUBLISH_MEMORY)
     try:
-        mart_rows = _materialize_marts(con, marts, published_at)
+        mart_rows, memory = _materialize_marts(con, marts, published_at)
         for name in marts:
             target = string_literal(str(parquet_dir / f"{name}.parquet"))
             con.execute(
@@ -186,6 +187,7 @@ def publish(
         published_at=published_at,
         mart_rows=mart_rows,
         seconds=time.perf_counter() - started,
+        memory=memory,
     )
 
 
