@@ -94,18 +94,24 @@ counted as (
     group by task_code, period_code, year
 ),
 
--- The narratives come from what was reported only, not from every expected report. The
--- units' texts are gathered once per task and period, in unit order, and joined per column
--- from that one list: four ordered aggregates each held a province's whole text at once.
+-- The narratives come from what was reported only, not from every expected report. Each
+-- unit's lines are gathered once per task and period, in unit order, and joined per column
+-- from that one list (a column's missing text is skipped): four ordered aggregates each held a
+-- province's whole text at once.
 gathered as (
     select
         task_code,
         period_code,
         year,
         list(
-            struct_pack(unit_code, results, difficulties, proposals, evidence)
+            struct_pack(
+                results := unit_code || ': ' || results,
+                difficulties := unit_code || ': ' || difficulties,
+                proposals := unit_code || ': ' || proposals,
+                evidence := unit_code || ': ' || evidence
+            )
             order by unit_code
-        ) as texts,
+        ) as lines,
         max(received_at) as last_received_at
     from reported
     group by task_code, period_code, year
@@ -116,22 +122,10 @@ narrated as (
         task_code,
         period_code,
         year,
-        nullif(array_to_string(list_transform(
-            list_filter(texts, lambda t: t.results is not null),
-            lambda t: t.unit_code || ': ' || t.results
-        ), chr(10)), '') as results,
-        nullif(array_to_string(list_transform(
-            list_filter(texts, lambda t: t.difficulties is not null),
-            lambda t: t.unit_code || ': ' || t.difficulties
-        ), chr(10)), '') as difficulties,
-        nullif(array_to_string(list_transform(
-            list_filter(texts, lambda t: t.proposals is not null),
-            lambda t: t.unit_code || ': ' || t.proposals
-        ), chr(10)), '') as proposals,
-        nullif(array_to_string(list_transform(
-            list_filter(texts, lambda t: t.evidence is not null),
-            lambda t: t.unit_code || ': ' || t.evidence
-        ), chr(10)), '') as evidence,
+        array_to_string(list_transform(lines, lambda l: l.results), chr(10)) as results,
+        array_to_string(list_transform(lines, lambda l: l.difficulties), chr(10)) as difficulties,
+        array_to_string(list_transform(lines, lambda l: l.proposals), chr(10)) as proposals,
+        array_to_string(list_transform(lines, lambda l: l.evidence), chr(10)) as evidence,
         last_received_at
     from gathered
 ),
