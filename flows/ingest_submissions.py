@@ -101,9 +101,6 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
         settings.warehouse,
         [(e.url, e.size, t) for e, t in zip(entries, times, strict=True) if e.modified],
     )
-    if len(before) < len(entries):
-        # Files not seen before are coming: validation gets ready while they are received.
-        validation_ahead()
     receipts = [
         _receive(entry, received_at, before.get(storable(entry.url)), settings)
         for entry, received_at in zip(entries, times, strict=True)
@@ -398,18 +395,6 @@ def _basis(schema: Schema, settings: Settings) -> str:
     )
 
 
-_AHEAD: list[threading.Thread] = []
-
-
-def validation_ahead() -> None:
-    """Build the process's Great Expectations engine in a thread, once: it takes seconds to
-    import and set up, done while the files are received and read, ready when validation
-    starts."""
-    if not _AHEAD:
-        _AHEAD.append(threading.Thread(target=_prepare_validation, name="khcn-gx", daemon=True))
-        _AHEAD[0].start()
-
-
 def _prepare_validation() -> None:
     """Build the process's Great Expectations engine ahead of use; a failure here is left to
     validation, which meets it again and answers it per file."""
@@ -543,7 +528,9 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         fresh = new_receipts(opaque(receipts), settings) if receipts else []
         new = len(fresh)
         if fresh:
-            validation_ahead()
+            # Great Expectations takes seconds to import and set up: done in a thread while the
+            # files are read in worker processes, ready when validation starts.
+            threading.Thread(target=_prepare_validation, name="khcn-gx", daemon=True).start()
         # A message too big to take has no file, but it is recorded and answered by the load.
         quiet = not receipts and not (mail and mail.messages)
         up_to_date = quiet and is_current(
