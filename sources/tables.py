@@ -63,7 +63,7 @@ def _key(text: str) -> str:
 
 
 # One string per column: shared by every CellRef of the column, so Submissions pickle small.
-_letters = lru_cache(maxsize=CELL_TEXTS)(column_letters)
+_letters = lru_cache(maxsize=16384)(column_letters)
 
 
 def cell_ref(file: str, sheet: str, row: int, column: str) -> CellRef:
