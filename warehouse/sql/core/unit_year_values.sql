@@ -24,30 +24,20 @@ per_period as (
     group by all
 ),
 
-ranked as (
-    select
-        per_period.*,
-        elements.element_type,
-        row_number() over (
-            partition by per_period.unit_code, per_period.element_code, per_period.year
-            order by per_period.end_date desc
-        ) as recency
-    from per_period
-    inner join elements on per_period.element_code = elements.element_code
-),
-
 final as (
     select
-        unit_code,
-        element_code,
-        year,
-        element_type,
+        per_period.unit_code,
+        per_period.element_code,
+        per_period.year,
+        elements.element_type,
         case
-            when element_type = 'stock' then max(value) filter (where recency = 1)
-            else sum(value)
+            when elements.element_type = 'stock'
+                then arg_max(per_period.value, per_period.end_date)
+            else sum(per_period.value)
         end as value
-    from ranked
-    group by unit_code, element_code, year, element_type
+    from per_period
+    inner join elements on per_period.element_code = elements.element_code
+    group by per_period.unit_code, per_period.element_code, per_period.year, elements.element_type
 )
 
 select * from final

@@ -21,16 +21,6 @@ progress as (
     select * from core.progress where is_current and task_code is not null
 ),
 
-expected as (
-    select
-        assignments.task_code,
-        periods.period_code,
-        periods.year,
-        assignments.unit_code
-    from assignments
-    inner join periods on assignments.year = periods.year
-),
-
 reported as (
     select
         task_code,
@@ -46,52 +36,76 @@ reported as (
     from progress
 ),
 
-combined as (
+-- Units are counted without listing every expected report (a province's two million, each
+-- unit of each task in each quarter): the expected ones per task and year from the
+-- assignments, the reported ones per unit, each told expected or not by its assignment.
+expected as (
     select
-        coalesce(expected.task_code, reported.task_code) as task_code,
-        coalesce(expected.period_code, reported.period_code) as period_code,
-        coalesce(expected.year, reported.year) as year,
-        coalesce(expected.unit_code, reported.unit_code) as unit_code,
-        expected.unit_code is not null as is_expected,
-        reported.unit_code is not null as has_reported,
-        reported.status_code
-    from expected
-    full outer join reported
-        on expected.task_code = reported.task_code
-        and expected.period_code = reported.period_code
-        and expected.unit_code = reported.unit_code
+        by_year.task_code,
+        periods.period_code,
+        periods.year,
+        by_year.units_expected
+    from (
+        select
+            task_code,
+            year,
+            count(*) as units_expected
+        from assignments
+        group by task_code, year
+    ) as by_year
+    inner join periods on by_year.year = periods.year
 ),
 
--- One row per unit first: counting units is then a plain count, which a province's half a
--- million expected reports can stream through (distinct counts hold every unit per task).
+-- One row per unit that reported the task in the period, whatever rows it gave it.
 per_unit as (
     select
         task_code,
         period_code,
         year,
         unit_code,
-        bool_or(is_expected) as is_expected,
-        bool_or(has_reported) as has_reported,
         bool_or(status_code = 'not_started') as not_started,
         bool_or(status_code = 'in_progress') as in_progress,
         bool_or(status_code = 'completed') as completed
-    from combined
+    from reported
     group by task_code, period_code, year, unit_code
+),
+
+reported_units as (
+    select
+        per_unit.task_code,
+        per_unit.period_code,
+        per_unit.year,
+        count(*) as units_reported,
+        count(assignments.unit_code) as expected_reported,
+        count(*) filter (where per_unit.not_started) as units_not_started,
+        count(*) filter (where per_unit.in_progress) as units_in_progress,
+        count(*) filter (where per_unit.completed) as units_completed
+    from per_unit
+    left join periods on per_unit.period_code = periods.period_code
+    left join assignments
+        on per_unit.task_code = assignments.task_code
+        and per_unit.unit_code = assignments.unit_code
+        and periods.year = assignments.year
+    group by per_unit.task_code, per_unit.period_code, per_unit.year
 ),
 
 counted as (
     select
-        task_code,
-        period_code,
-        year,
-        count(*) filter (where is_expected) as units_expected,
-        count(*) filter (where has_reported) as units_reported,
-        count(*) filter (where is_expected and not has_reported) as units_missing,
-        count(*) filter (where not_started) as units_not_started,
-        count(*) filter (where in_progress) as units_in_progress,
-        count(*) filter (where completed) as units_completed
-    from per_unit
-    group by task_code, period_code, year
+        coalesce(expected.task_code, reported_units.task_code) as task_code,
+        coalesce(expected.period_code, reported_units.period_code) as period_code,
+        coalesce(expected.year, reported_units.year) as year,
+        coalesce(expected.units_expected, 0) as units_expected,
+        coalesce(reported_units.units_reported, 0) as units_reported,
+        coalesce(expected.units_expected, 0)
+        - coalesce(reported_units.expected_reported, 0) as units_missing,
+        coalesce(reported_units.units_not_started, 0) as units_not_started,
+        coalesce(reported_units.units_in_progress, 0) as units_in_progress,
+        coalesce(reported_units.units_completed, 0) as units_completed
+    from expected
+    full outer join reported_units
+        on expected.task_code = reported_units.task_code
+        and expected.period_code = reported_units.period_code
+        and expected.year = reported_units.year
 ),
 
 -- The narratives come from what was reported only, not from every expected report. Each
