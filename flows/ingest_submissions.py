@@ -556,8 +556,8 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         if up_to_date:
             notice("Không có tệp mới; kho và bản công bố đã cập nhật.")
         stream.run(receipts, fresh, folders, load=not dry_run and not up_to_date)
-        # A province's files (100,000 receipts, ~50 MB) are let go before the publication
-        # takes its own memory.
+        # The stream let go of the receipts part by part; their unit folders (100,000 at a
+        # province) go before the publication takes its own memory.
         del receipts, fresh, folders
         stream.publish()
     summary = stream.tally.summary()
@@ -639,11 +639,18 @@ class _Stream:
         load: bool,
     ) -> None:
         """Read, judge, answer and (with `load`) load every receipt; `folders` gives the unit
-        folder each listed file was found in, by URL."""
+        folder each listed file was found in, by URL.
+
+        The stream takes the receipts over: `receipts` and `fresh` are emptied, and each part's
+        receipts are let go once it is loaded.
+        """
         new = {r.sha256: r for r in fresh}
         ordered = load_order(receipts)
+        receipts.clear()
+        fresh.clear()
         size = self.settings.part_files
         parts = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+        del ordered
         # Each new file is read once, in the first part that holds its bytes.
         to_read = [[new.pop(r.sha256) for r in part if r.sha256 in new] for part in parts]
         _settle_heap()
@@ -684,6 +691,8 @@ class _Stream:
                         self._announce_load(parts)
                     with step("load", self.seconds, len(part), self._part(k, parts)):
                         load_part(opaque(loading), opaque(verdicts), opaque(part))
+                # A province's receipts are let go part by part, not kept to the end.
+                parts[k] = to_read[k] = []
         finally:
             # An error leaves no read running in the reader's workers as they are stopped.
             if reading is not None:

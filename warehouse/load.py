@@ -267,6 +267,10 @@ class LoadRun:
         """
         con, context, summary = self._con, self._context, self.summary
         assert con is not None and context is not None and summary is not None
+        # What earlier parts registered is committed, so this part's lookup finds it: the run
+        # keeps what it knows of one part's files, not of all of them.
+        self._seen.clear()
+        context.known_hashes.clear()
         self.check(verdicts, receipts)
         by_hash = {verdict.submission.sha256: verdict for verdict in verdicts}
         done: list[FileOutcome] = []
