@@ -26,6 +26,7 @@ CORE_VIEWS: tuple[str, ...] = (
     "data_values",
     "progress",
     "unit_year_values",
+    "task_units",
     "mail_provenance",
 )
 MARTS: tuple[str, ...] = (

@@ -17,10 +17,6 @@ targets as (
     select * from core.element_targets
 ),
 
-assignments as (
-    select * from core.assignments
-),
-
 unit_year_values as (
     select * from core.unit_year_values
 ),
@@ -36,12 +32,7 @@ totals as (
 ),
 
 responsible as (
-    select
-        task_code,
-        year,
-        count(*) as units_expected
-    from assignments
-    group by task_code, year
+    select * from core.task_units
 ),
 
 final as (

@@ -37,23 +37,16 @@ reported as (
 ),
 
 -- Units are counted without listing every expected report (a province's two million, each
--- unit of each task in each quarter): the expected ones per task and year from the
--- assignments, the reported ones per unit, each told expected or not by its assignment.
+-- unit of each task in each quarter): the expected ones per task and year, the reported ones
+-- per unit, each told expected or not by its assignment.
 expected as (
     select
-        by_year.task_code,
+        task_units.task_code,
         periods.period_code,
         periods.year,
-        by_year.units_expected
-    from (
-        select
-            task_code,
-            year,
-            count(*) as units_expected
-        from assignments
-        group by task_code, year
-    ) as by_year
-    inner join periods on by_year.year = periods.year
+        task_units.units_expected
+    from core.task_units as task_units
+    inner join periods on task_units.year = periods.year
 ),
 
 -- One row per unit that reported the task in the period, whatever rows it gave it.
