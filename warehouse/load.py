@@ -244,7 +244,7 @@ class LoadRun:
             raise
         assert row is not None
         self.summary = LoadSummary(run_id=int(row[0]))
-        self._context = _Context(self.summary.run_id, self.settings, set(), periods)
+        self._context = _Context(self.summary.run_id, self.settings, periods)
         return self
 
     def close(self) -> None:
@@ -255,9 +255,7 @@ class LoadRun:
 
     def check(self, verdicts: Sequence[Verdict], receipts: Sequence[Receipt]) -> None:
         """Raise `ValueError` before anything is stored if a new file has no verdict."""
-        self._look_up(receipts)
-        assert self._context is not None
-        _check_verdicts(verdicts, receipts, self._context.known_hashes)
+        _check_verdicts(verdicts, receipts, self._look_up(receipts))
 
     def add(self, verdicts: Sequence[Verdict], receipts: Sequence[Receipt]) -> list[FileOutcome]:
         """Load one part: its receipts, in load order, with the verdicts of its new files.
@@ -269,8 +267,7 @@ class LoadRun:
         assert con is not None and context is not None and summary is not None
         # What earlier parts registered is committed, so this part's lookup finds it: the run
         # keeps what it knows of one part's files, not of all of them.
-        self._seen.clear()
-        context.known_hashes.clear()
+        self._seen = {}
         self.check(verdicts, receipts)
         by_hash = {verdict.submission.sha256: verdict for verdict in verdicts}
         done: list[FileOutcome] = []
@@ -310,28 +307,30 @@ class LoadRun:
         self._seen, self._context = {}, None
         return summary
 
-    def _look_up(self, receipts: Sequence[Receipt]) -> None:
-        """What the warehouse registered of these receipts' bytes: the part's own hashes joined
-        to the history, never a read of the whole of it."""
-        con, context = self._con, self._context
-        assert con is not None and context is not None
-        hashes = sorted({r.sha256 for r in receipts} - context.known_hashes)
+    def _look_up(self, receipts: Sequence[Receipt]) -> set[str]:
+        """Which of these receipts' bytes the warehouse registered, each registered receipt
+        remembered with its submission: the part's own hashes joined to the history, never a
+        read of the whole of it."""
+        con = self._con
+        assert con is not None
+        known: set[str] = set()
+        hashes = sorted({r.sha256 for r in receipts})
         if not hashes:
-            return
+            return known
         for sha256, url, submission_id, duplicate_of in con.execute(
             sql("load/find_receipts"), {"hashes": hashes}
         ).fetchall():
             self._seen.setdefault((sha256, url), (submission_id, duplicate_of))
-            context.known_hashes.add(sha256)
+            known.add(sha256)
+        return known
 
 
 @dataclass(frozen=True)
 class _Context:
-    """What one run knows while it loads: hashes and periods already in the warehouse."""
+    """What one run knows while it loads: the periods already in the warehouse."""
 
     run_id: int
     settings: Settings
-    known_hashes: set[str]
     periods: set[str]
 
 
@@ -356,7 +355,6 @@ def _remember(context: _Context, receipts_seen: _Seen, outcome: FileOutcome) -> 
     if outcome.status == "already_received":
         return
     if outcome.submission_id is not None:
-        context.known_hashes.add(outcome.sha256)
         receipts_seen[(outcome.sha256, storable(outcome.url))] = (outcome.submission_id, None)
     if outcome.period:
         context.periods.add(outcome.period)
