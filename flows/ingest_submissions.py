@@ -101,9 +101,6 @@ def receive_files(entries: list[InboxEntry], settings: Settings) -> list[Receipt
         settings.warehouse,
         [(e.url, e.size, t) for e, t in zip(entries, times, strict=True) if e.modified],
     )
-    if 0 < len(entries) - len(before) <= _READY_WHILE_RECEIVING:
-        # A few files the warehouse has not seen: validation gets ready while they are received.
-        validation_ahead()
     receipts = [
         _receive(entry, received_at, before.get(storable(entry.url)), settings)
         for entry, received_at in zip(entries, times, strict=True)
@@ -398,22 +395,6 @@ def _basis(schema: Schema, settings: Settings) -> str:
     )
 
 
-# Great Expectations takes seconds to import and set up: it is done in a thread, ready when
-# validation starts. While it imports it holds the interpreter lock between the archive's
-# system calls, so it starts with reception only when few files are received (1,000 files
-# took 3.7 s to archive beside it, not 0.3 s), and otherwise once reception is done, while
-# the files are read in worker processes.
-_READY_WHILE_RECEIVING = 20
-_AHEAD: list[threading.Thread] = []
-
-
-def validation_ahead() -> None:
-    """Build the process's Great Expectations engine in a thread, once per process."""
-    if not _AHEAD:
-        _AHEAD.append(threading.Thread(target=_prepare_validation, name="khcn-gx", daemon=True))
-        _AHEAD[0].start()
-
-
 def _prepare_validation() -> None:
     """Build the process's Great Expectations engine ahead of use; a failure here is left to
     validation, which meets it again and answers it per file."""
@@ -547,7 +528,9 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         fresh = new_receipts(opaque(receipts), settings) if receipts else []
         new = len(fresh)
         if fresh:
-            validation_ahead()
+            # Great Expectations takes seconds to import and set up: done in a thread while the
+            # files are read in worker processes, ready when validation starts.
+            threading.Thread(target=_prepare_validation, name="khcn-gx", daemon=True).start()
         # A message too big to take has no file, but it is recorded and answered by the load.
         quiet = not receipts and not (mail and mail.messages)
         up_to_date = quiet and is_current(
