@@ -1,0 +1,114 @@
+"""The archive of received files: content-addressed, whole or absent, read-only, written once."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from warehouse.archive import _CHUNK, archive
+
+RECEIVED = datetime(2026, 10, 5, 8, 30, tzinfo=UTC)
+
+
+def _kept(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file())
+
+
+def test_a_file_is_kept_read_only_under_its_hash_with_its_suffix(tmp_path: Path) -> None:
+    data = b"PK\x03\x04 a workbook's bytes"
+    receipt = archive(
+        data,
+        name="Bao cao Q3.XLSX",
+        url="/inbox/a.XLSX",
+        archive_dir=tmp_path,
+        received_at=RECEIVED,
+    )
+    sha256 = hashlib.sha256(data).hexdigest()
+    assert (receipt.sha256, receipt.size) == (sha256, len(data))
+    assert receipt.archived_path == tmp_path / sha256[:2] / f"{sha256}.xlsx"
+    assert receipt.archived_path.read_bytes() == data
+    assert stat.S_IMODE(receipt.archived_path.stat().st_mode) == 0o444
+    assert _kept(tmp_path) == [receipt.archived_path]
+
+
+@pytest.mark.parametrize(
+    ("name", "suffix"),
+    [
+        ("bao cao", ""),
+        ("bao-cao.tar.gz", ".gz"),
+        (".xlsx", ""),
+        ("a.x y", ""),
+        ("dir/b.Ods", ".ods"),
+    ],
+)
+def test_only_a_plain_suffix_is_kept(tmp_path: Path, name: str, suffix: str) -> None:
+    receipt = archive(b"x", name=name, url="u", archive_dir=tmp_path, received_at=RECEIVED)
+    assert receipt.archived_path.name == receipt.sha256 + suffix
+
+
+def test_bytes_already_kept_are_not_written_again(tmp_path: Path) -> None:
+    first = archive(b"same", name="a.xlsx", url="/a", archive_dir=tmp_path, received_at=RECEIVED)
+    before = first.archived_path.stat()
+    again = archive(
+        io.BytesIO(b"same"), name="b.xlsx", url="/b", archive_dir=tmp_path, received_at=RECEIVED
+    )
+    assert again.archived == first.archived and again.url == "/b" and again.name == "b.xlsx"
+    after = first.archived_path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert _kept(tmp_path) == [first.archived_path]
+
+
+def test_a_file_bigger_than_a_chunk_is_streamed_whole(tmp_path: Path) -> None:
+    data = bytes(range(256)) * (_CHUNK * 2 // 256) + b"tail"
+    source = tmp_path / "big.csv"
+    source.write_bytes(data)
+    archive_dir = tmp_path / "archive"
+    for _ in range(2):  # then again: the same copy, no temporary file left
+        with source.open("rb") as handle:
+            receipt = archive(
+                handle,
+                name="big.csv",
+                url=str(source),
+                archive_dir=archive_dir,
+                flush=False,
+                received_at=RECEIVED,
+            )
+        assert (receipt.sha256, receipt.size) == (hashlib.sha256(data).hexdigest(), len(data))
+        assert receipt.archived_path.read_bytes() == data
+        assert _kept(archive_dir) == [receipt.archived_path]
+
+
+class _Breaking(io.RawIOBase):
+    """A source that fails after its first chunks, as a network share that drops."""
+
+    def __init__(self, chunks: int) -> None:
+        self.left = chunks
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left == 0:
+            raise OSError("connection reset")
+        self.left -= 1
+        return b"x" * size
+
+
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_a_source_failing_midway_leaves_nothing(tmp_path: Path, chunks: int) -> None:
+    with pytest.raises(OSError, match="connection reset"):
+        archive(
+            _Breaking(chunks), name="a.xlsx", url="u", archive_dir=tmp_path, received_at=RECEIVED
+        )
+    assert _kept(tmp_path) == []
+
+
+def test_a_reception_time_without_zone_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        archive(b"x", name="a", url="u", archive_dir=tmp_path, received_at=datetime(2026, 1, 1))  # noqa: DTZ001
+    assert _kept(tmp_path) == []
