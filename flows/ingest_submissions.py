@@ -627,15 +627,16 @@ class _Stream:
         The stream takes the receipts over: `receipts` and `fresh` are emptied, and each part's
         receipts are let go once it is loaded.
         """
-        new = {r.sha256: r for r in fresh}
+        new = {r.sha256 for r in fresh}
         ordered = load_order(receipts)
         receipts.clear()
         fresh.clear()
         size = self.settings.part_files
         parts = [ordered[i : i + size] for i in range(0, len(ordered), size)]
         del ordered
-        # Each new file is read once, in the first part that holds its bytes.
-        to_read = [[new.pop(r.sha256) for r in part if r.sha256 in new] for part in parts]
+        # Each new file is read once, as the first file in load order that holds its bytes
+        # (the one loaded; a later copy is its duplicate).
+        to_read = [_first_of(part, new) for part in parts]
         _settle_heap()
         self.loading = start_load(opaque(self.schema), self.settings) if load else None
         # Its names are the registry's (0.7 s at 25,000 units): made only to be used. The
@@ -732,6 +733,16 @@ class _Stream:
             hashes = {r.sha256 for r in self.mail.receipts}
             self.mail_verdicts += [v for v in verdicts if v.submission.sha256 in hashes]
         return verdicts
+
+
+def _first_of(receipts: list[Receipt], hashes: set[str]) -> list[Receipt]:
+    """The receipts holding each of `hashes` first, in order; their hashes are taken out."""
+    first = []
+    for receipt in receipts:
+        if receipt.sha256 in hashes:
+            hashes.remove(receipt.sha256)
+            first.append(receipt)
+    return first
 
 
 def _answer(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -293,6 +294,11 @@ def test_a_run_in_parts_loads_what_one_run_would(
             path, sample_values(schema, unit, tasks, rng), sample_progress(tasks, period, rng)
         )
         os.utime(path, (moment.timestamp(), moment.timestamp()))
+    # The same bytes again under another name, received last: a duplicate of a file an earlier
+    # part read, itself not read again.
+    copy = inbox.files[0].parent / "THON-01_copy.xlsx"
+    shutil.copyfile(inbox.files[0].parent / "THON-01_sent.xlsx", copy)
+    os.utime(copy, (datetime(2026, 8, 1, tzinfo=UTC).timestamp(),) * 2)
     events: list[StepEvent] = []
 
     with listening(events.append):
@@ -308,6 +314,8 @@ def test_a_run_in_parts_loads_what_one_run_would(
         (k, parts) for k in range(1, parts + 1)
     }
     assert parted.verdicts == whole.verdicts and parted.new == whole.new
+    read = sorted(f.file for f in parted.files)
+    assert "THON-01_sent.xlsx" in read and "THON-01_copy.xlsx" not in read, " ".join(read)
     assert parted.load is not None and whole.load is not None
     assert parted.load.items() == whole.load.items() and parted.load.updated >= 1
     assert [f.verdict for f in parted.files] == [f.verdict for f in whole.files]
