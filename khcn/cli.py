@@ -544,7 +544,14 @@ class _Progress:
 
 
 def _run_flow(title: str, run: Callable[[], Any]) -> Any:
-    """Run a flow in this process, its steps shown on stderr, its failures as one line."""
+    """Run a flow in this process, its steps shown on stderr, its failures as one line.
+
+    The run sends Prefect no heartbeats: nothing here reads them (this process answers for
+    its own run and its lock), and their thread, which wakes once a second, held the end of
+    every run for up to a second.
+    """
+    from prefect.settings import temporary_settings
+
     from flows.progress import listening
     from khcn.interrupt import stop_cleanly_on_interrupt
 
@@ -553,6 +560,7 @@ def _run_flow(title: str, run: Callable[[], Any]) -> Any:
         _failing_cleanly(),
         _Progress(title) as progress,
         listening(progress),
+        temporary_settings(updates={"flows.heartbeat_frequency": None}),
     ):
         try:
             return run()
