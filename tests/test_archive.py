@@ -83,6 +83,28 @@ def test_a_file_bigger_than_a_chunk_is_streamed_whole(tmp_path: Path) -> None:
         assert _kept(archive_dir) == [receipt.archived_path]
 
 
+class _Trickling(io.RawIOBase):
+    """A source that gives a few bytes a read, as a network stream may."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        given, self.data = self.data[:1000], self.data[1000:]
+        return given
+
+
+def test_a_source_giving_less_than_asked_is_kept_whole(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 20
+    receipt = archive(
+        _Trickling(data), name="a.csv", url="u", archive_dir=tmp_path, received_at=RECEIVED
+    )
+    assert (receipt.size, receipt.archived_path.read_bytes()) == (len(data), data)
+
+
 class _Breaking(io.RawIOBase):
     """A source that fails after its first chunks, as a network share that drops."""
 

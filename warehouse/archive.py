@@ -91,8 +91,10 @@ def archive(
     if received_at.tzinfo is None or received_at.utcoffset() is None:
         raise ValueError("received_at must carry a time zone")
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    # A source may give fewer bytes than asked before its end: the file is whole once a read
+    # gives none.
     first = stream.read(_CHUNK)
-    more = stream.read(_CHUNK) if len(first) == _CHUNK else b""
+    more = stream.read(_CHUNK) if first else b""
     if not more:
         sha256, size = hashlib.sha256(first).hexdigest(), len(first)
         target = archived_path(archive_dir, sha256, name)
@@ -134,7 +136,7 @@ def _written(archive_dir: Path, chunks: Iterable[bytes], flush: bool) -> str:
             continue
         break
     try:
-        with open(fd, "wb", buffering=0) as handle:
+        with open(fd, "wb", buffering=_CHUNK) as handle:
             for chunk in chunks:
                 handle.write(chunk)
             if flush:
