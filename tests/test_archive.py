@@ -7,6 +7,7 @@ import io
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import pytest
 
@@ -83,49 +84,47 @@ def test_a_file_bigger_than_a_chunk_is_streamed_whole(tmp_path: Path) -> None:
         assert _kept(archive_dir) == [receipt.archived_path]
 
 
-class _Trickling(io.RawIOBase):
-    """A source that gives a few bytes a read, as a network stream may."""
+class _Raw(io.RawIOBase):
+    """A source giving at most `per_read` bytes a read, as a network stream may, and failing
+    after `reads` reads when given, as a share that drops."""
 
-    def __init__(self, data: bytes) -> None:
-        self.data = data
+    def __init__(self, data: bytes, per_read: int, reads: int | None = None) -> None:
+        self.data, self.per_read, self.reads = data, per_read, reads
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        given, self.data = self.data[:1000], self.data[1000:]
+        if self.reads is not None:
+            if self.reads == 0:
+                raise OSError("connection reset")
+            self.reads -= 1
+        given = self.data[: self.per_read if size < 0 else min(size, self.per_read)]
+        self.data = self.data[len(given) :]
         return given
+
+
+def _stream(data: bytes, per_read: int, reads: int | None = None) -> BinaryIO:
+    return cast(BinaryIO, _Raw(data, per_read, reads))
 
 
 def test_a_source_giving_less_than_asked_is_kept_whole(tmp_path: Path) -> None:
     data = bytes(range(256)) * 20
     receipt = archive(
-        _Trickling(data), name="a.csv", url="u", archive_dir=tmp_path, received_at=RECEIVED
+        _stream(data, 1000), name="a.csv", url="u", archive_dir=tmp_path, received_at=RECEIVED
     )
     assert (receipt.size, receipt.archived_path.read_bytes()) == (len(data), data)
-
-
-class _Breaking(io.RawIOBase):
-    """A source that fails after its first chunks, as a network share that drops."""
-
-    def __init__(self, chunks: int) -> None:
-        self.left = chunks
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        if self.left == 0:
-            raise OSError("connection reset")
-        self.left -= 1
-        return b"x" * size
 
 
 @pytest.mark.parametrize("chunks", [1, 3])
 def test_a_source_failing_midway_leaves_nothing(tmp_path: Path, chunks: int) -> None:
     with pytest.raises(OSError, match="connection reset"):
         archive(
-            _Breaking(chunks), name="a.xlsx", url="u", archive_dir=tmp_path, received_at=RECEIVED
+            _stream(b"x" * _CHUNK * 4, _CHUNK, reads=chunks),
+            name="a.xlsx",
+            url="u",
+            archive_dir=tmp_path,
+            received_at=RECEIVED,
         )
     assert _kept(tmp_path) == []
 
