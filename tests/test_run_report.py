@@ -128,3 +128,28 @@ def test_a_file_name_that_is_not_utf8_is_shown_escaped(tmp_path: Path) -> None:
     html = page.read_text(encoding="utf-8")
     assert "bad\\xff\\xfe.xlsx" in html
     assert "bad\\xff\\xfe.xlsx" in (tmp_path / "runs" / f"{record.stamp}.json").read_text()
+
+
+def test_the_index_reads_each_runs_line_not_its_whole_record(tmp_path: Path) -> None:
+    runs, first = tmp_path / "runs", datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
+    earlier = _record(tmp_path / "fb.xlsx", first)
+    # A folder from before lines were kept: a twin and no line; its line is made once.
+    write_run_report(runs, earlier)
+    shutil.rmtree(runs / "index")
+    later = _record(tmp_path / "fb.xlsx", first + timedelta(hours=1), dry_run=True)
+    write_run_report(runs, later)
+    assert sorted(p.name for p in (runs / "index").iterdir()) == [
+        f"{earlier.stamp}.json",
+        f"{later.stamp}.json",
+    ]
+    # A run's whole record (100,000 files at a province) is not read to list it again.
+    (runs / f"{earlier.stamp}.json").write_text("{", encoding="utf-8")
+    last = _record(tmp_path / "fb.xlsx", first + timedelta(hours=2))
+    write_run_report(runs, last)
+    index = (runs / "index.html").read_text(encoding="utf-8")
+    assert [unquote(s) for s in re.findall(r'href="([^"]+)\.html"', index)] == [
+        last.stamp,
+        later.stamp,
+        earlier.stamp,
+    ]
+    assert "Các lần chạy tổng hợp (3)" in index and "chạy thử" in index
