@@ -926,6 +926,7 @@ def server(
     Khi máy chủ này đang chạy, mỗi lệnh dùng nó thay vì tự mở một máy chủ tạm (mất 10-20 giây).
     Dừng bằng Ctrl+C.
     """
+    import signal
     import subprocess
 
     from core.settings import local_prefect_answers, local_prefect_url
@@ -936,10 +937,15 @@ def server(
         return
     out.print(Text(f"Máy chủ Prefect chạy tại {local_prefect_url(port)}; dừng bằng Ctrl+C."))
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    process = subprocess.Popen([*command, "--port", str(port)])
+    # Stopped as a service is (SIGTERM), the Prefect server stops with it, not left running
+    # unseen on the port; Ctrl+C in a terminal reaches both.
+    signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     try:
-        subprocess.run([*command, "--port", str(port)], check=False)
+        process.wait()
     except KeyboardInterrupt:
-        out.print(Text("Đã dừng máy chủ Prefect."))
+        process.wait()
+    out.print(Text("Đã dừng máy chủ Prefect."))
 
 
 @app.command("serve", cls=cli_vi.Command)

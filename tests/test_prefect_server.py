@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,3 +95,37 @@ def test_khcn_server_says_when_one_already_answers(
         )
     assert shown.exit_code == 0, shown.output
     assert f"Máy chủ Prefect đã chạy tại {local_prefect_url(port)}." in shown.stdout
+
+
+def test_khcn_server_stopped_as_a_service_stops_its_prefect_server(tmp_path: Path) -> None:
+    """SIGTERM (a service manager's stop) to `khcn server` stops the Prefect server it runs."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {**os.environ, "KHCN_DATA_DIR": str(tmp_path), "PREFECT_HOME": str(tmp_path / "p")}
+    env.pop("PREFECT_API_URL", None)
+    khcn = Path(sys.executable).with_name("khcn")
+    process = subprocess.Popen(
+        [str(khcn), "server", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not local_prefect_answers(port):
+            assert process.poll() is None and time.monotonic() < deadline, "did not start"
+            time.sleep(0.5)
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert children
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        deadline = time.monotonic() + 30
+        while any(Path(f"/proc/{pid}").exists() for pid in children):
+            assert time.monotonic() < deadline, "the Prefect server outlived khcn server"
+            time.sleep(0.2)
+        assert not local_prefect_answers(port)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
