@@ -5,17 +5,17 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from mail_support import free_port
 
 from core.settings import Settings, local_prefect_answers, local_prefect_url, prefect_defaults
 
@@ -99,9 +99,7 @@ def test_khcn_server_says_when_one_already_answers(
 
 def test_khcn_server_stopped_as_a_service_stops_its_prefect_server(tmp_path: Path) -> None:
     """SIGTERM (a service manager's stop) to `khcn server` stops the Prefect server it runs."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     env = {**os.environ, "KHCN_DATA_DIR": str(tmp_path), "PREFECT_HOME": str(tmp_path / "p")}
     env.pop("PREFECT_API_URL", None)
     khcn = Path(sys.executable).with_name("khcn")
@@ -113,19 +111,22 @@ def test_khcn_server_stopped_as_a_service_stops_its_prefect_server(tmp_path: Pat
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while not local_prefect_answers(port):
-            assert process.poll() is None and time.monotonic() < deadline, "did not start"
-            time.sleep(0.5)
+        _wait(lambda: local_prefect_answers(port) or process.poll() is not None, 120)
+        assert process.poll() is None, "khcn server stopped by itself"
         children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
         assert children
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
-        deadline = time.monotonic() + 30
-        while any(Path(f"/proc/{pid}").exists() for pid in children):
-            assert time.monotonic() < deadline, "the Prefect server outlived khcn server"
-            time.sleep(0.2)
+        # The Prefect server went with it.
+        _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), 30)
         assert not local_prefect_answers(port)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def _wait(done: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, f"not done in {seconds:.0f} s"
+        time.sleep(0.2)
