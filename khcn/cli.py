@@ -944,7 +944,12 @@ def server(
     try:
         process.wait()
     except KeyboardInterrupt:
-        process.wait()
+        # Ctrl+C reached the Prefect server too; one that did not stop in time is told to.
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            process.wait()
     out.print(Text("Đã dừng máy chủ Prefect."))
 
 

@@ -50,7 +50,7 @@ class Receipt:
         return Path(self.archived)
 
 
-def archived_path(archive_dir: Path | str, sha256: str, name: str) -> str:
+def archived_path(archive_dir: Path, sha256: str, name: str) -> str:
     """Where the bytes with this hash live; the suffix is kept so readers know the format."""
     suffix = posixpath.splitext(name.rpartition("/")[2])[1].lower()
     kept = suffix if _SUFFIX.match(suffix) else ""
@@ -132,7 +132,7 @@ def _written(archive_dir: Path, chunks: Iterable[bytes], flush: bool) -> str:
         except FileExistsError:
             continue  # left by a process that had this one's id before
         except FileNotFoundError:
-            Path(archive_dir).mkdir(parents=True, exist_ok=True)
+            archive_dir.mkdir(parents=True, exist_ok=True)
             continue
         break
     try:
