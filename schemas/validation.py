@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.deferred import deferred
 from core.model import Submission
 from schemas.findings import Collector, finding_order
 from schemas.frames import (
@@ -61,12 +62,15 @@ class _Engine:
     """The Great Expectations context, its pandas datasource and the suites of one schema."""
 
     def __init__(self) -> None:
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import (
-            DataContextConfig,
-            InMemoryStoreBackendDefaults,
-            ProgressBarsConfig,
-        )
+        # Great Expectations imports scipy.stats and altair (1 s of its 2.6 s) for one
+        # expectation no suite here uses (KL divergence) and its charts.
+        with deferred("scipy.stats", "altair"):
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import (
+                DataContextConfig,
+                InMemoryStoreBackendDefaults,
+                ProgressBarsConfig,
+            )
 
         config = DataContextConfig(
             store_backend_defaults=InMemoryStoreBackendDefaults(),
