@@ -631,8 +631,7 @@ class _Stream:
         ordered = load_order(receipts)
         receipts.clear()
         fresh.clear()
-        size = self.settings.part_files
-        parts = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+        parts = parts_of(ordered, self.settings.part_files)
         del ordered
         # Each new file is read once, as the first file in load order that holds its bytes
         # (the one loaded; a later copy is its duplicate).
@@ -733,6 +732,20 @@ class _Stream:
             hashes = {r.sha256 for r in self.mail.receipts}
             self.mail_verdicts += [v for v in verdicts if v.submission.sha256 in hashes]
         return verdicts
+
+
+def parts_of(ordered: list[T], size: int) -> list[list[T]]:
+    """`ordered` in consecutive parts of `size`, the last of several cut to a quarter of that.
+
+    Nothing is read while the last part is judged and loaded, so that part is kept short: at
+    2,000 files a part, the end of a run waits on 500 files' validation and load, not 2,000.
+    """
+    parts = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    tail = size // 4
+    if len(parts) > 1 and tail and len(parts[-1]) > tail:
+        last = parts.pop()
+        parts += [last[:-tail], last[-tail:]]
+    return parts
 
 
 def _first_of(receipts: list[Receipt], hashes: set[str]) -> list[Receipt]:

@@ -26,7 +26,7 @@ from demo.samples import (
     write_sample_inbox,
 )
 from flows.consolidate_nightly import consolidate_nightly, last_closed_period
-from flows.ingest_submissions import ingest_submissions, new_receipts
+from flows.ingest_submissions import ingest_submissions, new_receipts, parts_of
 from flows.progress import StepEvent, listening
 from khcn.cli import app
 from outputs.template import write_template
@@ -321,6 +321,23 @@ def test_a_run_in_parts_loads_what_one_run_would(
     assert [f.verdict for f in parted.files] == [f.verdict for f in whole.files]
     assert _loaded_state(settings) == _loaded_state(whole_settings)
     assert whole_settings.published != settings.published
+
+
+@pytest.mark.parametrize(
+    ("files", "sizes"),
+    [
+        (0, []),
+        (1, [1]),
+        (8, [8]),  # one part: nothing to overlap with
+        (10, [8, 2]),  # a last part of a quarter or less stays as it is
+        (16, [8, 6, 2]),
+        (21, [8, 8, 3, 2]),
+    ],
+)
+def test_a_run_ends_on_a_short_part(files: int, sizes: list[int]) -> None:
+    parts = parts_of(list(range(files)), 8)
+    assert [len(part) for part in parts] == sizes
+    assert [k for part in parts for k in part] == list(range(files))
 
 
 def test_an_empty_inbox_publishes_again_only_when_something_changed(
