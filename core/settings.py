@@ -76,7 +76,7 @@ class Settings(BaseSettings):
         "while this one is validated and loaded, and a run's memory follows the part",
     )
     load_batch: int = Field(
-        default=500, description="files loaded per transaction (one commit for the batch)"
+        default=2000, description="files loaded per transaction (one commit for the batch)"
     )
     data_docs: bool = Field(
         default=False, description="also write Great Expectations' Data Docs (English, online)"
