@@ -735,7 +735,8 @@ class _Stream:
 
 
 def parts_of(ordered: list[T], size: int) -> list[list[T]]:
-    """`ordered` in consecutive parts of `size`, the last of several cut to a quarter of that.
+    """`ordered` in consecutive parts of `size`; of several, the last holds at most a quarter
+    of `size` (the one before it what is left).
 
     Nothing is read while the last part is judged and loaded, so that part is kept short: at
     2,000 files a part, the end of a run waits on 500 files' validation and load, not 2,000.
