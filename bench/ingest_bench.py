@@ -28,6 +28,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -374,7 +375,7 @@ def run(size: int, work: Path, naive_sample: int) -> tuple[float, float]:
     for name in ("data", "data-0", *_repeated("data-1"), *_repeated("data-tenth")):
         _set_aside(folder / name, work)
 
-    naive = sorted(naive_rate(files[:naive_sample], folder) for _ in range(REPEATS))[REPEATS // 2]
+    naive = statistics.median(naive_rate(files[:naive_sample], folder) for _ in range(REPEATS))
     parse_seconds = calamine_parse(files)
     parse = size / parse_seconds
     with kept_alive_server(folder) as port:

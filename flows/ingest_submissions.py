@@ -51,7 +51,7 @@ from sources.inbox import (
     open_source,
 )
 from sources.names import Names, names_code_digest
-from sources.read import Reader
+from sources.read import Reader, read_local
 from sources.refusals import refusal_note
 from warehouse.archive import Receipt, archive, flush_archive, received_before
 from warehouse.db import PUBLISH_MEMORY
@@ -159,7 +159,9 @@ def unpack_archives(receipts: list[Receipt], settings: Settings) -> list[Receipt
     unpacked = dict(
         zip(
             (r.archived for r in zips),
-            unpack_many([(r.name, _archived_bytes(r, limits)) for r in zips], limits),
+            unpack_many(
+                [(r.name, read_local(r.archived, limits.max_file_bytes)) for r in zips], limits
+            ),
             strict=True,
         )
     )
@@ -180,12 +182,6 @@ def unpack_archives(receipts: list[Receipt], settings: Settings) -> list[Receipt
             for member in result.members
         )
     return out
-
-
-def _archived_bytes(receipt: Receipt, limits: Limits) -> bytes:
-    # Too big a file is read only up to the limit; the worker then rejects it unopened.
-    with receipt.archived_path.open("rb") as handle:
-        return handle.read(limits.max_file_bytes + 1)
 
 
 @task(cache_policy=NO_CACHE)

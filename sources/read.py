@@ -994,7 +994,7 @@ def _archive_issue(name: str, data: bytes, limits: Limits) -> ReadIssue:
 
 
 def _work(job: _Job, *, limits: Limits, names: Names | None) -> Submission:
-    data = job.data if job.path is None else _read_local(job.path, limits.max_file_bytes)
+    data = job.data if job.path is None else read_local(job.path, limits.max_file_bytes)
     if job.path is not None and (refusal := refusal_in(data)):
         return refused_submission(
             job.url, job.name, job.size or len(data), job.sha256 or "", refusal
@@ -1005,8 +1005,9 @@ def _work(job: _Job, *, limits: Limits, names: Names | None) -> Submission:
     return sub
 
 
-def _read_local(path: str, limit: int) -> bytes:
-    """The file's bytes, and one past `limit` if it is bigger (for the size check)."""
+def read_local(path: str, limit: int) -> bytes:
+    """A local file's bytes, at most `limit + 1` of them: one past the limit tells a file too
+    big, which is then rejected unopened."""
     with Path(path).open("rb") as handle:
         # Asking for `limit + 1` bytes allocates that much (10 MB) for a 15 KB workbook: the
         # file's size is asked for instead (0.04 → 0.016 ms a file).
@@ -1123,7 +1124,7 @@ class Reader:
                     )
                 )
                 continue
-            read = _read_local if local else fetch
+            read = read_local if local else fetch
             data = read(entry.url, limits.max_file_bytes)
             jobs.append(_Job(entry.url, entry.name, data, entry.unit_folder, entry.sha256))
         done = iter(self._pool.run(jobs))

@@ -7,7 +7,7 @@ from pathlib import Path
 from filemakers import template, write
 
 from sources.inbox import InboxEntry
-from sources.read import read_many
+from sources.read import read_local, read_many
 
 
 def _entry(path: Path, sha256: str | None = None) -> InboxEntry:
@@ -49,3 +49,14 @@ def test_a_received_file_is_named_as_sent_and_read_from_its_archived_copy(tmp_pa
     assert submission.unit_code == "THON-01" and submission.values
     # Its cells name the file where the unit sent it, never the archive's copy.
     assert {row.ref.file for row in submission.values} == {sent}
+
+
+def test_a_local_file_is_read_whole_or_one_byte_past_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "THON-01_2026Q3.xlsx"
+    data = bytes(range(256)) * 40
+    path.write_bytes(data)
+    assert read_local(str(path), len(data)) == data
+    assert read_local(str(path), 10 * len(data)) == data
+    assert read_local(str(path), 100) == data[:101]  # too big: the extra byte says so
+    path.write_bytes(b"")
+    assert read_local(str(path), 100) == b""
