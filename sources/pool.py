@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import mmap
+import os
 import resource
 import select
 import signal
@@ -30,8 +32,9 @@ P = TypeVar("P")
 R = TypeVar("R")
 
 _WORKER_MAIN = (
-    "import json, sys; sys.path[:] = json.loads(sys.argv[3]); "
-    "from sources.pool import serve_worker; serve_worker(int(sys.argv[1]), int(sys.argv[2]))"
+    "import json, sys; sys.path[:] = json.loads(sys.argv[4]); "
+    "from sources.pool import serve_worker; "
+    "serve_worker(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))"
 )
 # How often a worker is checked for having exited without its socket saying so.
 _POLL_SECONDS = 1.0
@@ -41,21 +44,24 @@ def _limit_memory(memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
 
-def serve_worker(fd: int, memory_bytes: int) -> None:
+def serve_worker(fd: int, memory_bytes: int, progress_fd: int) -> None:
     """The loop of a worker process: `work` first, then chunks of (index, payload) until None.
 
-    A chunk's start is announced, its payloads are worked on in order and every result is sent
-    as soon as it is ready, so the calling process knows which payload is running (the first
-    one without a result) and since when, with two messages per chunk plus one per payload.
+    A chunk's results go back in one message once its last payload is done. Which payload is
+    running, and since when, the worker writes into a word of memory it shares with the
+    calling process (`_Progress`) before each payload: a hang or a crash is blamed on that
+    payload alone, without a message per payload to wake the calling process.
 
     Args:
         fd: the worker's end of the socket to the calling process.
         memory_bytes: the address-space limit, set once `work`'s module is imported.
+        progress_fd: the shared progress word's file.
     """
     # Ctrl-C in a terminal reaches the whole process group; the calling process decides when
     # a worker stops (it closes the socket or kills it), so the worker does not die mid-send.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(fd)
+    progress = _Progress(progress_fd)
     work: Callable[[Any], Any]
     reducers: Mapping[type, Callable[[Any], Any]]
     work, reducers = conn.recv()
@@ -73,24 +79,66 @@ def serve_worker(fd: int, memory_bytes: int) -> None:
             return
         if chunk is None:
             return
-        conn.send(("start", chunk[0][0], None))
+        results = []
         for index, payload in chunk:
+            progress.start(index)
             try:
-                result = ("done", index, work(payload))
+                results.append(("done", index, work(payload)))
             except Exception:  # noqa: BLE001 - whatever a payload raises costs that payload only
-                result = ("failed", index, "crash")
-            conn.send(result)
+                results.append(("failed", index, "crash"))
+        progress.stop()
+        conn.send(results)
+
+
+class _Progress:
+    """The payload a worker is on and since when, in one word of memory the worker and the
+    calling process share: `(index + 1) << 40 | start` (milliseconds of the system's monotonic
+    clock), 0 between payloads. One aligned 8-byte store, so a reader never sees half of it.
+    """
+
+    _CLOCK_BITS = 40
+    _CLOCK_MASK = (1 << _CLOCK_BITS) - 1
+    # The most payloads a run may number in the word's other 24 bits.
+    MOST_PAYLOADS = (1 << (64 - _CLOCK_BITS)) - 1
+
+    def __init__(self, fd: int) -> None:
+        self._map = mmap.mmap(fd, 8)
+        self._word = memoryview(self._map).cast("Q")
+
+    @classmethod
+    def create(cls) -> tuple[_Progress, int]:
+        """A new word, and the descriptor of its file (to be passed to the worker, then closed)."""
+        fd = os.memfd_create("khcn-progress")
+        os.ftruncate(fd, 8)
+        return cls(fd), fd
+
+    def start(self, index: int) -> None:
+        self._word[0] = (index + 1) << self._CLOCK_BITS | time.monotonic_ns() // 1_000_000
+
+    def stop(self) -> None:
+        self._word[0] = 0
+
+    def running(self) -> tuple[int, float] | None:
+        """(index, start in `time.monotonic` seconds) of the running payload, or None."""
+        word = self._word[0]
+        if not word:
+            return None
+        return (word >> self._CLOCK_BITS) - 1, (word & self._CLOCK_MASK) / 1000
+
+    def close(self) -> None:
+        self._word.release()
+        self._map.close()
 
 
 @dataclass(slots=True)
 class _Slot:
     process: subprocess.Popen[bytes]
     conn: Connection
-    pending: deque[int]
-    started: float | None = None  # when its first pending payload started; None: not yet
-    # Sizes of the chunks sent that the worker has not announced starting yet (their payloads
-    # end `pending`): at most one is sent ahead of the one it works on.
-    unstarted: deque[int] = field(default_factory=deque)
+    progress: _Progress
+    # Indexes of the payloads sent and not answered yet, in the order sent.
+    pending: deque[int] = field(default_factory=deque)
+    # Sizes of the chunks sent and not answered yet: the one worked on, and at most one ahead.
+    chunks: deque[int] = field(default_factory=deque)
     fd: int = -1
     # Whether another message waits: `Connection.poll` builds a selector at every call.
     readable: Any = None
@@ -100,6 +148,11 @@ class _Slot:
         self.readable = select.poll()
         self.readable.register(self.fd, select.POLLIN)
 
+    def running(self) -> tuple[int, float] | None:
+        """(index, start) of the payload the worker is on, when it is one of this run's."""
+        running = self.progress.running()
+        return running if running is not None and running[0] in self.pending else None
+
 
 def _start_worker(work: bytes, memory_bytes: int) -> _Slot:
     """A worker process, sent `work` (pickled with its reducers, see `Pool`) first."""
@@ -107,23 +160,28 @@ def _start_worker(work: bytes, memory_bytes: int) -> _Slot:
     from core.settings import worker_environment
 
     ours, theirs = socket.socketpair()
+    progress, progress_fd = _Progress.create()
     with ours, theirs:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                _WORKER_MAIN,
-                str(theirs.fileno()),
-                str(memory_bytes),
-                json.dumps(sys.path),
-            ],
-            stdin=subprocess.DEVNULL,
-            pass_fds=(theirs.fileno(),),
-            env=worker_environment(),
-        )
+        try:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    _WORKER_MAIN,
+                    str(theirs.fileno()),
+                    str(memory_bytes),
+                    str(progress_fd),
+                    json.dumps(sys.path),
+                ],
+                stdin=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(), progress_fd),
+                env=worker_environment(),
+            )
+        finally:
+            os.close(progress_fd)
         conn = Connection(ours.detach())
     conn.send_bytes(work)
-    return _Slot(process, conn, deque())
+    return _Slot(process, conn, progress)
 
 
 def _stop_worker(slot: _Slot, grace: float) -> None:
@@ -133,6 +191,7 @@ def _stop_worker(slot: _Slot, grace: float) -> None:
         slot.process.kill()
         slot.process.wait()
     slot.conn.close()
+    slot.progress.close()
 
 
 class Pool(Generic[P, R]):
@@ -198,6 +257,9 @@ class Pool(Generic[P, R]):
         """The result of every payload, in order."""
         if not payloads:
             return []
+        most = _Progress.MOST_PAYLOADS
+        if len(payloads) > most:
+            return self.run(payloads[:most]) + self.run(payloads[most:])
         with self._lock:
             if self._closed:
                 raise RuntimeError("the pool is closed")
@@ -255,41 +317,36 @@ class _Run(Generic[P, R]):
         self.queue.extend(range(len(self.payloads)))
 
     def dispatch(self) -> None:
-        """A chunk to every idle worker while payloads wait, and one ahead to a busy one.
+        """A chunk to every idle worker while payloads wait, and one ahead of it.
 
         Ahead only while the queue holds enough for every worker, so that the last chunks go
         to workers that are idle rather than wait behind a busy one.
         """
         pool = self.pool
         for slot in pool.slots:
-            if not self.queue or slot.unstarted:
-                continue  # nothing to send, or a chunk already waits in its socket
-            idle = not slot.pending
-            if not idle and len(self.queue) < pool.chunk_size * len(pool.slots):
-                continue
-            size = min(pool.chunk_size, len(self.queue))
-            chunk = [self.queue.popleft() for _ in range(size)]
-            message = ForkingPickler.dumps([(i, self.payloads[i]) for i in chunk])
-            if not idle and len(message) > _AHEAD_BYTES:
-                self.queue.extendleft(reversed(chunk))
-                continue
-            if idle:
-                slot.started = None
-            slot.pending.extend(chunk)
-            slot.unstarted.append(size)
-            # A worker that died before its chunk arrived is retired by `collect`.
-            with contextlib.suppress(OSError):
-                slot.conn.send_bytes(message)
+            while self.queue and len(slot.chunks) < 2:
+                idle = not slot.chunks
+                if not idle and len(self.queue) < pool.chunk_size * len(pool.slots):
+                    break
+                size = min(pool.chunk_size, len(self.queue))
+                chunk = [self.queue.popleft() for _ in range(size)]
+                message = ForkingPickler.dumps([(i, self.payloads[i]) for i in chunk])
+                if not idle and len(message) > _AHEAD_BYTES:
+                    self.queue.extendleft(reversed(chunk))
+                    break
+                slot.pending.extend(chunk)
+                slot.chunks.append(size)
+                # A worker that died before its chunk arrived is retired by `collect`.
+                with contextlib.suppress(OSError):
+                    slot.conn.send_bytes(message)
 
     def wait_seconds(self) -> float:
         """Until the first running payload's time is up, at most `_POLL_SECONDS`."""
         now = time.monotonic()
-        running = [
-            s.started + self.pool.timeout - now
-            for s in self.pool.slots
-            if s.pending and s.started is not None
-        ]
-        return max(0.0, min([*running, _POLL_SECONDS]))
+        running = [running[1] for s in self.pool.slots if (running := s.running()) is not None]
+        return max(
+            0.0, min([*(start + self.pool.timeout - now for start in running), _POLL_SECONDS])
+        )
 
     def collect(self, slot: _Slot, ready: set[int]) -> None:
         """Takes what a worker sent; retires it if it died or its payload overran.
@@ -299,29 +356,21 @@ class _Run(Generic[P, R]):
         dead = slot.fd in ready and not self._receive(slot)
         if dead or (slot.pending and slot.process.poll() is not None):
             self.retire(slot, "crash")
-        elif (
-            slot.pending
-            and slot.started is not None
-            and time.monotonic() - slot.started > self.pool.timeout
-        ):
+            return
+        running = slot.running()
+        if running is not None and time.monotonic() - running[1] > self.pool.timeout:
             self.retire(slot, "timeout")
 
     def _receive(self, slot: _Slot) -> bool:
-        """Every message waiting from a worker; False when its socket is gone."""
+        """Every chunk's results waiting from a worker; False when its socket is gone."""
         try:
             while slot.readable.poll(0):
-                kind, index, value = slot.conn.recv()
-                slot.started = time.monotonic()
-                if kind == "start":
-                    slot.unstarted.popleft()
-                    continue
-                self.results[index] = (
-                    value if kind == "done" else self.pool.fail(self.payloads[index], value)
-                )
-                if slot.pending[0] == index:
+                for kind, index, value in slot.conn.recv():
+                    self.results[index] = (
+                        value if kind == "done" else self.pool.fail(self.payloads[index], value)
+                    )
                     slot.pending.popleft()
-                else:
-                    slot.pending.remove(index)
+                slot.chunks.popleft()
         except (EOFError, OSError):
             return False
         return True
@@ -329,21 +378,31 @@ class _Run(Generic[P, R]):
     def retire(self, slot: _Slot, reason: str) -> None:
         """Replaces a worker that died or hung.
 
-        The payload being worked on is the culprit; the rest of its chunk goes back to the
-        queue (at most twice, in case the chunk itself kills it), and so does a chunk sent
-        ahead that the worker never started, without counting against it.
+        The payload it was on is the culprit. The rest goes back to the queue: the payloads
+        of its chunk done before the culprit (their results went down with the worker) and
+        the chunk sent ahead as they were, those after the culprit counted against them (a
+        payload sent back more than twice fails: the chunk itself may be what kills workers).
+        A worker that died on no payload leaves every one of its payloads counted.
         """
-        ahead = sum(slot.unstarted) if slot.started is not None else 0
-        if len(slot.pending) > ahead and slot.started is not None:
-            culprit = slot.pending.popleft()
-            self.results[culprit] = self.pool.fail(self.payloads[culprit], reason)
-        for k, index in enumerate(reversed(slot.pending)):
-            if k >= ahead:
+        self._receive(slot)  # what it sent before it died or hung
+        running = slot.running()
+        worked = slot.chunks[0] if slot.chunks else 0
+        counted = range(0, worked)
+        if running is not None:
+            culprit = slot.pending.index(running[0])
+            counted = range(culprit + 1, worked)
+            self.results[running[0]] = self.pool.fail(self.payloads[running[0]], reason)
+        requeued = []
+        for k, index in enumerate(slot.pending):
+            if running is not None and index == running[0]:
+                continue
+            if k in counted:
                 self.attempts[index] = self.attempts.get(index, 0) + 1
             if self.attempts.get(index, 0) > 2:
                 self.results[index] = self.pool.fail(self.payloads[index], "crash")
             else:
-                self.queue.appendleft(index)
+                requeued.append(index)
+        self.queue.extendleft(reversed(requeued))
         slot.process.kill()
         self.pool.stop(slot, 0)
         slots = self.pool.slots

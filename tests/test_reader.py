@@ -14,7 +14,7 @@ from test_guard import failed, job
 from sources.guard import Limits
 from sources.inbox import InboxEntry, list_inbox
 from sources.names import Names
-from sources.pool import Pool
+from sources.pool import Pool, _start_worker, _stop_worker
 from sources.read import Reader, _Job
 
 DATA = Path(__file__).parent / "data"
@@ -117,6 +117,42 @@ def test_names_reach_the_workers_once_not_with_every_file(tmp_path: Path) -> Non
     # What travels per file is the file's own description, whatever the registry's size.
     one = _Job(entries[0].url, entries[0].name, b"", None, "0" * 64, entries[0].url, 1)
     assert len(pickle.dumps(one)) < 400 < len(pickle.dumps(names)) // 100
+
+
+def nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def no_nap(seconds: float, reason: str) -> float:
+    return -seconds
+
+
+def test_a_chunk_answers_once_and_tells_its_running_payload_between() -> None:
+    # What crosses per chunk is one message; which payload runs, and since when, is read from
+    # the word the worker shares, without waking the calling process.
+    slot = _start_worker(pickle.dumps((nap, {})), 300 << 20)
+    try:
+        assert slot.progress.running() is None
+        sent = time.monotonic()
+        slot.conn.send([(7, 0.01), (8, 1.5), (9, 0.01)])
+        deadline = time.monotonic() + 20
+        while (running := slot.progress.running()) is None or running[0] != 8:
+            assert time.monotonic() < deadline and not slot.conn.poll(0)
+            time.sleep(0.01)
+        assert sent - 0.01 <= running[1] <= time.monotonic()
+        assert not slot.conn.poll(0.5)  # nothing until the chunk is done
+        assert slot.conn.recv() == [("done", 7, 0.01), ("done", 8, 1.5), ("done", 9, 0.01)]
+        assert slot.progress.running() is None
+    finally:
+        slot.conn.send(None)
+        _stop_worker(slot, 5)
+
+
+def test_the_time_limit_is_each_payloads_not_its_chunks() -> None:
+    # Four payloads of 0.4 s in a chunk take longer than the limit together, none alone.
+    with Pool(nap, no_nap, workers=1, timeout=1.0, memory_bytes=300 << 20, chunk_size=4) as pool:
+        assert pool.run([0.4, 0.4, 0.4, 0.4]) == [0.4] * 4
 
 
 def test_crashes_one_after_another_blame_only_their_own_payloads() -> None:
