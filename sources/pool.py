@@ -328,7 +328,9 @@ class _Run(Generic[P, R]):
                 idle = not slot.chunks
                 if not idle and len(self.queue) < pool.chunk_size * len(pool.slots):
                     break
-                size = min(pool.chunk_size, len(self.queue))
+                # A run of a few chunks' worth is shared out evenly, not left to one worker.
+                share = -(-len(self.payloads) // len(pool.slots))
+                size = min(pool.chunk_size, share, len(self.queue))
                 chunk = [self.queue.popleft() for _ in range(size)]
                 message = ForkingPickler.dumps([(i, self.payloads[i]) for i in chunk])
                 if not idle and len(message) > _AHEAD_BYTES:

@@ -1055,7 +1055,7 @@ class Reader:
         *,
         names: Names | None = None,
         workers: int | None = None,
-        chunk_size: int = 16,
+        chunk_size: int = 32,
     ) -> None:
         self.limits = _limits(settings)
         self._pool: Pool[_Job, Submission] = Pool(
@@ -1135,7 +1135,7 @@ def read_many(
     entries: Iterable[InboxEntry],
     settings: Settings | Limits | None = None,
     workers: int | None = None,
-    chunk_size: int = 16,
+    chunk_size: int = 32,
     names: Names | None = None,
 ) -> list[Submission]:
     """Reads many listed files: structure checks and parsing in isolated worker processes.
