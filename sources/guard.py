@@ -204,11 +204,6 @@ def _check_biff(name: str, data: bytes) -> ReadIssue | None:
     return None
 
 
-def _head(archive: zipfile.ZipFile, data: memoryview, info: zipfile.ZipInfo) -> bytes:
-    """The first `_PREFIX_BYTES` of a part, inflated straight from the file's bytes."""
-    return inflate(archive, data, info, _PREFIX_BYTES)
-
-
 def inflate(
     archive: zipfile.ZipFile, data: bytes | memoryview, info: zipfile.ZipInfo, limit: int
 ) -> bytes:
@@ -218,9 +213,18 @@ def inflate(
     a dozen times per workbook; it is kept for what is not plain stored or deflated data. No
     CRC is checked: the parts are looked at, the file is read by its reader.
     """
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 1:
+    raw = _raw(data, info, limit)
+    if raw is None:
         with archive.open(info) as part:
             return part.read(limit)
+    return _inflated(info.compress_type, raw, limit)
+
+
+def _raw(data: bytes | memoryview, info: zipfile.ZipInfo, limit: int) -> memoryview | None:
+    """The stored bytes `inflate` needs for `limit` bytes of a part: what they inflate to
+    depends on nothing else. None for a part that is neither plain stored nor deflated."""
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 1:
+        return None
     offset = info.header_offset
     local = bytes(data[offset : offset + _LOCAL_HEADER.size])
     if len(local) < _LOCAL_HEADER.size or not local.startswith(ZIP_MAGIC):
@@ -228,13 +232,60 @@ def inflate(
     name_length, extra_length = _LOCAL_HEADER.unpack(local)[-2:]
     start = offset + _LOCAL_HEADER.size + name_length + extra_length
     if info.compress_type == zipfile.ZIP_STORED:
-        return bytes(data[start : start + min(info.compress_size, limit)])
-    whole = limit >= info.file_size
-    raw = data[
-        start : start
-        + (info.compress_size if whole else min(info.compress_size, _RAW_PREFIX_BYTES))
-    ]
+        size = min(info.compress_size, limit)
+    elif limit >= info.file_size:
+        size = info.compress_size
+    else:
+        size = min(info.compress_size, _RAW_PREFIX_BYTES)
+    return memoryview(data)[start : start + size]
+
+
+def _inflated(compress_type: int, raw: bytes | memoryview, limit: int) -> bytes:
+    if compress_type == zipfile.ZIP_STORED:
+        return bytes(raw[:limit])
     return zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    """What the checks look for in a part's first `_PREFIX_BYTES`."""
+
+    declares_entities: bool
+    # The cells a sheet's `<dimension ref>` claims, or None.
+    cells: int | None
+
+    @classmethod
+    def of(cls, head: bytes) -> _Head:
+        match = _DIMENSION.search(head)
+        cells = None
+        if match and match.group(3):
+            rows = int(match.group(4)) - int(match.group(2)) + 1
+            columns = (
+                _column_number(match.group(3).decode())
+                - _column_number(match.group(1).decode())
+                + 1
+            )
+            cells = rows * columns
+        return cls(b"<!DOCTYPE" in head or b"<!ENTITY" in head, cells)
+
+
+# Workbooks made from one template share most parts byte for byte (theme, styles, relations):
+# what their stored bytes inflate to is looked at once. Small parts only, so the cache stays
+# small; the key is the stored bytes themselves, which decide what they inflate to.
+_CACHED_RAW_BYTES = 8 * 1024
+
+
+@lru_cache(maxsize=256)
+def _cached_head(compress_type: int, raw: bytes) -> _Head:
+    return _Head.of(_inflated(compress_type, raw, _PREFIX_BYTES))
+
+
+def _head(archive: zipfile.ZipFile, data: memoryview, info: zipfile.ZipInfo) -> _Head:
+    """`_Head` of a part's first `_PREFIX_BYTES`, inflated straight from the file's bytes."""
+    raw = _raw(data, info, _PREFIX_BYTES)
+    if raw is not None and len(raw) <= _CACHED_RAW_BYTES:
+        return _cached_head(info.compress_type, bytes(raw))
+    return _Head.of(inflate(archive, data, info, _PREFIX_BYTES))
 
 
 def _check_zip(
@@ -259,26 +310,18 @@ def _check_zip(
         if not info.filename.endswith((".xml", ".rels")):
             continue
         head = _head(archive, data, info)
-        if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        if head.declares_entities:
             detail = f"phần '{info.filename}' khai báo DOCTYPE/ENTITY (kiểu bom XML)"
             return issue("R-FILE-UNSAFE", file=name, detail=detail)
-        match = _DIMENSION.search(head)
-        if match and match.group(3):
-            rows = int(match.group(4)) - int(match.group(2)) + 1
-            columns = (
-                _column_number(match.group(3).decode())
-                - _column_number(match.group(1).decode())
-                + 1
+        if head.cells is not None and head.cells > limits.max_cells:
+            sheet = sheet_parts(archive).get(info.filename, info.filename)
+            return issue(
+                "R-FILE-TOO-MANY-CELLS",
+                file=name,
+                sheet=sheet,
+                cells=head.cells,
+                limit=limits.max_cells,
             )
-            if rows * columns > limits.max_cells:
-                sheet = sheet_parts(archive).get(info.filename, info.filename)
-                return issue(
-                    "R-FILE-TOO-MANY-CELLS",
-                    file=name,
-                    sheet=sheet,
-                    cells=rows * columns,
-                    limit=limits.max_cells,
-                )
     return None
 
 

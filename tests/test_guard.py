@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
-from filemakers import template, write
+import pytest
+from filemakers import template, write, xlsx_bytes
 
 from sources.guard import Limits, check_structure
 from sources.pool import run_isolated
@@ -134,8 +138,6 @@ def tree_rss(root: int) -> int:
 
 
 def test_the_zip_bomb_really_inflates_past_1_gb() -> None:
-    import zipfile
-
     with zipfile.ZipFile(DATA / "zip_bomb.xlsx") as archive:
         assert sum(i.file_size for i in archive.infolist()) > 10**9
 
@@ -145,6 +147,37 @@ def test_structure_checks_are_cheap() -> None:
         started = time.monotonic()
         assert check_structure(name, (DATA / name).read_bytes(), LIMITS) is not None
         assert time.monotonic() - started < 1
+
+
+def test_a_part_is_judged_by_its_own_bytes_whatever_its_directory_entry_says() -> None:
+    # Parts shared byte for byte by many workbooks are looked at once; a part that only claims
+    # to be one of them (same CRC and size in the central directory) is looked at itself.
+    good = xlsx_bytes(template())
+    bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><styleSheet>&a;</styleSheet>'
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(good)) as archive:
+        real = archive.getinfo("xl/styles.xml")
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as forged:
+            for info in archive.infolist():
+                content = bomb if info is real else archive.read(info)
+                forged.writestr(info.filename, content)
+    data = bytearray(buffer.getvalue())
+    # The central directory comes last: the name's last mention is its entry there.
+    entry = data.rindex(b"xl/styles.xml") - 46
+    assert data[entry : entry + 4] == b"PK\x01\x02"
+    struct.pack_into("<L", data, entry + 16, real.CRC)
+    struct.pack_into("<L", data, entry + 24, real.file_size)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        claimed = archive.getinfo("xl/styles.xml")
+        assert (claimed.CRC, claimed.file_size) == (real.CRC, real.file_size)
+        with pytest.raises(zipfile.BadZipFile, match="CRC"):
+            archive.read(claimed.filename)  # only reading it whole tells
+
+    for _ in range(2):
+        assert check_structure("tot.xlsx", good, LIMITS) is None
+        found = check_structure("gia.xlsx", bytes(data), LIMITS)
+        assert found is not None and found.code == "R-FILE-UNSAFE"
+        assert "xl/styles.xml" in found.message
 
 
 def test_size_limit(tmp_path: Path) -> None:
