@@ -34,7 +34,7 @@ from flows.mail_tasks import (
     record_pull,
 )
 from flows.progress import listening, notice, step
-from flows.results import IngestResult, LoadCounts
+from flows.results import FileResults, IngestResult, LoadCounts
 from outputs.run_report import FileResult, RunRecord, write_run_report
 from schemas import cache
 from schemas.registry import unit_names
@@ -505,7 +505,7 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         get_run_logger().warning("Chưa cấu hình hộp thư (mailbox): không có gì để nhận")
         none = summarize([])
         counts = {str(k): v for k, v in none.by_status.items()}
-        return IngestResult("", 0, 0, counts, none, [], [], dry_run, skipped=True)
+        return IngestResult("", 0, 0, counts, none, FileResults(), [], dry_run, skipped=True)
     folder = settings.lists_folder and not mail_only
     if folder:
         # A missing folder or an uninstalled filesystem is not transient: no retries for it.
@@ -548,7 +548,7 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         new=new,
         verdicts={str(k): v for k, v in summary.by_status.items()},
         summary=summary,
-        files=stream.files,
+        files=FileResults(stream.files),
         feedback=[f.feedback for f in stream.files if f.feedback is not None],
         dry_run=dry_run,
         data_docs=str(docs) if (docs := _data_docs(settings)) else None,

@@ -310,7 +310,7 @@ def test_a_real_ingest_prints_only_its_own_lines(settings: Settings, tmp_path: P
 
 
 def test_the_file_table_collapses_to_counts_past_a_screenful() -> None:
-    from flows.results import IngestResult
+    from flows.results import FileResults, IngestResult
     from khcn import cli
     from outputs.run_report import FileResult
     from schemas.summary import RunSummary
@@ -331,7 +331,7 @@ def test_the_file_table_collapses_to_counts_past_a_screenful() -> None:
                 "rejected": len(files[::3]),
             },
             summary=RunSummary(total=count, by_status={}, top_findings=[], by_unit={}),
-            files=files,
+            files=FileResults(files),
             feedback=[f.feedback for f in files if f.feedback],
             dry_run=True,
             run_report="data/reports/runs/x.html",
