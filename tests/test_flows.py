@@ -13,7 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from openpyxl import load_workbook
+from prefect import flow
 from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
 from typer.testing import CliRunner
 
 from core.periods import parse_period
@@ -26,7 +28,12 @@ from demo.samples import (
     write_sample_inbox,
 )
 from flows.consolidate_nightly import consolidate_nightly, last_closed_period
-from flows.ingest_submissions import ingest_submissions, new_receipts, parts_of
+from flows.ingest_submissions import (
+    ingest_submissions,
+    list_submissions,
+    new_receipts,
+    parts_of,
+)
 from flows.progress import StepEvent, listening
 from khcn.cli import app
 from outputs.template import write_template
@@ -148,8 +155,29 @@ def test_new_receipts_skips_known_and_repeated_bytes(settings: Settings, tmp_pat
         )
         for i, data in enumerate([b"a", b"b", b"a"])
     ]
-    fresh = new_receipts.fn(made, settings)
+    fresh = new_receipts.fn(made, settings).value
     assert [r.name for r in fresh] == ["0.xlsx", "1.xlsx"]
+
+
+def test_a_tasks_batch_is_linked_to_its_state_once_not_per_file(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Prefect links what a task returns, and each item of a list, to the task's state for the
+    # rest of the flow run: a batch is handed back whole, one link however many files.
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for i in range(300):
+        (folder / f"THON-{i:03d}_2026Q3.csv").write_text("ma_chi_tieu,gia_tri\n")
+
+    @flow
+    def listing() -> tuple[int, int]:
+        entries = list_submissions(str(folder)).value
+        context = FlowRunContext.get()
+        assert context is not None
+        return len(entries), len(context.run_results)
+
+    listed, links = listing()
+    assert listed == 300 and links < 5
 
 
 def test_cli_ingest_status_query(inbox: SampleInbox, settings: Settings) -> None:
