@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -29,6 +30,7 @@ from demo.samples import (
 )
 from flows.consolidate_nightly import consolidate_nightly, last_closed_period
 from flows.ingest_submissions import (
+    Handed,
     ingest_submissions,
     list_submissions,
     new_receipts,
@@ -155,7 +157,7 @@ def test_new_receipts_skips_known_and_repeated_bytes(settings: Settings, tmp_pat
         )
         for i, data in enumerate([b"a", b"b", b"a"])
     ]
-    fresh = new_receipts.fn(made, settings).value
+    fresh = new_receipts.fn(made, settings).take()
     assert [r.name for r in fresh] == ["0.xlsx", "1.xlsx"]
 
 
@@ -171,13 +173,23 @@ def test_a_tasks_batch_is_linked_to_its_state_once_not_per_file(
 
     @flow
     def listing() -> tuple[int, int]:
-        entries = list_submissions(str(folder)).value
+        entries = list_submissions(str(folder)).take()
         context = FlowRunContext.get()
         assert context is not None
         return len(entries), len(context.run_results)
 
     listed, links = listing()
     assert listed == 300 and links < 5
+
+
+def test_a_handed_batch_is_taken_once_and_then_held_no_more() -> None:
+    batch = [object() for _ in range(3)]
+    handed = Handed(batch)
+    assert handed.take() is batch
+    # What Prefect keeps of the task (its state holds the `Handed`) holds no file any more.
+    assert not any(held is batch for held in gc.get_referents(handed))
+    with pytest.raises(RuntimeError):
+        handed.take()
 
 
 def test_cli_ingest_status_query(inbox: SampleInbox, settings: Settings) -> None:

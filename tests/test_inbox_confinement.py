@@ -51,13 +51,13 @@ def test_symlink_to_an_outside_file_is_refused_and_never_read(
         "THON-01_2026Q3.csv": None,
         "x.csv": "symlink",
     }
-    receipts = receive_files.fn(entries, settings).value
+    receipts = receive_files.fn(entries, settings).take()
     # The archive holds a note of the refusal, not the file.
     for receipt in receipts:
         assert SECRET.encode() not in receipt.archived_path.read_bytes()
     folders = {e.url: e.unit_folder for e in entries}
     with Reader(settings) as reader:
-        submissions = read_files.fn(reader, receipts, folders, {}).value
+        submissions = read_files.fn(reader, receipts, folders, {}).take()
     refused = next(s for s in submissions if s.name == "x.csv")
     assert refused.unreadable and not refused.values
     [issue] = refused.issues
@@ -107,7 +107,7 @@ def test_fifos_are_refused_without_blocking(inbox: Path, settings: Settings) -> 
     entries = list_inbox(str(inbox))
     assert {Path(e.url).name: e.refused for e in entries}["pipe.csv"] == "special"
     # Nobody writes to the FIFO: reading it would block the run for ever.
-    receipts = receive_files.fn(entries, settings).value
+    receipts = receive_files.fn(entries, settings).take()
     assert len(receipts) == 2
 
 
