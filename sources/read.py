@@ -1008,10 +1008,18 @@ def _work(job: _Job, *, limits: Limits, names: Names | None) -> Submission:
 def read_local(path: str, limit: int) -> bytes:
     """A local file's bytes, at most `limit + 1` of them: one past the limit tells a file too
     big, which is then rejected unopened."""
-    with Path(path).open("rb") as handle:
-        # Asking for `limit + 1` bytes allocates that much (10 MB) for a 15 KB workbook: the
-        # file's size is asked for instead (0.04 → 0.016 ms a file).
-        return handle.read(min(os.fstat(handle.fileno()).st_size, limit) + 1)
+    # Plain descriptor reads: a file object cost as much as the read itself (0.018 → 0.009 ms
+    # a file). Asking for `limit + 1` bytes would allocate that much (10 MB) for a
+    # 15 KB workbook: the file's size is asked for instead, and one byte more.
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        wanted = min(os.fstat(fd).st_size, limit) + 1
+        data = os.read(fd, wanted)
+        while len(data) < wanted and (more := os.read(fd, wanted - len(data))):
+            data += more
+        return data
+    finally:
+        os.close(fd)
 
 
 def _reduce_cell_ref(ref: CellRef) -> tuple[Callable[..., CellRef], tuple[str, str, int, str]]:
