@@ -345,9 +345,9 @@ class _Run(Generic[P, R]):
     def wait_seconds(self) -> float:
         """Until the first running payload's time is up, at most `_POLL_SECONDS`."""
         now = time.monotonic()
-        running = [running[1] for s in self.pool.slots if (running := s.running()) is not None]
+        starts = [run[1] for slot in self.pool.slots if (run := slot.running()) is not None]
         return max(
-            0.0, min([*(start + self.pool.timeout - now for start in running), _POLL_SECONDS])
+            0.0, min([*(start + self.pool.timeout - now for start in starts), _POLL_SECONDS])
         )
 
     def collect(self, slot: _Slot, ready: set[int]) -> None:
@@ -384,7 +384,7 @@ class _Run(Generic[P, R]):
         of its chunk done before the culprit (their results went down with the worker) and
         the chunk sent ahead as they were, those after the culprit counted against them (a
         payload sent back more than twice fails: the chunk itself may be what kills workers).
-        A worker that died on no payload leaves every one of its payloads counted.
+        A worker that died on no payload leaves its chunk's payloads counted.
         """
         self._receive(slot)  # what it sent before it died or hung
         running = slot.running()
