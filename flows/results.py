@@ -56,8 +56,6 @@ class FileResults(Sequence[FileResult]):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and self._items == list(other)
 
-    __hash__ = None  # type: ignore[assignment]
-
     def __repr__(self) -> str:
         return f"FileResults({self._items!r})"
 

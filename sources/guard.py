@@ -283,9 +283,11 @@ def _cached_head(compress_type: int, raw: bytes) -> _Head:
 def _head(archive: zipfile.ZipFile, data: memoryview, info: zipfile.ZipInfo) -> _Head:
     """`_Head` of a part's first `_PREFIX_BYTES`, inflated straight from the file's bytes."""
     raw = _raw(data, info, _PREFIX_BYTES)
-    if raw is not None and len(raw) <= _CACHED_RAW_BYTES:
+    if raw is None:
+        return _Head.of(inflate(archive, data, info, _PREFIX_BYTES))
+    if len(raw) <= _CACHED_RAW_BYTES:
         return _cached_head(info.compress_type, bytes(raw))
-    return _Head.of(inflate(archive, data, info, _PREFIX_BYTES))
+    return _Head.of(_inflated(info.compress_type, raw, _PREFIX_BYTES))
 
 
 def _check_zip(
