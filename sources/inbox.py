@@ -278,7 +278,9 @@ def _open_local(path: str) -> BinaryIO:
         os.close(fd)
         raise RefusedFileError(path, "special")
     os.set_blocking(fd, True)
-    return os.fdopen(fd, "rb")
+    # Unbuffered: the archive reads a workbook whole in one call, and a buffer of its own
+    # would copy every byte once more.
+    return os.fdopen(fd, "rb", buffering=0)
 
 
 def fetch(url: str, limit: int | None = None) -> bytes:
