@@ -259,3 +259,21 @@ def test_a_progress_table_left_empty_is_answered_not_a_failed_check(schema: Sche
 
     assert ("V-STATUS-MISSING", "C10") in found and ("V-STATUS-MISSING", "C11") in found
     assert all(code.startswith(("V-", "W-")) for code, _ in found)
+
+
+def test_a_run_builds_each_configuration_once_and_gives_the_property_back(schema: Schema) -> None:
+    from great_expectations.expectations.expectation import Expectation
+
+    from schemas.validation import _configurations_kept
+
+    expectation = build_suites(schema).values.expectations[0]
+    assert expectation.configuration is not expectation.configuration
+    original = Expectation.__dict__["configuration"]
+    with pytest.raises(RuntimeError), _configurations_kept():
+        assert expectation.configuration is expectation.configuration
+        raise RuntimeError("a run that fails")
+    assert Expectation.__dict__["configuration"] is original
+    # Verdicts with kept configurations: the failing rows are still found, in the second pass.
+    wrong = submission(values=[("5.3", "5.3.3", 10), ("5.3", "5.3.4", 50)])
+    [verdict] = validate([wrong], schema, today=TODAY)
+    assert verdict.errors and Expectation.__dict__["configuration"] is original
