@@ -137,7 +137,7 @@ def _written(archive_dir: Path, chunks: Iterable[bytes], flush: bool) -> str:
         break
     try:
         # Straight to the descriptor: the chunks are big already, and a buffer of a chunk's
-        # size per file cost more than the write (0.05 ms a workbook).
+        # size made for each 15 KB workbook cost a quarter of its copy's CPU.
         for chunk in chunks:
             _write_all(fd, chunk)
         if flush:
