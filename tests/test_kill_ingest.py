@@ -178,11 +178,14 @@ def ingest(data_dir: Path, inbox: Path, api_url: str | None, *, as_json: bool = 
     return run
 
 
-def wait_for_publication(published: Path, run: Run, timeout: float = RUN_TIMEOUT) -> bool:
-    """Wait until a publication's temporary file appears; False if the run ended first."""
+def wait_for_publication(
+    published: Path, run: Run, leftovers: set[Path], timeout: float = RUN_TIMEOUT
+) -> bool:
+    """Wait until this run's publication's temporary file appears (not one of the `leftovers`
+    of a publication killed before, which this one sweeps); False if the run ended first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(published.glob(".tmp-*.duckdb")):
+        if set(published.glob(".tmp-*.duckdb")) - leftovers:
             return True
         if run.process.poll() is not None:
             return False
@@ -361,7 +364,7 @@ def test_kill_and_interrupt_at_twenty_random_points(
         if target == "load":
             time.sleep(rng.uniform(0, max(pending, 1) * reference.per_file))
         else:
-            assert wait_for_publication(settings.published, run), f"attempt {attempt}"
+            assert wait_for_publication(settings.published, run, leftovers), f"attempt {attempt}"
             time.sleep(rng.uniform(0, 0.2))
         sent = time.monotonic()
         run.signal(signum)
