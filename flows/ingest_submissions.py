@@ -662,7 +662,8 @@ class _Stream:
         # Each new file is read once, as the first file in load order that holds its bytes
         # (the one loaded; a later copy is its duplicate).
         to_read = [_first_of(part, new) for part in parts]
-        _settle_heap()
+        if any(to_read):
+            _settle_heap()
         self.loading = start_load(opaque(self.schema), self.settings) if load else None
         # Its names are the registry's (0.7 s at 25,000 units): made only to be used. The
         # reader's workers are stopped when the parts are done: their memory is publishing's.
