@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # The five tone marks; circumflex, breve and horn are part of the vowel and never move.
 _TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
-_DASHES = re.compile(r"[\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uFE58\uFE63\uFF0D]")
+_DASH_CHARS = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+_DASHES = re.compile(f"[{_DASH_CHARS}]")
 _SPACES = re.compile(r"[\s\u00A0\u2007\u202F\u200B\uFEFF]+")
 _SPACED_DASH = re.compile(r"\s*-\s*")
 _WORD = re.compile(r"\w+")
@@ -27,6 +29,7 @@ _MOVABLE_ENDINGS = ("oa", "oe", "uy")
 CELL_TEXTS = 4096
 
 
+@lru_cache(maxsize=8192)  # a language of some 7,000 syllables
 def _new_style_tone(word: str) -> str:
     decomposed = unicodedata.normalize("NFD", word)
     letters: list[list[str]] = []  # each letter with its combining marks
@@ -53,19 +56,38 @@ def _new_style_tone(word: str) -> str:
 
 def canonical(text: str) -> str:
     """One spelling of a text: NFC, new-style tone placement, `-` for every dash, single spaces."""
+    if text.isascii():  # no mark, no dash but `-`, no space but ASCII's
+        return _SPACES.sub(" ", text).strip()
     text = unicodedata.normalize("NFC", text)
     text = _DASHES.sub("-", text)
     text = _SPACES.sub(" ", text).strip()
     return _WORD.sub(lambda m: _new_style_tone(m.group(0)), text)
 
 
+class _Folding(dict[int, int | str | None]):
+    """`str.translate`'s table for `fold`, over a decomposed (NFD) text: marks dropped, `đ` as
+    `d`, every dash as `-`; other characters kept, each looked up once (those of the
+    languages a unit writes in; a rarer one is looked up each time, so no file grows it)."""
+
+    def __missing__(self, char: int) -> int | None:
+        kept = None if unicodedata.combining(chr(char)) else char
+        if char < 0x3000:
+            self[char] = kept
+        return kept
+
+
+_FOLDING = _Folding({ord(d): "-" for d in _DASH_CHARS} | {ord("đ"): "d", ord("Đ"): "D"})
+
+
 def fold(text: str) -> str:
-    """A matching key: no diacritics, lower case, `đ` as `d`, one spacing around dashes."""
-    text = canonical(text).replace("đ", "d").replace("Đ", "D")
-    stripped = "".join(
-        ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch)
-    )
-    stripped = _SPACED_DASH.sub(" - ", stripped.lower())
+    """A matching key: no diacritics, lower case, `đ` as `d`, one spacing around dashes.
+
+    The key of a text and of its `canonical` spelling are the same: where a tone mark sits does
+    not matter once marks are dropped, so the tones are not moved first.
+    """
+    if not text.isascii():
+        text = unicodedata.normalize("NFD", text).translate(_FOLDING)
+    stripped = _SPACED_DASH.sub(" - ", text.lower())
     return _SPACES.sub(" ", stripped).strip()
 
 

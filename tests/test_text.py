@@ -46,3 +46,30 @@ def test_decode_text_reads_office_encodings(encoding: str) -> None:
     text = "Mã đơn vị;Kỳ báo cáo\nTHON-01;Quý III/2026\n"
     raw = (to_cp1258_form(text) if encoding == "cp1258" else text).encode(encoding)
     assert canonical(decode_text(raw)) == canonical(text)
+
+
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [
+        ("a\u200b-\u200bb", "a - b"),  # zero-width spaces around a dash
+        ("Đ\ufeff—\u00a0đ", "d - d"),
+        (" \u0301-\u0301 ", "-"),  # marks on nothing but spaces and a dash
+        ("Huy hiệu \U0001f3c5 İstanbul", "huy hieu \U0001f3c5 istanbul"),
+        ("THÔN\tĐÔNG\n", "thon dong"),
+    ],
+)
+def test_fold_of_any_text_is_the_fold_of_its_canonical_spelling(
+    variant: str, expected: str
+) -> None:
+    assert fold(variant) == expected
+    assert fold(canonical(variant)) == expected
+    assert fold(unicodedata.normalize("NFD", variant)) == expected
+
+
+def test_fold_keeps_nothing_of_rare_characters() -> None:
+    """A cell full of rare characters (emoji, CJK) leaves no trace in the reader's memory."""
+    from core.text import _FOLDING
+
+    before = len(_FOLDING)
+    assert fold("".join(chr(c) for c in range(0x4E00, 0x5E00))) != ""
+    assert len(_FOLDING) == before
