@@ -15,6 +15,7 @@ import re
 import stat
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -281,6 +282,54 @@ def _open_local(path: str) -> BinaryIO:
     # Unbuffered: the archive reads a workbook whole in one call, and a buffer of its own
     # would copy every byte once more.
     return os.fdopen(fd, "rb", buffering=0)
+
+
+class ReadAhead:
+    """Asks the kernel, from a thread, to bring local files into memory ahead of their reader.
+
+    A file the kernel has let go of (the page cache keeps what was touched lately, and a host
+    may drop what is older) costs its reader a wait on the disk, ~0.4–0.7 ms a workbook here;
+    asked for while the reader is busy with the files before, it is in memory when its turn
+    comes. Opened as `_open_local` opens: no link followed, nothing but a plain file advised.
+    Without `posix_fadvise` (not Linux) it does nothing.
+    """
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if hasattr(os, "posix_fadvise"):
+            self._thread = threading.Thread(
+                target=self._advise, args=(paths,), name="khcn-read-ahead", daemon=True
+            )
+            self._thread.start()
+
+    def _advise(self, paths: Iterable[str]) -> None:
+        for path in paths:
+            if self._stop.is_set():
+                return
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+            except OSError:
+                pass  # only advice: the reader meets the file's trouble itself
+            finally:
+                os.close(fd)
+
+    def close(self) -> None:
+        """Stop asking, and wait for the file being asked for."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def fetch(url: str, limit: int | None = None) -> bytes:

@@ -4,6 +4,7 @@ FIFOs are refused with a finding, and no byte of them is read."""
 from __future__ import annotations
 
 import os
+import threading
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -15,8 +16,10 @@ from filemakers import csv_rows, write_csv
 from core.settings import Settings
 from flows.ingest_submissions import read_files, receive_files
 from outputs.feedback import write_feedback
-from sources.inbox import REFUSALS, RefusedFileError, list_inbox, open_source
+from sources.inbox import REFUSALS, ReadAhead, RefusedFileError, list_inbox, open_source
 from sources.read import Reader
+from sources.refusals import refusal_in
+from warehouse.archive import Receipt
 
 SECRET = "root:x:0:0:bí-mật-của-máy-chủ:/root:/bin/bash"
 
@@ -109,6 +112,37 @@ def test_fifos_are_refused_without_blocking(inbox: Path, settings: Settings) -> 
     # Nobody writes to the FIFO: reading it would block the run for ever.
     receipts = receive_files.fn(entries, settings).take()
     assert len(receipts) == 2
+
+
+def test_a_file_swapped_for_a_fifo_after_listing_blocks_nothing(
+    inbox: Path, settings: Settings
+) -> None:
+    """Receiving asks for the listed files ahead of copying them: neither that nor the copy
+    waits on a FIFO put where a workbook was listed."""
+    target = inbox / "THON-01_2026Q3.csv"
+    entries = list_inbox(str(inbox))
+    target.unlink()
+    os.mkfifo(target)
+    done: list[list[Receipt]] = []
+    receiving = threading.Thread(
+        target=lambda: done.append(receive_files.fn(entries, settings).take()), daemon=True
+    )
+    receiving.start()
+    receiving.join(30)
+    assert done, "receiving waits on a FIFO"
+    [receipt] = done[0]
+    assert refusal_in(receipt.archived_path.read_bytes()) == "special"
+
+
+def test_read_ahead_passes_over_what_is_not_a_plain_file(inbox: Path, outside: Path) -> None:
+    os.mkfifo(inbox / "pipe.csv")
+    (inbox / "link.csv").symlink_to(outside)
+    paths = [inbox / "pipe.csv", inbox / "link.csv", inbox / "gone.csv", outside]
+    ahead = ReadAhead(str(p) for p in paths)
+    assert ahead._thread is not None  # Linux
+    ahead._thread.join(30)  # through every path, not stopped
+    assert not ahead._thread.is_alive(), "the read-ahead waits on a FIFO"
+    ahead.close()
 
 
 def test_a_file_swapped_for_a_link_after_listing_is_not_opened(inbox: Path, outside: Path) -> None:
