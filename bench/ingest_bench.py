@@ -2,8 +2,8 @@
 
 Builds a province-sized registry (communes of 17 units each, like the sample one) and an inbox
 of N accepted workbooks (every unit and quarter of 2026), then, in one run: the naive script a
-user would write with the same packages (bench/naive_ingest.py, on a sample, three times, the
-median kept: its rate moves by a fifth from one run to the next), the bare
+user would write with the same packages (bench/naive_ingest.py, on a sample, three times
+beside the service's runs, the median kept: its rate moves by a fifth within a bench), the bare
 python-calamine parse of all N files, and `khcn ingest` as the analyst runs it: one file into
 a new data folder, a tenth of the files and then all N into new data folders (the one-file and
 the tenth runs three times each, their medians kept), an empty inbox and one new file into the
@@ -375,7 +375,10 @@ def run(size: int, work: Path, naive_sample: int) -> tuple[float, float]:
     for name in ("data", "data-0", *_repeated("data-1"), *_repeated("data-tenth")):
         _set_aside(folder / name, work)
 
-    naive = statistics.median(naive_rate(files[:naive_sample], folder) for _ in range(REPEATS))
+    # The naive script runs beside the runs it is compared with (before the one-file runs,
+    # between the tenth and the full run, after the full run): the machine's speed drifts
+    # within a bench by more than either rate's own spread.
+    naives = [naive_rate(files[:naive_sample], folder)]
     parse_seconds = calamine_parse(files)
     parse = size / parse_seconds
     with kept_alive_server(folder) as port:
@@ -387,9 +390,15 @@ def run(size: int, work: Path, naive_sample: int) -> tuple[float, float]:
             part := _median(
                 f"{size // 10} files, new data folder", schemas, tenth, folder, "data-tenth", port
             ),
+        ]
+        naives.append(naive_rate(files[:naive_sample], folder))
+        runs.append(
             full := khcn_ingest(
                 f"{size} files, new data folder", schemas, inbox, folder / "data", port
-            ),
+            )
+        )
+        naives.append(naive_rate(files[:naive_sample], folder))
+        runs += [
             empty_run := khcn_ingest(
                 "empty inbox, warm data folder", schemas, empty, folder / "data", port
             ),
@@ -398,6 +407,7 @@ def run(size: int, work: Path, naive_sample: int) -> tuple[float, float]:
             ),
             khcn_ingest(f"{size} files again (nothing new)", schemas, inbox, folder / "data", port),
         ]
+    naive = statistics.median(naives)
     print("  khcn ingest (wall time of the command, peak RSS of its process tree):")
     for item in runs:
         print(item.line())
@@ -409,7 +419,8 @@ def run(size: int, work: Path, naive_sample: int) -> tuple[float, float]:
     marginal = size / max(full.seconds - runs[1].seconds, 1e-9)
     print(
         f"  naive script (pandas+openpyxl, GX per file, to_sql), {naive_sample} files, "
-        f"median of {REPEATS}: {naive:7.1f} files/s"
+        f"median of {len(naives)}: {naive:7.1f} files/s "
+        f"({' / '.join(f'{rate:.1f}' for rate in naives)}: before, between, after)"
     )
     print(f"  bare python-calamine parse, {size} files:   {parse:7.1f} files/s")
     print(f"  khcn ingest marginal (full − one file):      {marginal:7.1f} files/s")
