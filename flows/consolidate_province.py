@@ -140,7 +140,9 @@ def consolidate_province(fan_out: str = "processes") -> dict[str, Any]:
                   "rejected": len(rejected)}  # fmt: skip
         finish_consolidation(settings.warehouse, run, counts)
         mark = time.perf_counter()
-        publication = publish(settings.warehouse, settings.published, marts=PROVINCE_MARTS)
+        publication = publish(
+            settings.warehouse, settings.published, marts=PROVINCE_MARTS, shared=()
+        )
         seconds["publish"] = round(time.perf_counter() - mark, 3)
         _refresh_dashboard(settings)
     seconds["total"] = round(time.perf_counter() - started, 3)

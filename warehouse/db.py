@@ -39,6 +39,10 @@ MARTS: tuple[str, ...] = (
     "indicators",
     "plan_summary",
 )
+# Core views that more than one mart reads: a publication makes each a table before the marts,
+# so they read its rows instead of each working it out again (`indicators` and `plan_summary`
+# at 100,000 files: 0.66–0.81 → 0.40 s, the table's making included).
+SHARED_VIEWS: tuple[str, ...] = ("unit_year_values",)
 VIEW_LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("staging", "staging", STAGING_VIEWS),
     ("core", "core", CORE_VIEWS),

@@ -24,6 +24,7 @@ from warehouse.db import (
     MARTS,
     PUBLISH_MEMORY,
     PUBLISH_MEMORY_AT_MOST,
+    SHARED_VIEWS,
     connect,
     identifier,
     string_literal,
@@ -86,36 +87,42 @@ def _prune_parquet(published_dir: Path, keep_parquet: int) -> None:
 
 
 def _materialize_marts(
-    con: duckdb.DuckDBPyConnection, marts: tuple[str, ...], published_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    marts: tuple[str, ...],
+    shared: tuple[str, ...],
+    published_at: datetime,
 ) -> tuple[dict[str, int], str]:
-    """Replace the copy's mart views by tables of their rows, all marts from one snapshot, and
-    record the publication; within PUBLISH_MEMORY, or PUBLISH_MEMORY_AT_MOST when DuckDB
-    finds that too little. Returns the rows of each mart and the memory limit used."""
+    """Replace the copy's mart views (and the `shared` core views they read) by tables of
+    their rows, all from one snapshot, and record the publication; within PUBLISH_MEMORY, or
+    PUBLISH_MEMORY_AT_MOST when DuckDB finds that too little. Returns the rows of each mart and
+    the memory limit used."""
     # A mart's rows have no order (its view has none): not keeping the order they come in lets
     # them stream into the tables in less memory.
     con.execute("set preserve_insertion_order = false")
     try:
-        return _materialized(con, marts, published_at), PUBLISH_MEMORY
+        return _materialized(con, marts, shared, published_at), PUBLISH_MEMORY
     except duckdb.OutOfMemoryException:
         con.execute(f"set memory_limit = '{PUBLISH_MEMORY_AT_MOST}'")
-        return _materialized(con, marts, published_at), PUBLISH_MEMORY_AT_MOST
+        return _materialized(con, marts, shared, published_at), PUBLISH_MEMORY_AT_MOST
 
 
 def _materialized(
-    con: duckdb.DuckDBPyConnection, marts: tuple[str, ...], published_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    marts: tuple[str, ...],
+    shared: tuple[str, ...],
+    published_at: datetime,
 ) -> dict[str, int]:
     rows: dict[str, int] = {}
     with transaction(con):
+        for name in shared:
+            _as_table(con, "core", name)
         # Marts come in the order their views are made, each reading only those before it:
         # each mart's table takes its view's place as soon as it is made, so a mart that reads
         # another reads its rows instead of working its view out again (`completeness` from
         # `expected_reports` at 100,000 files: 0.33 → 0.03 s).
         for name in marts:
-            table, staged = identifier(name), identifier(f"{name}__table")
-            con.execute(f"create table mart.{staged} as select * from mart.{table}")
-            con.execute(f"drop view mart.{table}")
-            con.execute(f"alter table mart.{staged} rename to {table}")
-            counted = con.execute(f"select count(*) from mart.{table}").fetchone()
+            _as_table(con, "mart", name)
+            counted = con.execute(f"select count(*) from mart.{identifier(name)}").fetchone()
             rows[name] = int(counted[0]) if counted else 0
         con.execute(
             "create table meta.publication as "
@@ -126,8 +133,21 @@ def _materialized(
     return rows
 
 
+def _as_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
+    """The view `schema.name` replaced by a table of its rows, under the same name."""
+    table, staged = identifier(name), identifier(f"{name}__table")
+    con.execute(f"create table {schema}.{staged} as select * from {schema}.{table}")
+    con.execute(f"drop view {schema}.{table}")
+    con.execute(f"alter table {schema}.{staged} rename to {table}")
+
+
 def publish(
-    db_path: Path, published_dir: Path, *, keep_parquet: int = 3, marts: tuple[str, ...] = MARTS
+    db_path: Path,
+    published_dir: Path,
+    *,
+    keep_parquet: int = 3,
+    marts: tuple[str, ...] = MARTS,
+    shared: tuple[str, ...] = SHARED_VIEWS,
 ) -> Publication:
     """Publish a consistent read-only copy of the warehouse and Parquet files of its marts.
 
@@ -136,6 +156,7 @@ def publish(
         published_dir: where readers look; created if missing.
         keep_parquet: how many Parquet versions to keep, the current one included.
         marts: the marts to publish (a province publishes its own).
+        shared: the core views several of the marts read, made tables before them.
 
     Returns:
         What was published.
@@ -162,7 +183,7 @@ def publish(
     shutil.copyfile(db_path, temporary)
     con = connect(temporary, PUBLISH_MEMORY)
     try:
-        mart_rows, memory = _materialize_marts(con, marts, published_at)
+        mart_rows, memory = _materialize_marts(con, marts, shared, published_at)
         for name in marts:
             target = string_literal(str(parquet_dir / f"{name}.parquet"))
             con.execute(
