@@ -29,7 +29,6 @@ _MOVABLE_ENDINGS = ("oa", "oe", "uy")
 CELL_TEXTS = 4096
 
 
-@lru_cache(maxsize=8192)  # a language of some 7,000 syllables
 def _new_style_tone(word: str) -> str:
     decomposed = unicodedata.normalize("NFD", word)
     letters: list[list[str]] = []  # each letter with its combining marks
@@ -54,6 +53,17 @@ def _new_style_tone(word: str) -> str:
     return unicodedata.normalize("NFC", "".join("".join(letter) for letter in letters))
 
 
+# A language of some 7,000 syllables, none longer than 7 letters: each is placed once per
+# process. Longer words (codes, run-together text) pass through, so no file grows the cache.
+_placed = lru_cache(maxsize=8192)(_new_style_tone)
+_SYLLABLE_LETTERS = 8
+
+
+def _retoned(match: re.Match[str]) -> str:
+    word = match.group(0)
+    return _placed(word) if len(word) <= _SYLLABLE_LETTERS else _new_style_tone(word)
+
+
 def canonical(text: str) -> str:
     """One spelling of a text: NFC, new-style tone placement, `-` for every dash, single spaces."""
     if text.isascii():  # no mark, no dash but `-`, no space but ASCII's
@@ -61,7 +71,7 @@ def canonical(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     text = _DASHES.sub("-", text)
     text = _SPACES.sub(" ", text).strip()
-    return _WORD.sub(lambda m: _new_style_tone(m.group(0)), text)
+    return _WORD.sub(_retoned, text)
 
 
 class _Folding(dict[int, int | str | None]):

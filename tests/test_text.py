@@ -66,10 +66,12 @@ def test_fold_of_any_text_is_the_fold_of_its_canonical_spelling(
     assert fold(unicodedata.normalize("NFD", variant)) == expected
 
 
-def test_fold_keeps_nothing_of_rare_characters() -> None:
-    """A cell full of rare characters (emoji, CJK) leaves no trace in the reader's memory."""
-    from core.text import _FOLDING
+def test_rare_characters_and_long_words_leave_no_trace() -> None:
+    """A cell full of rare characters (emoji, CJK) or of words no syllable is that long leaves
+    nothing behind in a reading process's memory."""
+    from core.text import _FOLDING, _placed
 
-    before = len(_FOLDING)
+    folded, placed = len(_FOLDING), _placed.cache_info().currsize
     assert fold("".join(chr(c) for c in range(0x4E00, 0x5E00))) != ""
-    assert len(_FOLDING) == before
+    assert canonical(" ".join(f"Thuỷlợiđiệnkhoẻ{n}" for n in range(500))).startswith("Thuỷ")
+    assert len(_FOLDING) == folded and _placed.cache_info().currsize == placed
