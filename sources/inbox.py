@@ -260,6 +260,10 @@ def open_source(url: str) -> BinaryIO:
     return handle
 
 
+# A listed file is opened without following its last name and without waiting on a FIFO.
+_LOCAL_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
 def _open_local(path: str) -> BinaryIO:
     """A local inbox file, opened only if it is still a plain file of its own.
 
@@ -270,7 +274,7 @@ def _open_local(path: str) -> BinaryIO:
         RefusedFileError: the file is now a link or not a regular file.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, _LOCAL_OPEN)
     except OSError as exc:
         if Path(path).is_symlink():
             raise RefusedFileError(path, "symlink") from exc
@@ -308,7 +312,7 @@ class ReadAhead:
             if self._stop.is_set():
                 return
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+                fd = os.open(path, _LOCAL_OPEN)
             except OSError:
                 continue
             try:
