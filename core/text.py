@@ -53,10 +53,10 @@ def _new_style_tone(word: str) -> str:
     return unicodedata.normalize("NFC", "".join("".join(letter) for letter in letters))
 
 
-# A language of some 7,000 syllables, none longer than 7 letters: each is placed once per
-# process. Longer words (codes, run-together text) pass through, so no file grows the cache.
+# A language of some 7,000 syllables, none longer than 7 letters (nghiêng): each is placed once
+# per process. Longer words (codes, run-together text) pass through, so no file grows the cache.
 _placed = lru_cache(maxsize=8192)(_new_style_tone)
-_SYLLABLE_LETTERS = 8
+_SYLLABLE_LETTERS = 8  # the longest syllable's and one more
 
 
 def _retoned(match: re.Match[str]) -> str:
