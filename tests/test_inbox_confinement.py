@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import zipfile
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -137,11 +138,16 @@ def test_a_file_swapped_for_a_fifo_after_listing_blocks_nothing(
 def test_read_ahead_passes_over_what_is_not_a_plain_file(inbox: Path, outside: Path) -> None:
     os.mkfifo(inbox / "pipe.csv")
     (inbox / "link.csv").symlink_to(outside)
-    paths = [inbox / "pipe.csv", inbox / "link.csv", inbox / "gone.csv", outside]
-    ahead = ReadAhead(str(p) for p in paths)
-    assert ahead._thread is not None  # Linux
-    ahead._thread.join(30)  # through every path, not stopped
-    assert not ahead._thread.is_alive(), "the read-ahead waits on a FIFO"
+    through = threading.Event()
+
+    def paths() -> Iterator[str]:
+        for path in (inbox / "pipe.csv", inbox / "link.csv", inbox / "gone.csv", outside):
+            yield str(path)
+        yield "memory://inbox/THON-01_2026Q3.csv"
+        through.set()  # asked for the path after the last: every one was passed
+
+    ahead = ReadAhead(paths())
+    assert through.wait(30), "the read-ahead waits on a FIFO"
     ahead.close()
 
 
