@@ -4,7 +4,8 @@ Builds a province-sized registry (communes of 17 units each, like the sample one
 of N accepted workbooks (every unit and quarter of 2026), then, in one run: the naive script a
 user would write with the same packages (bench/naive_ingest.py, on a sample, three times
 beside the service's runs, the median kept: its rate moves by a fifth within a bench), the bare
-python-calamine parse of all N files, and `khcn ingest` as the analyst runs it: one file into
+python-calamine parse of all N files, and `khcn ingest` as the analyst runs it, beside a
+kept-alive `khcn server` (whose warm process serves each command): one file into
 a new data folder, a tenth of the files and then all N into new data folders (the one-file and
 the tenth runs three times each, their medians kept), an empty inbox and one new file into the
 warm folder, and the N files again. The marginal rate is N over the
@@ -46,6 +47,7 @@ from python_calamine import CalamineWorkbook
 from core.periods import parse_period
 from core.settings import SCHEMAS_DIR, Settings, local_prefect_answers
 from demo.samples import fill_workbook, plausible_value, sample_progress
+from khcn.warm import socket_path
 from outputs.template import write_template
 from schemas.model import Registry, Unit
 from schemas.registry import write_registry
@@ -211,10 +213,11 @@ def tenth_inbox(size: int, work: Path) -> Path:
 
 
 class TreeMemory:
-    """The peak resident memory of a process and all its descendants, sampled from /proc."""
+    """The peak resident memory of a process and all its descendants, sampled from /proc,
+    with the children of the warm process that serves it (not the warm process itself)."""
 
-    def __init__(self, pid: int, every: float = 0.2) -> None:
-        self.pid, self.every, self.peak = pid, every, 0
+    def __init__(self, pid: int, warm: int, every: float = 0.2) -> None:
+        self.pid, self.warm, self.every, self.peak = pid, warm, every, 0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
@@ -227,7 +230,8 @@ class TreeMemory:
 
     def _watch(self) -> None:
         while not self._done.wait(self.every):
-            self.peak = max(self.peak, sum(_rss(pid) for pid in _tree(self.pid)))
+            pids = _tree(self.pid) + [p for c in _children(self.warm) for p in _tree(c)]
+            self.peak = max(self.peak, sum(_rss(pid) for pid in pids))
 
 
 def _tree(pid: int) -> list[int]:
@@ -235,12 +239,18 @@ def _tree(pid: int) -> list[int]:
     while queue:
         current = queue.pop()
         pids.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                queue += [int(child) for child in task.read_text().split()]
-            except OSError:
-                continue
+        queue += _children(current)
     return pids
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(child) for child in task.read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def _rss(pid: int) -> int:
@@ -271,13 +281,22 @@ class Run:
         )
 
 
-def khcn_ingest(
-    label: str, schemas: Path, inbox: Path, data: Path, prefect_port: int | None
-) -> Run:
-    """Runs `khcn ingest --json` as the analyst does, in its own process, and times it.
+@dataclass
+class Server:
+    """The kept-alive `khcn server`: its Prefect server's port, its warm process's pid."""
 
-    With `prefect_port`, the command finds the kept-alive server there (`khcn server`);
-    without, it starts a temporary one as a machine without `khcn server` does.
+    port: int
+    warm: int
+
+
+def khcn_ingest(
+    label: str, schemas: Path, inbox: Path, data: Path, server: Server, *, temporary: bool = False
+) -> Run:
+    """Runs `khcn ingest --json` as the analyst does, and times it.
+
+    The command is served by the server's warm process (a child forked for it, whose memory
+    is counted with the command's). It finds the kept-alive Prefect server; `temporary`, it
+    starts a temporary one as a machine without `khcn server` does.
     """
     env = {
         **os.environ,
@@ -285,10 +304,10 @@ def khcn_ingest(
         "KHCN_DATA_DIR": str(data),
         "KHCN_INBOX": str(inbox),
     }
-    if prefect_port is None:
+    if temporary:
         env["PREFECT_API_URL"] = ""  # set, so no kept-alive server is looked for
     else:
-        env["KHCN_PREFECT_PORT"] = str(prefect_port)
+        env["KHCN_PREFECT_PORT"] = str(server.port)
     files = sum(1 for _ in inbox.rglob("*.xlsx"))
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -298,7 +317,7 @@ def khcn_ingest(
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
-    memory = TreeMemory(process.pid)
+    memory = TreeMemory(process.pid, server.warm)
     out, _ = process.communicate()
     seconds = time.perf_counter() - started
     peak = memory.stop()
@@ -308,8 +327,9 @@ def khcn_ingest(
 
 
 @contextmanager
-def kept_alive_server(folder: Path) -> Iterator[int]:
-    """`khcn server` on a free loopback port for the runs, stopped afterwards."""
+def kept_alive_server(folder: Path) -> Iterator[Server]:
+    """`khcn server` on a free loopback port for the runs, once its warm process answers;
+    stopped afterwards."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
@@ -325,14 +345,31 @@ def kept_alive_server(folder: Path) -> Iterator[int]:
     )
     try:
         deadline = time.monotonic() + 300
-        while not local_prefect_answers(port):
+        while not (local_prefect_answers(port) and _warm_answers()):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("khcn server did not start")
             time.sleep(0.5)
-        yield port
+        (warm,) = [p for p in _children(process.pid) if b"khcn.warm" in _cmdline(p)]
+        yield Server(port, warm)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait()
+
+
+def _warm_answers() -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as probe:
+        try:
+            probe.connect(str(socket_path()))
+        except OSError:
+            return False
+    return True
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def calamine_parse(files: list[Path]) -> float:
@@ -381,31 +418,38 @@ def run(size: int, work: Path, naive_sample: int) -> tuple[float, float]:
     naives = [naive_rate(files[:naive_sample], folder)]
     parse_seconds = calamine_parse(files)
     parse = size / parse_seconds
-    with kept_alive_server(folder) as port:
+    with kept_alive_server(folder) as server:
         runs = [
             khcn_ingest(
-                "one file, new folder, temporary Prefect", schemas, one, folder / "data-0", None
+                "one file, new folder, temporary Prefect",
+                schemas,
+                one,
+                folder / "data-0",
+                server,
+                temporary=True,
             ),
-            _median("one file, new data folder", schemas, one, folder, "data-1", port),
+            _median("one file, new data folder", schemas, one, folder, "data-1", server),
             part := _median(
-                f"{size // 10} files, new data folder", schemas, tenth, folder, "data-tenth", port
+                f"{size // 10} files, new data folder", schemas, tenth, folder, "data-tenth", server
             ),
         ]
         naives.append(naive_rate(files[:naive_sample], folder))
         runs.append(
             full := khcn_ingest(
-                f"{size} files, new data folder", schemas, inbox, folder / "data", port
+                f"{size} files, new data folder", schemas, inbox, folder / "data", server
             )
         )
         naives.append(naive_rate(files[:naive_sample], folder))
         runs += [
             empty_run := khcn_ingest(
-                "empty inbox, warm data folder", schemas, empty, folder / "data", port
+                "empty inbox, warm data folder", schemas, empty, folder / "data", server
             ),
             warm_one := khcn_ingest(
-                "one new file, warm data folder", schemas, one, folder / "data", port
+                "one new file, warm data folder", schemas, one, folder / "data", server
             ),
-            khcn_ingest(f"{size} files again (nothing new)", schemas, inbox, folder / "data", port),
+            khcn_ingest(
+                f"{size} files again (nothing new)", schemas, inbox, folder / "data", server
+            ),
         ]
     naive = statistics.median(naives)
     print("  khcn ingest (wall time of the command, peak RSS of its process tree):")
@@ -451,10 +495,10 @@ def _repeated(name: str) -> list[str]:
     return [f"{name}-{k}" for k in range(REPEATS)]
 
 
-def _median(label: str, schemas: Path, inbox: Path, folder: Path, name: str, port: int) -> Run:
+def _median(label: str, schemas: Path, inbox: Path, folder: Path, name: str, server: Server) -> Run:
     """The median run of `REPEATS`, each into a new data folder `folder / name-k`."""
     runs = [
-        khcn_ingest(f"{label} (median of {REPEATS})", schemas, inbox, folder / data, port)
+        khcn_ingest(f"{label} (median of {REPEATS})", schemas, inbox, folder / data, server)
         for data in _repeated(name)
     ]
     return sorted(runs, key=lambda run: run.seconds)[len(runs) // 2]
@@ -480,6 +524,8 @@ def main() -> None:
     parser.add_argument("--naive", type=int, default=200, help="files the naive script reads")
     parser.add_argument("--work", type=Path, default=Path(__file__).parent / ".work")
     args = parser.parse_args()
+    # The bench's own warm process (its `khcn server`'s), not one already on this machine.
+    os.environ["XDG_RUNTIME_DIR"] = str((args.work / "run").resolve())
     rates = {size: run(size, args.work, min(args.naive, size)) for size in args.sizes}
     shutil.rmtree(args.work / "trash", ignore_errors=True)
     if len(rates) > 1:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import urllib.request
 from functools import cache, cached_property
 from pathlib import Path
@@ -391,6 +392,14 @@ def prefect_defaults(settings: Settings) -> None:
     # this machine is used whenever it answers.
     if "PREFECT_API_URL" not in os.environ and local_prefect_answers(settings.prefect_port):
         os.environ["PREFECT_API_URL"] = local_prefect_url(settings.prefect_port)
+    if "prefect.context" in sys.modules:
+        # Imported already, with another environment: the command runs in a child of the
+        # warm process (`khcn.warm`), which imported Prefect once for every command.
+        from prefect.context import refresh_global_settings_context
+        from prefect.logging.configuration import setup_logging
+
+        refresh_global_settings_context()
+        setup_logging()
 
 
 def local_prefect_url(port: int) -> str:
@@ -419,3 +428,12 @@ def worker_environment() -> dict[str, str]:
     file, not on reservations of threads it does not use.
     """
     return {**os.environ, **dict.fromkeys(_ONE_THREAD, "1")}
+
+
+def warm_environment() -> dict[str, str]:
+    """The environment of the warm process (`khcn.warm`), which forks a child per command.
+
+    A process that forks must have one thread: numerical libraries would start one per core
+    at import, and Arrow's allocator one in the background.
+    """
+    return {**worker_environment(), "JE_ARROW_MALLOC_CONF": "background_thread:false"}

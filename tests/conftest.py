@@ -51,6 +51,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The session's `khcn` commands find only the warm processes its own tests start, not
+    one of a `khcn server` already running on the machine."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("run")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _khcn_environment_restored() -> Iterator[None]:
     """No test leaks `KHCN_…` variables, or the config file a command named, to another."""
