@@ -10,8 +10,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -62,6 +63,9 @@ from warehouse.lock import Holder, writer_lock
 from warehouse.migrate import init
 from warehouse.publish import is_current, mark_current, publish
 from warehouse.runs import close_interrupted_runs
+
+if TYPE_CHECKING:
+    import duckdb
 
 T = TypeVar("T")
 
@@ -397,7 +401,11 @@ def finish_load(
     if mail is not None:
         record_pull(mail, settings, summary.run_id)
     notice("Đang công bố bản đọc.")
-    publication = publish(settings.warehouse, settings.published)
+    # The dashboard is drawn from the copy while its Parquet files are written, and saved once
+    # the copy is in place: pages follow publications in order (under the writer's lock).
+    publication = publish(
+        settings.warehouse, settings.published, beside=partial(draw_dashboard, settings)
+    )
     if publication.memory != PUBLISH_MEMORY:
         get_run_logger().warning(
             "Bản công bố cần hơn %s bộ nhớ cho DuckDB; đã dùng %s.",
@@ -405,7 +413,10 @@ def finish_load(
             publication.memory,
         )
     send_bundle(publication, settings)
-    refresh_dashboard(settings)
+    if isinstance(publication.beside, str):
+        from outputs.dashboard import DASHBOARD, save_dashboard
+
+        save_dashboard(settings.published / DASHBOARD, publication.beside)
     mark_current(settings.published, settings.warehouse, _basis(schema, settings))
     return summary
 
@@ -468,22 +479,21 @@ def _writing(settings: Settings) -> Iterator[None]:
         yield
 
 
-def refresh_dashboard(settings: Settings) -> None:
-    """Rewrite the dashboard from the copy just published, under the writer's lock so pages
-    follow publications in order.
+def draw_dashboard(settings: Settings, con: duckdb.DuckDBPyConnection) -> str | None:
+    """The dashboard's page, drawn from a connection to the copy being published.
 
-    The page is derived: when it cannot be drawn the load still stands, the run log says why,
-    and `khcn dashboard` draws it again.
+    The page is derived: when it cannot be drawn (None) the load still stands, the run log
+    says why, and `khcn dashboard` draws it again.
     """
     try:
         # Imported when drawn: plotly and pandas cost a second of every start.
-        from outputs.dashboard import DASHBOARD, write_dashboard
-        from warehouse.dashboard import dashboard_data
+        from outputs.dashboard import render_dashboard
+        from warehouse.dashboard import dashboard_frames
 
-        page = settings.published / DASHBOARD
-        write_dashboard(page, dashboard_data(settings.published), settings.commune_name)
+        return render_dashboard(dashboard_frames(con), settings.commune_name)
     except Exception as exc:  # any failure of a derived page must not undo a finished load
         get_run_logger().warning("Không ghi được bảng theo dõi: %s", exc)
+        return None
 
 
 def file_results(verdicts: list[Verdict], feedback: list[Path | None]) -> list[FileResult]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import gc
 import hashlib
 import importlib
 import json
@@ -460,6 +461,10 @@ def warm() -> None:
     os.environ.update(warm_environment())  # read by the libraries as they load, below
     for name in WARM_MODULES:
         importlib.import_module(name)
+    # What is imported lives as long as the process: the children's garbage collections pass
+    # over it no more (nor copy the pages they would have touched).
+    gc.collect()
+    gc.freeze()
     if _threads() != 1:
         _say("khcn warm: thư viện đã mở thêm luồng khi nạp; không phục vụ (lệnh chạy như thường).")
         return

@@ -68,7 +68,11 @@ def write_dashboard(
     Returns:
         The path written.
     """
-    page = render_dashboard(data, commune, level)
+    return save_dashboard(target, render_dashboard(data, commune, level))
+
+
+def save_dashboard(target: Path, page: str) -> Path:
+    """Write a page of `render_dashboard` atomically (see `write_dashboard`)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     # Readers of the published folder are other users.
     write_atomically(target, page, mode=0o644)

@@ -26,9 +26,9 @@ from websockets.sync.client import ClientConnection, connect
 
 from core.settings import PROJECT_ROOT, Settings
 from khcn.cli import app
-from outputs.dashboard import DASHBOARD, MAX_UNITS, write_dashboard
+from outputs.dashboard import DASHBOARD, MAX_UNITS, render_dashboard, write_dashboard
 from schemas.schema import Schema, load_schema
-from warehouse.dashboard import dashboard_data
+from warehouse.dashboard import dashboard_data, dashboard_frames
 from warehouse.load import load
 from warehouse.publish import publish, published_database
 
@@ -494,3 +494,25 @@ def test_chromium_draws_a_large_registry_and_filters_its_list(
         )
     ]
     assert errors == []
+
+
+def test_the_page_drawn_beside_a_publication_is_drawn_from_what_it_published(
+    settings: Settings, schema: Schema
+) -> None:
+    """The ingest draws the page from the copy while DuckDB writes its Parquet files: the page
+    is the one the published copy gives, and the Parquet files are whole."""
+    published = publish_three_quarters(settings, schema)
+    publication = publish(
+        settings.warehouse,
+        settings.published,
+        beside=lambda con: render_dashboard(dashboard_frames(con), settings.commune_name),
+    )
+    assert isinstance(publication.beside, str)
+    again = render_dashboard(dashboard_data(published), settings.commune_name)
+    # Each chart's element gets a new random id.
+    ids = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+    assert ids.sub("id", publication.beside) == ids.sub("id", again)
+    for name, rows in publication.mart_rows.items():
+        parquet = publication.parquet_dir / f"{name}.parquet"
+        counted = duckdb.execute(f"select count(*) from '{parquet}'").fetchone()
+        assert counted == (rows,)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from warehouse.db import sql
@@ -24,13 +25,16 @@ def dashboard_data(published: Path, commune: str | None = None) -> dict[str, pd.
     """
     con = open_published(published, commune)
     try:
-        scope = con.execute(sql("analyses/dashboard_scope")).fetchone()
-        by_commune = bool(scope and scope[0])
-        return {
-            name: con.execute(sql(f"analyses/{_query(name, by_commune)}")).df() for name in QUERIES
-        }
+        return dashboard_frames(con)
     finally:
         con.close()
+
+
+def dashboard_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+    """The same tables from a connection to a published copy (or one being published)."""
+    scope = con.execute(sql("analyses/dashboard_scope")).fetchone()
+    by_commune = bool(scope and scope[0])
+    return {name: con.execute(sql(f"analyses/{_query(name, by_commune)}")).df() for name in QUERIES}
 
 
 def _query(name: str, by_commune: bool) -> str:

@@ -14,6 +14,8 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +50,7 @@ class Publication:
     mart_rows: dict[str, int]
     seconds: float
     memory: str = PUBLISH_MEMORY  # DuckDB's memory limit the marts were made within
+    beside: object = None  # what the work done beside it returned (see `publish`)
 
 
 def published_database(published_dir: Path) -> Path:
@@ -148,6 +151,7 @@ def publish(
     keep_parquet: int = 3,
     marts: tuple[str, ...] = MARTS,
     shared: tuple[str, ...] = SHARED_VIEWS,
+    beside: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
 ) -> Publication:
     """Publish a consistent read-only copy of the warehouse and Parquet files of its marts.
 
@@ -157,6 +161,9 @@ def publish(
         keep_parquet: how many Parquet versions to keep, the current one included.
         marts: the marts to publish (a province publishes its own).
         shared: the core views several of the marts read, made tables before them.
+        beside: work that reads the copy (the dashboard), given a connection to it once its
+            marts are made, and done while DuckDB writes their Parquet files (without
+            Python's lock); what it returns is the publication's `beside`. It is not to raise.
 
     Returns:
         What was published.
@@ -184,11 +191,13 @@ def publish(
     con = connect(temporary, PUBLISH_MEMORY)
     try:
         mart_rows, memory = _materialize_marts(con, marts, shared, published_at)
-        for name in marts:
-            target = string_literal(str(parquet_dir / f"{name}.parquet"))
-            con.execute(
-                f"copy (select * from mart.{identifier(name)}) to {target} (format parquet)"
-            )
+        drawn = None
+        with ThreadPoolExecutor(max_workers=1) as pool, con.cursor() as writing:
+            written = pool.submit(_write_parquet, writing, marts, parquet_dir)
+            if beside is not None:
+                with con.cursor() as reading:
+                    drawn = beside(reading)
+            written.result()
     finally:
         con.close()
 
@@ -209,7 +218,16 @@ def publish(
         mart_rows=mart_rows,
         seconds=time.perf_counter() - started,
         memory=memory,
+        beside=drawn,
     )
+
+
+def _write_parquet(
+    con: duckdb.DuckDBPyConnection, marts: tuple[str, ...], parquet_dir: Path
+) -> None:
+    for name in marts:
+        target = string_literal(str(parquet_dir / f"{name}.parquet"))
+        con.execute(f"copy (select * from mart.{identifier(name)}) to {target} (format parquet)")
 
 
 # A run that received nothing need not publish again when the copy already shows the
