@@ -13,10 +13,10 @@ command exactly as `khcn` would have, then sends back the child's exit status.
 - Ctrl-C and termination reach the child's process group (the run and its reader workers),
   as a terminal's Ctrl-C reaches a command run in it; a command that is killed takes its
   child with it: the warm process kills the child's group when the connection closes.
-- The warm process serves no other user (peer credentials) and no other code: where a file it
-  imported changed, or the command runs another Python, it answers `stale` and the command
-  runs in its own process, as it does where no warm process answers; once its children are
-  done the warm process starts again on the new code.
+- The warm process serves no other user (peer credentials), no other Python and no other
+  code: where a file it imported changed, it answers `stale` and the command runs in its own
+  process, as it does where no warm process answers; once its children are done the warm
+  process starts again on the new code.
 - It forks only while it has a single thread (`core.settings.warm_environment`).
 """
 
@@ -33,6 +33,7 @@ import os
 import selectors
 import signal
 import socket
+import stat
 import struct
 import sys
 import time
@@ -100,7 +101,7 @@ _REQUEST_SECONDS = 5.0
 
 
 def runtime_dir() -> Path:
-    """The folder of the warm process's socket: the user's own, made where missing."""
+    """The folder of the warm process's socket, which it makes the user's own."""
     base = os.environ.get("XDG_RUNTIME_DIR")
     return Path(base, "khcn") if base else Path(f"/tmp/khcn-{os.getuid()}")
 
@@ -117,9 +118,7 @@ def _private(folder: Path) -> bool:
         st = folder.lstat()
     except OSError:
         return False
-    return (
-        (st.st_mode & 0o170000) == 0o040000 and st.st_uid == os.getuid() and not st.st_mode & 0o077
-    )
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
 
 
 # ---- the command's side ----------------------------------------------------------------
