@@ -47,7 +47,7 @@ from python_calamine import CalamineWorkbook
 from core.periods import parse_period
 from core.settings import SCHEMAS_DIR, Settings, local_prefect_answers
 from demo.samples import fill_workbook, plausible_value, sample_progress
-from khcn.warm import socket_path
+from khcn.warm import listening, socket_path
 from outputs.template import write_template
 from schemas.model import Registry, Unit
 from schemas.registry import write_registry
@@ -345,7 +345,7 @@ def kept_alive_server(folder: Path) -> Iterator[Server]:
     )
     try:
         deadline = time.monotonic() + 300
-        while not (local_prefect_answers(port) and _warm_answers()):
+        while not (local_prefect_answers(port) and listening(socket_path())):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("khcn server did not start")
             time.sleep(0.5)
@@ -354,15 +354,6 @@ def kept_alive_server(folder: Path) -> Iterator[Server]:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait()
-
-
-def _warm_answers() -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as probe:
-        try:
-            probe.connect(str(socket_path()))
-        except OSError:
-            return False
-    return True
 
 
 def _cmdline(pid: int) -> bytes:

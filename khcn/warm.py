@@ -436,6 +436,16 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def listening(path: Path) -> bool:
+    """Whether a warm process already listens at `path`."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
 def _threads() -> int:
     return sum(1 for _ in Path("/proc/self/task").iterdir())
 
@@ -473,15 +483,17 @@ def warm() -> None:
         _say(f"khcn warm: {folder} không phải thư mục riêng của người dùng này; không phục vụ.")
         return
     path = socket_path()
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    if listening(path):
+        _say("khcn warm: một tiến trình khác đang phục vụ; tiến trình này dừng.")
+        return
     with contextlib.suppress(FileNotFoundError):
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        with probe, contextlib.suppress(ConnectionRefusedError):
-            probe.connect(str(path))
-            _say("khcn warm: một tiến trình khác đang phục vụ; tiến trình này dừng.")
-            return
-        path.unlink()
-    listener.bind(str(path))
+        path.unlink()  # left by a warm process that was killed
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        listener.bind(str(path))  # a socket's path is at most 107 bytes
+    except OSError as exc:
+        _say(f"khcn warm: không mở được {path} ({exc}); không phục vụ (lệnh chạy như thường).")
+        return
     listener.listen(16)
     _say(f"khcn warm: sẵn sàng sau {time.monotonic() - started:.1f} giây ({path})")
     signal.signal(signal.SIGTERM, _raise_stop)

@@ -298,6 +298,19 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+def test_a_second_warm_process_leaves_the_socket_to_the_first(server: Server) -> None:
+    env = _environment(server.runtime)
+    second = subprocess.run(
+        [sys.executable, "-P", "-m", "khcn.warm"], env=env, capture_output=True, timeout=STARTUP
+    )
+    assert second.returncode == 0
+    assert "một tiến trình khác đang phục vụ" in second.stderr.decode()
+    assert server.children() == []
+    before = len(server.served())
+    finished(khcn(server, server.runtime, "--config", "khong-co.toml", "status"))
+    assert len(server.served()) == before + 1
+
+
 def test_changed_code_runs_in_its_own_process_until_the_warm_process_restarts(
     tmp_path: Path,
 ) -> None:
