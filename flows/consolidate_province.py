@@ -14,17 +14,16 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, cast
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.deployments import run_deployment
 from prefect.task_runners import ProcessPoolTaskRunner
 
 from core.settings import Settings, load_settings
+from flows.dashboard import drawing, save_drawn
 from flows.progress import notice
-from outputs.dashboard import DASHBOARD, write_dashboard
 from warehouse.bundle import NATIONAL, BundleRef, latest_bundles
-from warehouse.dashboard import dashboard_data
 from warehouse.lock import writer_lock
 from warehouse.province import (
     PROVINCE_MARTS,
@@ -141,10 +140,14 @@ def consolidate_province(fan_out: str = "processes") -> dict[str, Any]:
         finish_consolidation(settings.warehouse, run, counts)
         mark = time.perf_counter()
         publication = publish(
-            settings.warehouse, settings.published, marts=PROVINCE_MARTS, shared=()
+            settings.warehouse,
+            settings.published,
+            marts=PROVINCE_MARTS,
+            shared=(),
+            beside=drawing(*_place(settings)),
         )
         seconds["publish"] = round(time.perf_counter() - mark, 3)
-        _refresh_dashboard(settings)
+        save_drawn(publication, settings.published)
     seconds["total"] = round(time.perf_counter() - started, 3)
     for code, reason in rejected:
         notice(f"Gói của xã {code} bị từ chối: {reason}")
@@ -165,18 +168,11 @@ def consolidate_province(fan_out: str = "processes") -> dict[str, Any]:
     }
 
 
-def _refresh_dashboard(settings: Settings) -> None:
-    """The province's dashboard from the copy just published; a page that cannot be drawn
-    leaves the consolidation standing (`khcn dashboard` draws it again)."""
-    try:
-        if settings.province_code == NATIONAL:
-            level, name = "cả nước", "Việt Nam"
-        else:
-            level, name = "tỉnh", province_communes(str(settings.province_code))[0][3]
-        data = dashboard_data(settings.published)
-        write_dashboard(settings.published / DASHBOARD, data, name, level)
-    except Exception as exc:  # any failure of a derived page must not undo a finished load
-        get_run_logger().warning("Không ghi được bảng theo dõi: %s", exc)
+def _place(settings: Settings) -> tuple[str, str]:
+    """The dashboard's heading: the province's name (the country's) and its level."""
+    if settings.province_code == NATIONAL:
+        return "Việt Nam", "cả nước"
+    return province_communes(str(settings.province_code))[0][3], "tỉnh"
 
 
 def _remove(folder: Path) -> None:

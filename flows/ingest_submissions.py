@@ -10,9 +10,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from datetime import datetime
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -24,6 +23,7 @@ from core.model import Submission, issue
 from core.names import storable
 from core.settings import Settings, load_settings
 from flows.bundles import send_bundle
+from flows.dashboard import drawing, save_drawn
 from flows.mail_tasks import (
     MailPull,
     answer_messages,
@@ -63,9 +63,6 @@ from warehouse.lock import Holder, writer_lock
 from warehouse.migrate import init
 from warehouse.publish import is_current, mark_current, publish
 from warehouse.runs import close_interrupted_runs
-
-if TYPE_CHECKING:
-    import duckdb
 
 T = TypeVar("T")
 
@@ -401,10 +398,8 @@ def finish_load(
     if mail is not None:
         record_pull(mail, settings, summary.run_id)
     notice("Đang công bố bản đọc.")
-    # The dashboard is drawn from the copy while its Parquet files are written, and saved once
-    # the copy is in place: pages follow publications in order (under the writer's lock).
     publication = publish(
-        settings.warehouse, settings.published, beside=partial(draw_dashboard, settings)
+        settings.warehouse, settings.published, beside=drawing(settings.commune_name)
     )
     if publication.memory != PUBLISH_MEMORY:
         get_run_logger().warning(
@@ -413,10 +408,7 @@ def finish_load(
             publication.memory,
         )
     send_bundle(publication, settings)
-    if isinstance(publication.beside, str):
-        from outputs.dashboard import DASHBOARD, save_dashboard
-
-        save_dashboard(settings.published / DASHBOARD, publication.beside)
+    save_drawn(publication, settings.published)
     mark_current(settings.published, settings.warehouse, _basis(schema, settings))
     return summary
 
@@ -477,23 +469,6 @@ def _writing(settings: Settings) -> Iterator[None]:
                 "(lần chạy đó đã dừng giữa chừng)."
             )
         yield
-
-
-def draw_dashboard(settings: Settings, con: duckdb.DuckDBPyConnection) -> str | None:
-    """The dashboard's page, drawn from a connection to the copy being published.
-
-    The page is derived: when it cannot be drawn (None) the load still stands, the run log
-    says why, and `khcn dashboard` draws it again.
-    """
-    try:
-        # Imported when drawn: plotly and pandas cost a second of every start.
-        from outputs.dashboard import render_dashboard
-        from warehouse.dashboard import dashboard_frames
-
-        return render_dashboard(dashboard_frames(con), settings.commune_name)
-    except Exception as exc:  # any failure of a derived page must not undo a finished load
-        get_run_logger().warning("Không ghi được bảng theo dõi: %s", exc)
-        return None
 
 
 def file_results(verdicts: list[Verdict], feedback: list[Path | None]) -> list[FileResult]:

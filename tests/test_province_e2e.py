@@ -28,6 +28,7 @@ from demo.samples import write_sample_inbox
 from flows.consolidate_province import consolidate_province
 from flows.ingest_submissions import ingest_submissions
 from khcn.cli import app
+from outputs.dashboard import DASHBOARD
 from schemas.schema import load_schema
 from warehouse.bundle import MANIFEST, latest_bundles, write_bundle
 from warehouse.db import MARTS
@@ -229,6 +230,10 @@ def test_three_communes_consolidate_at_the_province(
 
 def _same_outputs_one_level_up(data: Path, published: dict[str, Path]) -> None:
     """status, query, report and the dashboard on the province, whole or for one commune."""
+    # The page the consolidation drew beside its publication: the province's, units told apart.
+    drawn = (Settings(data_dir=data).published / DASHBOARD).read_text(encoding="utf-8")
+    assert "tỉnh Ninh Bình" in drawn
+    assert all(f"<td>{code}/UBND</td>" in drawn for code in published)
     runner = CliRunner()
 
     def cli(*args: str) -> Any:
