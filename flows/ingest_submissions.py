@@ -61,7 +61,7 @@ from warehouse.dimensions import schema_basis, sync_schema
 from warehouse.load import LoadRun, LoadSummary, load_order, registered_hashes
 from warehouse.lock import Holder, writer_lock
 from warehouse.migrate import init
-from warehouse.publish import is_current, mark_current, publish
+from warehouse.publish import RUN_KEYS, is_current, mark_current, publish
 from warehouse.runs import close_interrupted_runs
 
 T = TypeVar("T")
@@ -399,8 +399,16 @@ def finish_load(
         record_pull(mail, settings, summary.run_id)
     notice("Đang công bố bản đọc.")
     publication = publish(
-        settings.warehouse, settings.published, beside=drawing(settings.commune_name)
+        settings.warehouse,
+        settings.published,
+        beside=drawing(settings.commune_name),
+        keys=RUN_KEYS,
     )
+    if publication.not_caught_up:
+        get_run_logger().warning(
+            "Không cập nhật được bản công bố trước (%s); đã làm lại toàn bộ.",
+            publication.not_caught_up,
+        )
     if publication.memory != PUBLISH_MEMORY:
         get_run_logger().warning(
             "Bản công bố cần hơn %s bộ nhớ cho DuckDB; đã dùng %s.",

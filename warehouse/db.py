@@ -49,6 +49,15 @@ VIEW_LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("mart", "marts", MARTS),
 )
 
+
+def view_sql(schema: str, name: str) -> str:
+    """The SQL of the view `schema.name`, from its layer's folder (VIEW_LAYERS)."""
+    for layer, folder, names in VIEW_LAYERS:
+        if layer == schema and name in names:
+            return sql(f"{folder}/{name}")
+    raise KeyError(f"{schema}.{name} is not one of the project's views")
+
+
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
