@@ -90,6 +90,8 @@ _MAX_ROW, _MAX_COLUMN = 1_048_576, 16_384
 # Suffixes whose originals can be copied, and how.
 _XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 _CALAMINE_SUFFIXES = frozenset({".xls", ".ods"})
+# A cell's formula element, `<f>` (with a namespace prefix or attributes, or empty).
+_FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
 _REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,10})"')
 _MERGE = re.compile(
     rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]{1,3})([0-9]{1,10}):([A-Z]{1,3})([0-9]{1,10})"'
@@ -162,13 +164,18 @@ def _sheet_title(name: str, taken: set[str]) -> str:
 # The copy of the unit's workbook
 
 
-def _open_xlsx(path: Path) -> tuple[Workbook, dict[str, str]]:
-    """The workbook with cached values in place of formulas (formula text when never computed)."""
+def _open_xlsx(path: Path, formulas: bool) -> tuple[Workbook, dict[str, str]]:
+    """The workbook with cached values in place of formulas (formula text when never computed);
+    opened a second time for the formulas only when it has any (`formulas`): opening is most
+    of a feedback workbook's cost."""
     book = load_workbook(path, data_only=True, keep_vba=False, keep_links=False)
-    formulas = load_workbook(path, data_only=False, keep_vba=False, keep_links=False)
+    if formulas:
+        formulas_of = load_workbook(path, data_only=False, keep_vba=False, keep_links=False)
+    else:
+        formulas_of = book
     names: dict[str, str] = {}
     for sheet in book.worksheets:
-        source = formulas[sheet.title]
+        source = formulas_of[sheet.title]
         for row in source.iter_rows():
             for original in row:
                 target = sheet.cell(original.row, original.column)
@@ -260,12 +267,14 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-def _xlsx_copyable(data: bytes) -> bool:
-    """Whether openpyxl may open this workbook: small cell space, few and small merges.
+def _xlsx_scan(data: bytes) -> tuple[bool, bool]:
+    """Whether openpyxl may open this workbook (small cell space, few and small merges), and
+    whether any of its sheets holds a formula.
 
     openpyxl makes an object for every cell up to the last row and column used and for every
     cell of every merge, so a few bytes can declare billions of them.
     """
+    formulas = False
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for info in archive.infolist():
@@ -277,15 +286,16 @@ def _xlsx_copyable(data: bytes) -> bool:
                     columns = max(columns, _column_number(match.group(1)))
                     rows = max(rows, int(match.group(2)))
                 if rows * columns > COPY_MAX_CELLS or rows > _MAX_ROW or columns > _MAX_COLUMN:
-                    return False
+                    return False, formulas
                 for merges, match in enumerate(_MERGE.finditer(xml), start=1):
                     height = int(match.group(4)) - int(match.group(2)) + 1
                     width = _column_number(match.group(3)) - _column_number(match.group(1)) + 1
                     if merges > COPY_MAX_MERGES or abs(height * width) > COPY_MAX_CELLS:
-                        return False
+                        return False, formulas
+                formulas = formulas or _FORMULA.search(xml) is not None
     except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError, NotImplementedError):
-        return False
-    return True
+        return False, formulas
+    return True, formulas
 
 
 def copy_kind(name: str, path: Path) -> str:
@@ -322,7 +332,8 @@ def _copy(path: Path, name: str) -> tuple[Workbook, dict[str, str]] | None:
     if kind == "plain":
         return None
     if kind == "xlsx":
-        return _open_xlsx(path) if _xlsx_copyable(path.read_bytes()) else None
+        copyable, formulas = _xlsx_scan(path.read_bytes())
+        return _open_xlsx(path, formulas) if copyable else None
     try:
         sheets = _csv_sheets(path, name) if kind == "csv" else _calamine_sheets(path)
     except _TooBigToCopy:
