@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -25,15 +26,23 @@ def _load(settings: Settings, files: list[Received]) -> None:
     load(settings.warehouse, [f.verdict for f in files], [f.receipt for f in files], settings)
 
 
+def _report(
+    settings: Settings, schema: Schema, unit: str, period: str, base: float, **more: Any
+) -> Received:
+    """A unit's file with a value for every element it reports in the period."""
+    return make_file(settings, unit, period, full_values(schema, unit, period, base), **more)
+
+
 def _first_run(settings: Settings, schema: Schema) -> None:
     init(settings.warehouse)
     sync_schema(settings.warehouse, schema, settings, schema_basis(schema, settings))
     files = [
-        make_file(
+        _report(
             settings,
+            schema,
             unit,
             "2026Q3",
-            full_values(schema, unit, "2026Q3", 2.0),
+            2.0,
             progress={"1.1": ("Đang thực hiện", f"{unit} đang làm")},
             received_at=SEPTEMBER,
         )
@@ -49,35 +58,25 @@ def _second_run(settings: Settings, schema: Schema) -> None:
     _load(
         settings,
         [
-            make_file(
+            _report(
                 settings,
+                schema,
                 "UBND",
                 "2026Q3",
-                full_values(schema, "UBND", "2026Q3", 7.0),
+                7.0,
                 progress={"1.1": ("Hoàn thành", "UBND xong")},
                 received_at=OCTOBER,
                 salt="v2",
             ),
-            make_file(
-                settings,
-                "THON-04",
-                "2026Q3",
-                full_values(schema, "THON-04", "2026Q3", 3.0),
-                received_at=OCTOBER,
-            ),
-            make_file(
-                settings,
-                "MN-NH",
-                "2026Q4",
-                full_values(schema, "MN-NH", "2026Q4", 4.0),
-                received_at=OCTOBER,
-            ),
+            _report(settings, schema, "THON-04", "2026Q3", 3.0, received_at=OCTOBER),
+            _report(settings, schema, "MN-NH", "2026Q4", 4.0, received_at=OCTOBER),
             make_file(settings, "", "", {}, errors=["R-CODE-DATE"], name="khong-ro.xlsx"),
-            make_file(
+            _report(
                 settings,
+                schema,
                 "UBND",
                 "2026Q3",
-                full_values(schema, "UBND", "2026Q3", 2.0),
+                2.0,
                 progress={"1.1": ("Đang thực hiện", "UBND đang làm")},
                 received_at=SEPTEMBER,
                 name="UBND_2026Q3 (1).xlsx",
