@@ -286,15 +286,15 @@ def _xlsx_scan(data: bytes) -> tuple[bool, bool]:
                     columns = max(columns, _column_number(match.group(1)))
                     rows = max(rows, int(match.group(2)))
                 if rows * columns > COPY_MAX_CELLS or rows > _MAX_ROW or columns > _MAX_COLUMN:
-                    return False, formulas
+                    return False, False
                 for merges, match in enumerate(_MERGE.finditer(xml), start=1):
                     height = int(match.group(4)) - int(match.group(2)) + 1
                     width = _column_number(match.group(3)) - _column_number(match.group(1)) + 1
                     if merges > COPY_MAX_MERGES or abs(height * width) > COPY_MAX_CELLS:
-                        return False, formulas
+                        return False, False
                 formulas = formulas or _FORMULA.search(xml) is not None
     except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError, NotImplementedError):
-        return False, formulas
+        return False, False
     return True, formulas
 
 

@@ -226,16 +226,12 @@ def _previous(
         )
         if theirs != mine | made:
             return None
-        columns = [
-            row[0]
-            for row in con.execute(
-                "select column_name from duckdb_columns() where database_name = 'previous' "
-                "and schema_name = 'meta' and table_name = 'publication'"
+        try:
+            stamp = con.execute(
+                "select last_run_id, chain from previous.meta.publication"
             ).fetchall()
-        ]
-        if "chain" not in columns:
-            return None
-        stamp = con.execute("select last_run_id, chain from previous.meta.publication").fetchall()
+        except duckdb.BinderException:
+            return None  # a copy made before publications counted their chain
         if len(stamp) != 1 or stamp[0][0] is None or stamp[0][1] >= CHAIN_AT_MOST:
             return None
         last = int(stamp[0][0])
