@@ -7,9 +7,11 @@ import json
 import os
 import random
 import shutil
+import threading
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -361,6 +363,43 @@ def test_a_run_in_parts_loads_what_one_run_would(
     assert [f.verdict for f in parted.files] == [f.verdict for f in whole.files]
     assert _loaded_state(settings) == _loaded_state(whole_settings)
     assert whole_settings.published != settings.published
+
+
+def test_the_load_waits_for_the_archived_copies_to_reach_the_disk(
+    inbox: SampleInbox, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The archive's flush goes on while the files are read and judged; nothing refers to the
+    copies before it is done. Here it lasts until the load starts, or a second after the files
+    are judged: a load that does not wait for it starts within that second."""
+    import warehouse.archive
+    from warehouse.load import LoadRun
+
+    judged, loading = threading.Event(), threading.Event()
+    order: list[str] = []
+    flush, add = warehouse.archive.flush_archive, LoadRun.add
+
+    def slow_flush(archive_dir: Path) -> None:
+        judged.wait(60)
+        loading.wait(1)
+        flush(archive_dir)
+        order.append("flushed")
+
+    def add_in_order(run: LoadRun, verdicts: Any, receipts: Any) -> Any:
+        loading.set()
+        order.append("load")
+        return add(run, verdicts, receipts)
+
+    def watch(event: StepEvent) -> None:
+        if event.step == "feedback" and event.seconds is not None:
+            judged.set()
+
+    monkeypatch.setattr(warehouse.archive, "flush_archive", slow_flush)
+    monkeypatch.setattr(LoadRun, "add", add_in_order)
+    with listening(watch):
+        result = ingest_submissions()
+
+    assert result.load is not None and result.load.imported > 0
+    assert order[0] == "flushed" and "load" in order
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ def test_symlink_to_an_outside_file_is_refused_and_never_read(
         "THON-01_2026Q3.csv": None,
         "x.csv": "symlink",
     }
-    receipts = receive_files.fn(entries, settings).take()
+    receipts, _ = receive_files.fn(entries, settings).take()
     # The archive holds a note of the refusal, not the file.
     for receipt in receipts:
         assert SECRET.encode() not in receipt.archived_path.read_bytes()
@@ -111,7 +111,7 @@ def test_fifos_are_refused_without_blocking(inbox: Path, settings: Settings) -> 
     entries = list_inbox(str(inbox))
     assert {Path(e.url).name: e.refused for e in entries}["pipe.csv"] == "special"
     # Nobody writes to the FIFO: reading it would block the run for ever.
-    receipts = receive_files.fn(entries, settings).take()
+    receipts, _ = receive_files.fn(entries, settings).take()
     assert len(receipts) == 2
 
 
@@ -126,7 +126,7 @@ def test_a_file_swapped_for_a_fifo_after_listing_blocks_nothing(
     os.mkfifo(target)
     done: list[list[Receipt]] = []
     receiving = threading.Thread(
-        target=lambda: done.append(receive_files.fn(entries, settings).take()), daemon=True
+        target=lambda: done.append(receive_files.fn(entries, settings).take()[0]), daemon=True
     )
     receiving.start()
     receiving.join(30)
