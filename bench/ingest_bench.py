@@ -407,13 +407,12 @@ def naive_rate(files: list[Path], work: Path) -> float:
 
 @dataclass
 class Rates:
-    """One size's rates (files/s), its peers' measured beside them, and the CPU time a file
-    took the machine (ms) between the same two runs as each rate."""
+    """One size's rates (files/s), the naive script's measured beside them, and the CPU time a
+    file took the machine (ms) between the same two runs as each rate."""
 
     marginal: float
     steady: float
     naive: float
-    parse: float
     marginal_cpu: float
     steady_cpu: float
 
@@ -506,7 +505,7 @@ def run(size: int, work: Path, naive_sample: int) -> Rates:
     _goal("start-up, empty inbox (s)", empty_run.seconds, "<= 3", empty_run.seconds <= 3)
     peak = max(item.peak for item in runs) / 2**30
     _goal("peak RSS of the tree (GB)", peak, "<= 1", peak <= 1)
-    return Rates(marginal, steady, naive, parse, marginal_cpu, steady_cpu)
+    return Rates(marginal, steady, naive, marginal_cpu, steady_cpu)
 
 
 # The runs the rates are taken against are repeated, each into a new data folder, and the
