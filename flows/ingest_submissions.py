@@ -6,6 +6,7 @@ import gc
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
@@ -36,7 +37,7 @@ from flows.mail_tasks import (
     record_pull,
 )
 from flows.progress import listening, notice, step
-from flows.results import FileResults, IngestResult, LoadCounts
+from flows.results import FileResults, IngestResult, LoadCounts, PartDone
 from outputs.run_report import FileResult, RunRecord, write_run_report
 from schemas import cache
 from schemas.registry import unit_names
@@ -537,7 +538,7 @@ def _received(
 
 
 def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
-    started_at = datetime.now(settings.tz)
+    started_at, started = datetime.now(settings.tz), time.perf_counter()
     if mail_only and not settings.mailbox_url:
         get_run_logger().warning("Chưa cấu hình hộp thư (mailbox): không có gì để nhận")
         none = summarize([])
@@ -557,7 +558,7 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
         tally.count = listed = len(receipts)
         receipts = unpack_archives(opaque(receipts), settings).take() if receipts else []
     # Everything that reads what the warehouse knows, up to the publication, is one writer's.
-    with _writing(settings), _Stream(settings, schema, seconds, mail) as stream:
+    with _writing(settings), _Stream(settings, schema, seconds, mail, started) as stream:
         fresh = new_receipts(opaque(receipts), settings).take() if receipts else []
         new = len(fresh)
         if fresh:
@@ -602,7 +603,7 @@ def _ingest(settings: Settings, dry_run: bool, mail_only: bool) -> IngestResult:
     if mail:
         with step("mail", seconds, len(mail.receipts)):
             result.mail = _answer(mail, stream.mail_verdicts, schema, settings, dry_run)
-    result.seconds = seconds
+    result.seconds, result.parts = seconds, stream.parts
     record = RunRecord(
         started_at=started_at,
         inbox=result.inbox,
@@ -623,18 +624,27 @@ class _Stream:
 
     Parts follow the load order, so a later file still supersedes an earlier one. The next
     part is read (in the reader's worker processes, from a task thread) while this one is
-    validated and loaded; what a run keeps of a part once it is loaded is one line per file
-    and the counts, so its memory follows the part, not the inbox. The load run spans every
-    part: a run that dies between two parts leaves the parts before committed and its load
-    run open, closed by the next run, which judges the rest against the same history.
+    validated and loaded; what a run keeps of a part once it is loaded is one line per file,
+    the counts and when it was done, so its memory follows the part, not the inbox. The load
+    run spans every part: a run that dies between two parts leaves the parts before committed
+    and its load run open, closed by the next run, which judges the rest against the same
+    history.
     """
 
     def __init__(
-        self, settings: Settings, schema: Schema, seconds: dict[str, float], mail: MailPull | None
+        self,
+        settings: Settings,
+        schema: Schema,
+        seconds: dict[str, float],
+        mail: MailPull | None,
+        started: float,
     ) -> None:
+        """`started`: when the run started, on `time.perf_counter`'s clock."""
         self.settings, self.schema, self.seconds, self.mail = settings, schema, seconds, mail
+        self.started = started
         self.tally = RunTally()
         self.files: list[FileResult] = []
+        self.parts: list[PartDone] = []
         self.mail_verdicts: list[Verdict] = []
         self.loading: LoadRun | None = None
         self.loaded: LoadSummary | None = None
@@ -727,6 +737,8 @@ class _Stream:
                             flushing.result()
                     with step("load", self.seconds, len(part), self._part(k, parts)):
                         load_part(opaque(loading), opaque(verdicts), opaque(part))
+                done_at = round(time.perf_counter() - self.started, 3)
+                self.parts.append(PartDone(len(part), done_at))
                 # A province's receipts are let go part by part, not kept to the end.
                 parts[k] = to_read[k] = []
                 del submissions, verdicts

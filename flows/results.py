@@ -25,6 +25,16 @@ class LoadCounts:
         return [(k, v) for k, v in asdict(self).items() if k != "run_id"]
 
 
+@dataclass(frozen=True)
+class PartDone:
+    """One part of a run: its files (new or not), and when it was done (loaded, or judged in a
+    dry run), in seconds since the run started. The time between two parts is what a part costs
+    once the run is under way, however big the warehouse has grown."""
+
+    files: int
+    done_at: float
+
+
 class FileResults(Sequence[FileResult]):
     """A run's file results: a sequence Prefect's walk of a flow's result does not enter.
 
@@ -74,6 +84,7 @@ class IngestResult:
     dry_run: bool
     load: LoadCounts | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    parts: list[PartDone] = field(default_factory=list)
     run_report: str | None = None
     data_docs: str | None = None
     mail: dict[str, Any] | None = None

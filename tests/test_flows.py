@@ -10,6 +10,7 @@ import shutil
 import threading
 from collections import Counter
 from datetime import UTC, date, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -355,6 +356,10 @@ def test_a_run_in_parts_loads_what_one_run_would(
     assert {e.part for e in events if e.step == "load" and e.seconds is not None} == {
         (k, parts) for k in range(1, parts + 1)
     }
+    assert [p.files for p in parted.parts] == [3] * (parts - 1) + [parted.listed - 3 * (parts - 1)]
+    done = [p.done_at for p in parted.parts]
+    assert done[0] > 0 and all(a < b for a, b in pairwise(done)), done
+    assert [p.files for p in whole.parts] == [whole.listed]
     assert parted.verdicts == whole.verdicts and parted.new == whole.new
     read = sorted(f.file for f in parted.files)
     assert "THON-01_sent.xlsx" in read and "THON-01_copy.xlsx" not in read, " ".join(read)
