@@ -49,15 +49,21 @@ from sources.guard import Limits
 from sources.inbox import (
     InboxEntry,
     ReadAhead,
-    RefusedFileError,
     check_inbox,
     list_inbox,
-    open_source,
 )
 from sources.names import Names, names_code_digest
 from sources.read import Reader, read_local
 from sources.refusals import refusal_note
-from warehouse.archive import Receipt, archive, flush_archive_soon, received_before
+from warehouse.archive import (
+    POOLED_FROM,
+    Receipt,
+    archive,
+    copy_in,
+    copy_in_many,
+    flush_archive_soon,
+    received_before,
+)
 from warehouse.db import PUBLISH_MEMORY
 from warehouse.dimensions import schema_basis, sync_schema
 from warehouse.load import LoadRun, LoadSummary, load_order, registered_hashes
@@ -138,8 +144,9 @@ def receive_files(
         e.url for e, k in zip(entries, known, strict=True) if k is None and e.refused is None
     )
     with ReadAhead(to_copy):
+        copies = _copies(entries, times, known, settings)
         receipts = [
-            _receive(entry, received_at, k, settings)
+            _receive(entry, received_at, k, copies.get(entry.url), settings)
             for entry, received_at, k in zip(entries, times, known, strict=True)
         ]
     # Once for the run, while the first part is read; waited for before the load.
@@ -147,10 +154,34 @@ def receive_files(
     return Handed((receipts, flushing))
 
 
+def _copies(
+    entries: list[InboxEntry],
+    times: list[datetime],
+    known: list[tuple[str, str] | None],
+    settings: Settings,
+) -> dict[str, Receipt | str | None]:
+    """The copies of a local inbox's new files made in worker processes, by URL, when there
+    are enough of them to pay for the processes' start (`POOLED_FROM`); else none."""
+    local = [
+        (e.url, e.name, t)
+        for e, t, k in zip(entries, times, known, strict=True)
+        if k is None and e.refused is None and "://" not in e.url
+    ]
+    if len(local) < POOLED_FROM:
+        return {}
+    copied = copy_in_many(local, settings.archive, Limits.of(settings))
+    return {url: copy for (url, _, _), copy in zip(local, copied, strict=True)}
+
+
 def _receive(
-    entry: InboxEntry, received_at: datetime, known: tuple[str, str] | None, settings: Settings
+    entry: InboxEntry,
+    received_at: datetime,
+    known: tuple[str, str] | None,
+    copy: Receipt | str | None,
+    settings: Settings,
 ) -> Receipt:
-    """One listed file's receipt: known already, archived now, or a note of its refusal."""
+    """One listed file's receipt: known already, archived now (or `copy`, made already), or a
+    note of its refusal."""
     refusal = entry.refused
     if refusal is None and known is not None:
         # Same place, size and modification time as a file already archived: the copy is
@@ -158,18 +189,10 @@ def _receive(
         sha256, archived = known
         return Receipt(sha256, entry.size, entry.name, entry.url, received_at, archived)
     if refusal is None:
-        try:
-            with open_source(entry.url) as source:
-                return archive(
-                    source,
-                    name=entry.name,
-                    url=entry.url,
-                    archive_dir=settings.archive,
-                    received_at=received_at,
-                    flush=False,
-                )
-        except RefusedFileError as exc:
-            refusal = exc.refusal
+        copy = copy or copy_in(entry.url, entry.name, received_at, settings.archive)
+        if isinstance(copy, Receipt):
+            return copy
+        refusal = copy
     # No byte of a refused file is read: the archive keeps a note of what was refused.
     return archive(
         refusal_note(entry.url, refusal),

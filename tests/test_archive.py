@@ -11,7 +11,9 @@ from typing import BinaryIO, cast
 
 import pytest
 
-from warehouse.archive import _CHUNK, archive
+from core.settings import Settings
+from sources.guard import Limits
+from warehouse.archive import _CHUNK, Receipt, archive, copy_in, copy_in_many
 
 RECEIVED = datetime(2026, 10, 5, 8, 30, tzinfo=UTC)
 
@@ -133,3 +135,25 @@ def test_a_reception_time_without_zone_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="time zone"):
         archive(b"x", name="a", url="u", archive_dir=tmp_path, received_at=datetime(2026, 1, 1))  # noqa: DTZ001
     assert _kept(tmp_path) == []
+
+
+def test_copies_made_in_worker_processes_are_the_copies_made_here(tmp_path: Path) -> None:
+    sent = tmp_path / "sent"
+    sent.mkdir()
+    files = [sent / "a.xlsx", sent / "b.csv", sent / "big.xlsx"]
+    for k, path in enumerate(files):
+        path.write_bytes(bytes([k]) * (2 * _CHUNK + 7 if path.name == "big.xlsx" else 100 + k))
+    listed = [(str(p), p.name, RECEIVED) for p in [*files, sent / "gone.xlsx"]]
+    limits = Limits.of(Settings(data_dir=tmp_path / "data"))
+
+    pooled = copy_in_many(listed, tmp_path / "pooled", limits)
+    here = [copy_in(*each, archive_dir=tmp_path / "here") for each in listed[:-1]]
+
+    for there, mine in zip(pooled[:-1], here, strict=True):
+        assert isinstance(there, Receipt) and isinstance(mine, Receipt)
+        assert (there.sha256, there.size, there.name) == (mine.sha256, mine.size, mine.name)
+        assert Path(there.archived).read_bytes() == Path(mine.archived).read_bytes()
+    # A copy that failed there is the caller's to make, and to meet its error.
+    assert pooled[-1] is None
+    with pytest.raises(FileNotFoundError):
+        copy_in(*listed[-1], archive_dir=tmp_path / "here")

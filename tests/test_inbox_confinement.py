@@ -17,6 +17,7 @@ from filemakers import csv_rows, write_csv
 from core.settings import Settings
 from flows.ingest_submissions import read_files, receive_files
 from outputs.feedback import write_feedback
+from sources import pool
 from sources.inbox import REFUSALS, ReadAhead, RefusedFileError, list_inbox, open_source
 from sources.read import Reader
 from sources.refusals import refusal_in
@@ -133,6 +134,45 @@ def test_a_file_swapped_for_a_fifo_after_listing_blocks_nothing(
     assert done, "receiving waits on a FIFO"
     [receipt] = done[0]
     assert refusal_in(receipt.archived_path.read_bytes()) == "special"
+
+
+@pytest.mark.parametrize("pooled", [False, True], ids=["here", "in-worker-processes"])
+def test_files_swapped_after_listing_are_refused_wherever_they_are_copied(
+    inbox: Path, outside: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch, pooled: bool
+) -> None:
+    """A province's many new files are copied in worker processes: a file swapped for a FIFO
+    or a link after the listing is refused there as it is here, and the others copied whole."""
+    for name in ("fifo.csv", "link.csv"):
+        write_csv(inbox / name, csv_rows())
+    entries = list_inbox(str(inbox))
+    (inbox / "fifo.csv").unlink()
+    os.mkfifo(inbox / "fifo.csv")
+    (inbox / "link.csv").unlink()
+    (inbox / "link.csv").symlink_to(outside)
+    if pooled:
+        monkeypatch.setattr("flows.ingest_submissions.POOLED_FROM", 1)
+    workers: list[int] = []
+    start = pool._start_worker
+
+    def counted(work: bytes, memory_bytes: int) -> pool._Slot:
+        slot = start(work, memory_bytes)
+        workers.append(slot.process.pid)
+        return slot
+
+    monkeypatch.setattr(pool, "_start_worker", counted)
+    done: list[list[Receipt]] = []
+    receiving = threading.Thread(
+        target=lambda: done.append(receive_files.fn(entries, settings).take()[0]), daemon=True
+    )
+    receiving.start()
+    receiving.join(60)
+    assert done, "receiving waits on a FIFO"
+    by_name = {r.name: r.archived_path.read_bytes() for r in done[0]}
+    assert refusal_in(by_name["fifo.csv"]) == "special"
+    assert refusal_in(by_name["link.csv"]) == "symlink"
+    assert by_name["THON-01_2026Q3.csv"] == (inbox / "THON-01_2026Q3.csv").read_bytes()
+    assert SECRET.encode() not in b"".join(by_name.values())
+    assert bool(workers) == pooled
 
 
 def test_read_ahead_passes_over_what_is_not_a_plain_file(inbox: Path, outside: Path) -> None:
