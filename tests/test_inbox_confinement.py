@@ -18,7 +18,14 @@ from core.settings import Settings
 from flows.ingest_submissions import read_files, receive_files
 from outputs.feedback import write_feedback
 from sources import pool
-from sources.inbox import REFUSALS, ReadAhead, RefusedFileError, list_inbox, open_source
+from sources.inbox import (
+    REFUSALS,
+    InboxEntry,
+    ReadAhead,
+    RefusedFileError,
+    list_inbox,
+    open_source,
+)
 from sources.read import Reader
 from sources.refusals import refusal_in
 from warehouse.archive import Receipt
@@ -116,6 +123,19 @@ def test_fifos_are_refused_without_blocking(inbox: Path, settings: Settings) -> 
     assert len(receipts) == 2
 
 
+def _received_in_time(entries: list[InboxEntry], settings: Settings) -> list[Receipt]:
+    """The receipts of `entries`, received in a thread that must end within a minute (a
+    receipt that waits on a FIFO would hold the run for ever)."""
+    done: list[list[Receipt]] = []
+    receiving = threading.Thread(
+        target=lambda: done.append(receive_files.fn(entries, settings).take()[0]), daemon=True
+    )
+    receiving.start()
+    receiving.join(60)
+    assert done, "receiving waits on a FIFO"
+    return done[0]
+
+
 def test_a_file_swapped_for_a_fifo_after_listing_blocks_nothing(
     inbox: Path, settings: Settings
 ) -> None:
@@ -125,14 +145,7 @@ def test_a_file_swapped_for_a_fifo_after_listing_blocks_nothing(
     entries = list_inbox(str(inbox))
     target.unlink()
     os.mkfifo(target)
-    done: list[list[Receipt]] = []
-    receiving = threading.Thread(
-        target=lambda: done.append(receive_files.fn(entries, settings).take()[0]), daemon=True
-    )
-    receiving.start()
-    receiving.join(30)
-    assert done, "receiving waits on a FIFO"
-    [receipt] = done[0]
+    [receipt] = _received_in_time(entries, settings)
     assert refusal_in(receipt.archived_path.read_bytes()) == "special"
 
 
@@ -160,14 +173,7 @@ def test_files_swapped_after_listing_are_refused_wherever_they_are_copied(
         return slot
 
     monkeypatch.setattr(pool, "_start_worker", counted)
-    done: list[list[Receipt]] = []
-    receiving = threading.Thread(
-        target=lambda: done.append(receive_files.fn(entries, settings).take()[0]), daemon=True
-    )
-    receiving.start()
-    receiving.join(60)
-    assert done, "receiving waits on a FIFO"
-    by_name = {r.name: r.archived_path.read_bytes() for r in done[0]}
+    by_name = {r.name: r.archived_path.read_bytes() for r in _received_in_time(entries, settings)}
     assert refusal_in(by_name["fifo.csv"]) == "special"
     assert refusal_in(by_name["link.csv"]) == "symlink"
     assert by_name["THON-01_2026Q3.csv"] == (inbox / "THON-01_2026Q3.csv").read_bytes()
